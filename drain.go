@@ -1,0 +1,216 @@
+package handoff
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// drainer tracks an http.Server's connections so the drain can close each
+// one at the moment that loses nothing (see Serve).
+type drainer struct {
+	h   *Handoff
+	srv *http.Server
+
+	closing atomic.Bool // answer HTTP/1 requests with Connection: close
+
+	mu       sync.Mutex
+	conns    map[net.Conn]*connInfo
+	hijacked int
+	changed  chan struct{} // a connection changed state (capacity 1)
+}
+
+type connInfo struct {
+	state http.ConnState
+	since time.Time // when it became idle (or was accepted)
+	h2    bool
+}
+
+type connKey struct{}
+type handoffKey struct{}
+
+func newDrainer(h *Handoff, srv *http.Server) *drainer {
+	d := &drainer{h: h, srv: srv, conns: make(map[net.Conn]*connInfo), changed: make(chan struct{}, 1)}
+
+	userState := srv.ConnState
+	srv.ConnState = func(c net.Conn, s http.ConnState) {
+		d.track(c, s)
+		if userState != nil {
+			userState(c, s)
+		}
+	}
+	userConnCtx := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if userConnCtx != nil {
+			ctx = userConnCtx(ctx, c)
+		}
+		return context.WithValue(ctx, connKey{}, c)
+	}
+	userBase := srv.BaseContext
+	srv.BaseContext = func(ln net.Listener) context.Context {
+		ctx := context.Background()
+		if userBase != nil {
+			ctx = userBase(ln)
+		}
+		return context.WithValue(ctx, handoffKey{}, h)
+	}
+	next := srv.Handler
+	if next == nil {
+		next = http.DefaultServeMux
+	}
+	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor >= 2 {
+			d.markH2(r)
+		} else if d.closing.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+	return d
+}
+
+// DrainingFrom returns the Draining channel of the Handoff serving the
+// request whose context is ctx, or nil (which blocks forever) outside Serve.
+// Handlers that hijack a connection (WebSockets, long polls) select on it to
+// learn that they must wrap up: net/http's own drain does not see them.
+func DrainingFrom(ctx context.Context) <-chan struct{} {
+	if h, ok := ctx.Value(handoffKey{}).(*Handoff); ok {
+		return h.Draining()
+	}
+	return nil
+}
+
+func (d *drainer) setClosing(on bool) { d.closing.Store(on) }
+
+func (d *drainer) track(c net.Conn, s http.ConnState) {
+	d.mu.Lock()
+	switch s {
+	case http.StateNew, http.StateIdle:
+		ci := d.conns[c]
+		if ci == nil {
+			ci = &connInfo{}
+			d.conns[c] = ci
+		}
+		ci.state, ci.since = s, time.Now()
+	case http.StateActive:
+		if ci := d.conns[c]; ci != nil {
+			ci.state = s
+		} else {
+			d.conns[c] = &connInfo{state: s, since: time.Now()}
+		}
+	case http.StateHijacked:
+		delete(d.conns, c)
+		d.hijacked++
+	case http.StateClosed:
+		delete(d.conns, c)
+	}
+	d.mu.Unlock()
+	select {
+	case d.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (d *drainer) markH2(r *http.Request) {
+	c, _ := r.Context().Value(connKey{}).(net.Conn)
+	if c == nil {
+		return
+	}
+	d.mu.Lock()
+	if ci := d.conns[c]; ci != nil {
+		ci.h2 = true
+	}
+	d.mu.Unlock()
+}
+
+// drain runs after the listener stopped accepting. It returns when every
+// connection is gone or the deadline passed.
+func (d *drainer) drain() error {
+	h := d.h
+	start := time.Now()
+	deadline := time.NewTimer(h.opts.DrainTimeout)
+	defer deadline.Stop()
+	quiet := h.opts.DrainIdle
+	wake := time.NewTimer(quiet)
+	defer wake.Stop()
+
+	for {
+		http1, next := d.closeQuiet(start, quiet)
+		if http1 == 0 {
+			break
+		}
+		wake.Reset(next)
+		select {
+		case <-d.changed:
+		case <-wake.C:
+		case <-deadline.C:
+			h.log.Warn("handoff: drain timeout, closing what is left", "connections", http1)
+			return d.srv.Close()
+		case <-h.hardStop():
+			h.log.Warn("handoff: second stop signal, closing what is left", "connections", http1)
+			return d.srv.Close()
+		}
+	}
+	// Only HTTP/2 connections (or none) remain: Shutdown sends GOAWAY and
+	// waits for their streams.
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.opts.DrainTimeout))
+	defer cancel()
+	go func() {
+		select {
+		case <-h.hardStop():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := d.srv.Shutdown(ctx); err != nil {
+		h.log.Warn("handoff: drain timeout, closing what is left", "err", err)
+		return d.srv.Close()
+	}
+	h.log.Info("handoff: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked", d.hijackedCount())
+	return nil
+}
+
+// closeQuiet closes HTTP/1 connections that stayed idle for quiet since the
+// drain began or since their last request, and returns how many HTTP/1
+// connections remain and when the next one may become closable.
+func (d *drainer) closeQuiet(start time.Time, quiet time.Duration) (int, time.Duration) {
+	now := time.Now()
+	next := quiet
+	remaining := 0
+	var toClose []net.Conn
+	d.mu.Lock()
+	for c, ci := range d.conns {
+		if ci.h2 {
+			continue
+		}
+		if ci.state == http.StateActive {
+			remaining++
+			continue
+		}
+		since := ci.since
+		if since.Before(start) {
+			since = start
+		}
+		if wait := since.Add(quiet).Sub(now); wait > 0 {
+			remaining++
+			next = min(next, wait)
+			continue
+		}
+		toClose = append(toClose, c)
+		delete(d.conns, c)
+	}
+	d.mu.Unlock()
+	for _, c := range toClose {
+		c.Close()
+	}
+	return remaining, max(next, time.Millisecond)
+}
+
+func (d *drainer) hijackedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.hijacked
+}

@@ -1,0 +1,95 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+)
+
+// ListenAndServe runs srv for the whole life of this generation: it creates
+// a Handoff with opts, listens on srv.Addr (":http" if empty) through it,
+// serves, declares readiness, and when the generation drains (a successor
+// took over, SIGTERM, or ctx is done) it drains srv (see Serve) and returns.
+// SIGHUP or SIGUSR2 upgrade the program. It returns nil after a clean drain.
+func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
+	h, err := New(opts)
+	if err != nil {
+		return err
+	}
+	defer h.Stop()
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":http"
+	}
+	ln, err := h.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return h.Serve(ctx, srv, ln)
+}
+
+// Serve serves srv on ln, declares this generation ready (Ready), and
+// returns once the generation has drained. Call Listen for every socket the
+// program needs before the first Serve: Ready closes inherited sockets that
+// nobody claimed. With several servers, run one Serve per server.
+//
+// The drain never loses a request the server has accepted:
+//
+//   - When a successor becomes ready, ln stops accepting (new connections
+//     go to the successor) and every HTTP/1 response carries
+//     "Connection: close", so keep-alive clients reconnect to the successor
+//     after their current request. If the successor dies in probation this is
+//     undone.
+//   - When the generation drains (Draining), idle keep-alive connections are
+//     left open for Options.DrainIdle in case a request is already on its
+//     way (closing them at once would race with it, and that request would
+//     fail); a request that comes is answered, with "Connection: close".
+//     Connections that stay quiet are closed.
+//   - Once no HTTP/1 connection is left, srv.Shutdown sends HTTP/2 GOAWAY
+//     and waits for open streams. (Calling Shutdown earlier would make
+//     net/http close keep-alive connections without answering requests it
+//     reads on them.)
+//   - Hijacked connections (WebSockets) are not tracked by net/http: they
+//     learn about the drain from DrainingFrom(r.Context()) and must close
+//     themselves.
+//   - At Options.DrainTimeout, or at a second stop signal, whatever is left
+//     is closed (srv.Close).
+//
+// Serve sets srv.ConnState, srv.ConnContext and srv.BaseContext, wrapping
+// any the caller set, and wraps srv.Handler. It returns nil after a drain,
+// ctx.Err()-free: a done ctx simply starts the drain.
+func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	d := newDrainer(h, srv)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if err := h.Ready(); err != nil {
+		h.log.Warn("handoff: ready", "err", err)
+	}
+
+	for {
+		phase, changed := h.Phase()
+		d.setClosing(phase == Probation || phase == Draining || phase == Stopped)
+		if phase == Draining || phase == Stopped {
+			break
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			h.Drain()
+		case err := <-serveErr:
+			if p, _ := h.Phase(); p == Draining || p == Stopped {
+				serveErr <- err // let the drain below see it again
+				continue
+			}
+			return fmt.Errorf("handoff: serve %s: %w", ln.Addr(), err)
+		}
+	}
+	ln.Close()
+	err := d.drain()
+	if serr := <-serveErr; serr != nil && !errors.Is(serr, net.ErrClosed) && !errors.Is(serr, http.ErrServerClosed) {
+		h.log.Warn("handoff: serve ended", "err", serr)
+	}
+	return err
+}

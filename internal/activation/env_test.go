@@ -1,0 +1,89 @@
+package activation
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestEnvFormatsNamesInOrder(t *testing.T) {
+	env, err := Env([]string{"http", "admin"}, 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "LISTEN_FDS=2 LISTEN_FDNAMES=http:admin LISTEN_PID=42"
+	if got := strings.Join(env, " "); got != want {
+		t.Fatalf("Env = %q, want %q", got, want)
+	}
+}
+
+func TestEnvRefusesNamesSystemdRefuses(t *testing.T) {
+	for _, name := range []string{"", "a:b", "tab\there", strings.Repeat("x", 256), "é"} {
+		if _, err := Env([]string{name}, 0); !errors.Is(err, ErrBadName) {
+			t.Errorf("Env(%q) error = %v, want ErrBadName", name, err)
+		}
+	}
+}
+
+func TestCleanDropsProtocolVariables(t *testing.T) {
+	in := []string{"PATH=/bin", "LISTEN_FDS=1", "LISTEN_PID=3", "LISTEN_FDNAMES=x", "NOTIFY_SOCKET=/s", "HANDOFF_GENERATION=2", "HOME=/root"}
+	got := strings.Join(Clean(in, "HANDOFF_"), " ")
+	if got != "PATH=/bin HOME=/root" {
+		t.Fatalf("Clean = %q", got)
+	}
+}
+
+func FuzzValidName(f *testing.F) {
+	for _, s := range []string{"http", "a:b", "", "tcp|127.0.0.1|80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if ValidName(name) != nil {
+			return
+		}
+		// A valid name survives the trip through LISTEN_FDNAMES unchanged.
+		env, err := Env([]string{name, name}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := strings.Split(strings.TrimPrefix(env[1], "LISTEN_FDNAMES="), ":")
+		if len(parts) != 2 || parts[0] != name {
+			t.Fatalf("name %q did not round-trip: %q", name, env[1])
+		}
+	})
+}
+
+func TestParse(t *testing.T) {
+	got, err := Parse("2", "7", "http:admin", 7)
+	if err != nil || len(got) != 2 || got[0] != (Passed{3, "http"}) || got[1] != (Passed{4, "admin"}) {
+		t.Fatalf("Parse = %v, %v", got, err)
+	}
+	if got, err := Parse("2", "", "a", 7); err != nil || got[1].Name != "unknown" {
+		t.Fatalf("Parse with one name for two fds = %v, %v", got, err)
+	}
+	if _, err := Parse("1", "8", "", 7); !errors.Is(err, ErrNotForUs) {
+		t.Fatalf("Parse for another pid: err = %v, want ErrNotForUs", err)
+	}
+	for _, bad := range [][3]string{{"x", "", ""}, {"-1", "", ""}, {"1", "0", ""}, {"1", "", "a:b"}, {"99999999", "", ""}} {
+		if _, err := Parse(bad[0], bad[1], bad[2], 7); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("2", "7", "http:admin")
+	f.Add("1", "", "")
+	f.Add("3", "7", "::")
+	f.Fuzz(func(t *testing.T, fds, pid, names string) {
+		got, err := Parse(fds, pid, names, 7)
+		if err != nil {
+			return
+		}
+		for i, p := range got {
+			if p.FD != FirstFD+i || p.Name == "" {
+				t.Fatalf("Parse(%q, %q, %q)[%d] = %+v", fds, pid, names, i, p)
+			}
+		}
+	})
+}

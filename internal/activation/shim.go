@@ -1,0 +1,49 @@
+package activation
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/proto"
+)
+
+// LISTEN_PID must hold the pid of the process that receives the fds, which
+// is unknown until fork and cannot be set by os/exec between fork and exec.
+// The shim closes that gap: the parent starts a handoff binary with
+// HANDOFF_SHIM_EXEC=<target>; the shim sets LISTEN_PID to its own pid and
+// execve()s the target, which keeps the pid. The fds at 3.. survive the exec
+// because the parent passed them without FD_CLOEXEC and the Go runtime opens
+// nothing without it.
+
+// ShimEnv returns the variable that makes a handoff binary act as the shim
+// for target.
+func ShimEnv(target string) string { return proto.EnvShimExec + "=" + target }
+
+// RunShim turns this process into its target when it was started as a shim,
+// and returns otherwise. It never returns on the shim path: it execs, or
+// prints why it could not and exits 127, as a shell does for a command it
+// cannot run. It is called from package initialisation, before any user code,
+// so the exit cannot lose user state.
+func RunShim() {
+	target, ok := os.LookupEnv(proto.EnvShimExec)
+	if !ok {
+		return
+	}
+	env := make([]string, 0, len(os.Environ())+1)
+	for _, kv := range os.Environ() {
+		if len(kv) >= len(proto.EnvShimExec)+1 && kv[:len(proto.EnvShimExec)+1] == proto.EnvShimExec+"=" {
+			continue
+		}
+		if len(kv) >= len("LISTEN_PID=") && kv[:len("LISTEN_PID=")] == "LISTEN_PID=" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "LISTEN_PID="+strconv.Itoa(os.Getpid()))
+	err := unix.Exec(target, os.Args, env)
+	fmt.Fprintf(os.Stderr, "handoff: shim: exec %s: %v\n", target, err)
+	os.Exit(127)
+}

@@ -1,0 +1,75 @@
+// Package proto names the handoff-specific parts of the protocol between
+// generations, and their version.
+//
+// Everything that can be said with systemd's protocols is said with them:
+// sockets travel as LISTEN_FDS/LISTEN_PID/LISTEN_FDNAMES with fds from 3, and
+// readiness as sd_notify datagrams on NOTIFY_SOCKET. What systemd has no word
+// for lives in the HANDOFF_* variables below and in the X_HANDOFF_PROTOCOL field
+// of the READY=1 datagram, so two generations built with different versions of
+// the library can tell whether they understand each other.
+//
+// Version history:
+//
+//	1: the first version (this one).
+package proto
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// Version is the protocol version this build speaks. A new generation refuses
+// to start when its parent announces a version it does not know, and a parent
+// refuses a successor that reports an unknown version in its READY=1 datagram,
+// so that a mismatch is an error message and never a silent misunderstanding.
+const Version = 1
+
+// Environment variables that a generation passes to the next one.
+const (
+	// EnvProtocol holds the protocol version of the process that started
+	// this one. Its presence means "you were started by handoff".
+	EnvProtocol = "HANDOFF_PROTOCOL"
+	// EnvGeneration counts generations: 1 for the first process, +1 for each
+	// upgrade.
+	EnvGeneration = "HANDOFF_GENERATION"
+	// EnvStderrFD names an fd holding the parent's real stderr. The child's fd 2
+	// is a pipe to the parent until it is ready (so a failed start can be
+	// reported with the child's last words); at Ready the child moves this fd
+	// onto fd 2, so that its output no longer depends on a parent that is about
+	// to exit.
+	EnvStderrFD = "HANDOFF_STDERR_FD"
+	// EnvUpstreamNotify keeps systemd's NOTIFY_SOCKET while NOTIFY_SOCKET
+	// itself points at the upgrading parent. The child talks to systemd through
+	// it once it is the serving generation.
+	EnvUpstreamNotify = "HANDOFF_NOTIFY_SOCKET"
+	// EnvSupervisor holds the pid of a handoff supervisor (handoff run) that
+	// started this process. Under a supervisor, upgrades and signals are the
+	// supervisor's business, not the worker's.
+	EnvSupervisor = "HANDOFF_SUPERVISOR_PID"
+	// EnvControl is the supervisor's control socket.
+	EnvControl = "HANDOFF_CONTROL"
+	// EnvShimExec asks the process to act as the LISTEN_PID shim: set
+	// LISTEN_PID to its own pid and execve this path (see package activation).
+	EnvShimExec = "HANDOFF_SHIM_EXEC"
+)
+
+// ReadyField is the sd_notify field in which a handoff program reports its
+// protocol version along with READY=1. systemd ignores unknown X_ fields.
+const ReadyField = "X_HANDOFF_PROTOCOL"
+
+// ErrVersion reports a peer that speaks a protocol version this build does not.
+var ErrVersion = errors.New("unsupported handoff protocol version")
+
+// Check parses a version announced by a peer and reports whether this build
+// can talk to it.
+func Check(announced string) error {
+	v, err := strconv.Atoi(announced)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not a version number", ErrVersion, announced)
+	}
+	if v != Version {
+		return fmt.Errorf("%w: peer speaks %d, this build speaks %d", ErrVersion, v, Version)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package handoff
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/sdnotify"
+)
+
+// notifyUpstream sends sd_notify assignments to systemd (or the supervisor,
+// when supervised). Failures are logged, never fatal: readiness reporting to
+// a service manager must not take down a serving process.
+func (h *Handoff) notifyUpstream(assignments ...string) {
+	target := h.upstream
+	if h.supervised {
+		target = h.notify
+	}
+	if target == "" {
+		return
+	}
+	h.send(target, assignments...)
+}
+
+func (h *Handoff) send(target string, assignments ...string) error {
+	msg, err := sdnotify.Format(assignments...)
+	if err == nil {
+		err = sdnotify.Send(target, msg)
+	}
+	if err != nil {
+		h.log.Warn("handoff: notify", "socket", target, "message", strings.Join(assignments, " "), "err", err)
+	}
+	return err
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in µs, which RELOADING=1 must carry.
+func monotonicUsec() string {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return strconv.FormatInt(time.Now().UnixMicro(), 10)
+	}
+	return strconv.FormatInt(ts.Nano()/1000, 10)
+}
+
+func mainPID(pid int) string { return "MAINPID=" + strconv.Itoa(pid) }
+
+func selfPID() string { return mainPID(os.Getpid()) }
