@@ -39,20 +39,20 @@ type Handoff struct {
 	ancestors  []int  // older generations that may still be draining
 	envNote    string // why inherited fds were ignored, if they were
 
-	mu        sync.Mutex
-	phase     Phase
-	changed   chan struct{} // closed and replaced at every phase change
-	inherited []*inheritedFD
-	sockets   []*socket // everything a successor would receive, in order
+	mu         sync.Mutex
+	phase      Phase
+	changed    chan struct{} // closed and replaced at every phase change
+	inherited  []*inheritedFD
+	sockets    []*socket // everything a successor would receive, in order
 	upgrading  bool
 	handedOver bool // a successor passed probation: the sockets are its now
 	draining   chan struct{}
 	stopCh     chan struct{}
 	hard       chan struct{} // closed by a second stop signal: drain no more
 	hardOnce   sync.Once
-	drainOnce sync.Once
-	stopOnce  sync.Once
-	signals   *signalWatcher
+	drainOnce  sync.Once
+	stopOnce   sync.Once
+	signals    *signalWatcher
 }
 
 // Phase is where a generation is in its life.

@@ -42,8 +42,11 @@ func (h *Handoff) onSignal(sig os.Signal) {
 		// coalesced: only one upgrade runs, the others are refused.
 		go func() {
 			err := h.Upgrade()
-			if errors.Is(err, ErrUpgradeInProgress) {
+			switch {
+			case errors.Is(err, ErrUpgradeInProgress):
 				h.log.Info("handoff: signal ignored: an upgrade is already running", "signal", sig)
+			case errors.Is(err, ErrNotServing), errors.Is(err, ErrTooManyDraining):
+				h.log.Warn("handoff: signal ignored", "signal", sig, "err", err)
 			}
 		}()
 	default:

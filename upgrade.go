@@ -84,7 +84,7 @@ func (h *Handoff) Upgrade() error {
 		h.log.Error("handoff: upgrade", "err", err)
 		// sd_notify cannot say "reload failed"; HAProxy's convention is
 		// READY=1 with a STATUS that says so.
-		h.notifyUpstream("READY=1", "STATUS=upgrade failed, generation "+strconv.Itoa(h.generation)+" still serving: "+oneLine(err.Error()))
+		h.notifyUpstream("READY=1", selfPID(), "STATUS=upgrade failed, generation "+strconv.Itoa(h.generation)+" still serving: "+oneLine(err.Error()))
 	}
 	return err
 }
@@ -311,11 +311,24 @@ var shimPath = func() string {
 func aliveAncestors(pids []int) []int {
 	var alive []int
 	for _, pid := range pids {
-		if pid > 0 && unix.Kill(pid, 0) == nil {
+		if pid > 0 && unix.Kill(pid, 0) == nil && !isZombie(pid) {
 			alive = append(alive, pid)
 		}
 	}
 	return alive
+}
+
+// isZombie reports whether pid has exited but not been reaped yet: an old
+// generation orphaned to an init that reaps lazily still answers kill(0).
+func isZombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false // not Linux, or gone: kill(0) decided
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain them.
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 func splitPids(s string) []int {

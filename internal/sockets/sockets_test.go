@@ -111,4 +111,3 @@ func TestDescribeNonSocket(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

@@ -1,0 +1,59 @@
+// Package handoff restarts and upgrades network servers without failing a
+// request: the running generation hands its listening sockets to the next
+// one, waits until the next one says it is ready, then drains and exits. If
+// the next one fails to start, crashes or never becomes ready, the running
+// one keeps serving and the error says why.
+//
+// The happy path, for an *http.Server:
+//
+//	func main() {
+//		srv := &http.Server{Addr: "127.0.0.1:8080", Handler: mux}
+//		err := handoff.ListenAndServe(context.Background(), srv, handoff.Options{
+//			PIDFile: "/run/hello.pid",
+//		})
+//		if err != nil {
+//			log.Fatal(err)
+//		}
+//	}
+//
+// Build, run, and `kill -HUP $(cat /run/hello.pid)` after replacing the
+// binary: the new binary starts with the same sockets, the old one stops
+// accepting when the new one is ready, finishes its requests and exits.
+// SIGTERM drains and exits.
+//
+// The same program runs, unchanged:
+//
+//   - plain: no parent, fresh sockets;
+//   - self-upgrading: SIGHUP, SIGUSR2 or Handoff.Upgrade start the
+//     executable from disk with the sockets;
+//   - socket-activated by systemd (or systemd-socket-activate);
+//   - under the handoff supervisor (`handoff run -- ./server`), which keeps a
+//     stable pid and performs the upgrades itself.
+//
+// For other servers, use the parts:
+//
+//	h, err := handoff.New(handoff.Options{})
+//	defer h.Stop()
+//	ln, err := h.Listen("tcp", "127.0.0.1:8080") // inherited, or bound
+//	go serve(ln)
+//	h.Ready()      // the previous generation may stop accepting
+//	<-h.Draining() // a successor took over, or SIGTERM: finish and return
+//
+// # Protocol
+//
+// Sockets are passed with systemd's socket-activation variables
+// (LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES, fds from 3) and readiness with
+// sd_notify datagrams (READY=1, STATUS=, MAINPID=, RELOADING=1, STOPPING=1),
+// so systemd, the supervisor and programs in other languages interoperate.
+// What systemd has no word for is in HANDOFF_* variables and a versioned
+// X_HANDOFF_PROTOCOL field; see internal/proto.
+//
+// # Platforms
+//
+// Linux is the primary platform. The package builds and works on darwin
+// and freebsd with these differences: notifications carry no kernel-verified
+// sender pid there (the notify socket's 0600 mode and 0700 directory are the
+// only guard); the LISTEN_PID shim runs the executable path this process
+// started from rather than /proc/self/exe, so replacing that file changes
+// the shim too; and there is no parent-death signal.
+package handoff

@@ -1,0 +1,136 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// systemd-socket-activate binds the socket and execs hello with LISTEN_FDS=1
+// and LISTEN_PID set to hello's pid, as systemd does. hello must serve on
+// that socket (it cannot bind it: the activator holds it), and must still
+// upgrade itself with it.
+func TestSystemdSocketActivation(t *testing.T) {
+	activator, err := exec.LookPath("systemd-socket-activate")
+	if err != nil {
+		t.Skip("systemd-socket-activate not installed")
+	}
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "hello")
+	copyFile(t, filepath.Join(buildBinaries(t), "hello"), exe)
+	addr := freeAddr(t)
+	cmd := exec.Command(activator, "-l", addr, exe, "-v", "-probation", "100ms", "-addr", addr)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pids := []int{cmd.Process.Pid}
+	t.Cleanup(func() {
+		for _, p := range pids {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		cmd.Wait()
+	})
+	waitLine(t, lines, "Listening on", 10*time.Second)
+	// systemd-socket-activate starts the program on the first connection.
+	first := servedBy(t, addr)
+	if first != cmd.Process.Pid {
+		t.Fatalf("served by pid %d, want the activated process %d", first, cmd.Process.Pid)
+	}
+	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitLine(t, lines, "upgrade: new generation ready", 20*time.Second)
+	second := servedBy(t, addr)
+	pids = append(pids, second)
+	if second == first {
+		t.Fatalf("still served by %d after the upgrade", first)
+	}
+}
+
+func waitLine(t *testing.T, lines <-chan string, want string, d time.Duration) string {
+	t.Helper()
+	timeout := time.After(d)
+	var seen []string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stderr closed before %q; saw:\n%s", want, strings.Join(seen, "\n"))
+			}
+			seen = append(seen, l)
+			if strings.Contains(l, want) {
+				return l
+			}
+		case <-timeout:
+			t.Fatalf("no %q within %v; saw:\n%s", want, d, strings.Join(seen, "\n"))
+		}
+	}
+}
+
+// After 100 upgrades a generation has exactly as many descriptors open as
+// the second generation had: nothing leaks from one generation to the next.
+func TestNoDescriptorLeakAcross100Upgrades(t *testing.T) {
+	if testing.Short() {
+		t.Skip("100 upgrades")
+	}
+	s := startHello(t, "-probation", "10ms")
+	pid := s.cmd.Process.Pid
+	var second int
+	for i := 1; i <= 100; i++ {
+		next, status := s.upgrade(pid)
+		if next == pid {
+			t.Fatalf("upgrade %d failed: %s", i, status)
+		}
+		waitExit(t, pid, 30*time.Second)
+		pid = next
+		if i == 1 {
+			second = countFDs(t, pid)
+		}
+	}
+	if last := countFDs(t, pid); last != second {
+		t.Fatalf("generation 101 has %d fds open, generation 2 had %d:\n%s", last, second, listFDs(pid))
+	}
+	if got := servedBy(t, s.addr); got != pid {
+		t.Fatalf("served by %d, want %d", got, pid)
+	}
+}
+
+func countFDs(t *testing.T, pid int) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func listFDs(pid int) string {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, _ := os.ReadDir(dir)
+	var b strings.Builder
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		b.WriteString(e.Name() + " -> " + target + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,63 @@
+// Command faulty is a new generation that fails on purpose, for the fault
+// tests. Its failure is chosen at build time, because a new generation
+// inherits the environment of the generation it replaces:
+//
+//	go build -ldflags "-X main.mode=exit1" ./testdata/faulty
+//
+// Modes: exit1 (exits before Ready), panic (panics before Ready), hang
+// (never calls Ready), probation (calls Ready, then exits 1 after 100 ms),
+// ok (serves like a healthy generation and answers "faulty-ok").
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/handoff-go/handoff"
+)
+
+var mode = "exit1"
+
+func main() {
+	fmt.Fprintln(os.Stderr, "faulty: starting in mode", mode)
+	h, err := handoff.New(handoff.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "faulty:", err)
+		os.Exit(1)
+	}
+	ln, err := h.Listen("tcp", os.Args[len(os.Args)-1])
+	if err != nil {
+		// hello's argv ends with "-addr HOST:PORT"; anything else is a test bug.
+		fmt.Fprintln(os.Stderr, "faulty:", err)
+		os.Exit(1)
+	}
+	switch mode {
+	case "exit1":
+		fmt.Fprintln(os.Stderr, "faulty: giving up: configuration is broken")
+		os.Exit(1)
+	case "panic":
+		panic("faulty: boom before ready")
+	case "hang":
+		select {}
+	}
+	pid := strconv.Itoa(os.Getpid())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", pid)
+		w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
+		fmt.Fprintf(w, "%s\nfaulty-ok\n", pid)
+	})}
+	go srv.Serve(ln)
+	h.Ready()
+	if mode == "probation" {
+		time.Sleep(100 * time.Millisecond) // the fault being simulated: a crash shortly after start
+		fmt.Fprintln(os.Stderr, "faulty: crashing after ready")
+		os.Exit(1)
+	}
+	<-h.Draining()
+	srv.Shutdown(context.Background())
+	h.Stop()
+}
