@@ -160,9 +160,7 @@ func (h *Handoff) readEnv() error {
 		unix.CloseOnExec(fd)
 		h.stderrFD = fd
 	}
-	for _, s := range splitPids(take(envAncestors)) {
-		h.ancestors = append(h.ancestors, s)
-	}
+	h.ancestors = splitPids(take(envAncestors))
 	h.notify = take("NOTIFY_SOCKET")
 	h.upstream = take(proto.EnvUpstreamNotify)
 	if !h.fromParent && !h.supervised {

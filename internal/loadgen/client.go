@@ -1,0 +1,312 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// errAborted is returned by connect once the generator has been aborted, so
+// that no new connection outlives the caller's context.
+var errAborted = errors.New("loadgen: aborted")
+
+// conn is one TCP connection and the buffers reused for every request on it.
+type conn struct {
+	nc   net.Conn
+	br   *bufio.Reader
+	peek peeker
+}
+
+// client is one sequential HTTP/1.1 client: it has at most one connection
+// and one request in flight. It never retries: whatever happens to a request
+// that was written is that request's outcome.
+type client struct {
+	id        int
+	g         *Generator
+	addr      string
+	timeout   time.Duration
+	closeMode bool // send Connection: close and use a new connection per request
+
+	// Preformatted requests; the X-Request-Id at idOff gets the sequence
+	// number patched in.
+	normal, slow       []byte
+	normalOff, slowOff int
+	slowFrac, slowAcc  float64
+	prefix             []byte // id prefix: run and client
+	seq                uint64 // next sequence number
+	answered           answeredSet
+
+	req  *http.Request // only tells ReadResponse the method (HEAD has no body)
+	head [32]byte      // start of the body, where a server may print its pid
+
+	mu      sync.Mutex // guards c (against abort) and waiting (against stop)
+	c       *conn
+	waiting bool // a held connection is idle, waiting for its next send time
+	aborted bool
+}
+
+// result is the outcome of one request.
+type result struct {
+	outcome Outcome
+	start   time.Time
+	latency time.Duration
+	pid     int
+	status  int
+	err     error
+	// cut: the connection this request was written to was closed or reset
+	// by the server (a failure that also ends a held connection).
+	cut bool
+	// dialFailed: the request never left because connecting failed.
+	dialFailed bool
+}
+
+func newClient(g *Generator, id int, closeMode bool) *client {
+	t := &g.target
+	cl := &client{
+		id:        id,
+		g:         g,
+		addr:      t.addr,
+		timeout:   g.cfg.Timeout,
+		closeMode: closeMode,
+		prefix:    formatIDPrefix(g.runID, id),
+		req:       &http.Request{Method: t.method},
+	}
+	cl.normal, cl.normalOff = buildRequest(t, t.path, closeMode, cl.prefix)
+	if t.slowPath != "" && g.cfg.SlowFraction > 0 {
+		cl.slow, cl.slowOff = buildRequest(t, t.slowPath, closeMode, cl.prefix)
+		cl.slowFrac = g.cfg.SlowFraction
+		// Spread the clients' slow requests instead of sending them all
+		// at once: start each accumulator at a different phase (golden ratio).
+		cl.slowAcc = float64(id) * 0.6180339887498949
+		cl.slowAcc -= float64(int(cl.slowAcc))
+	}
+	return cl
+}
+
+// buildRequest formats one request with a placeholder id and returns it with
+// the offset of the id.
+func buildRequest(t *target, path string, closeConn bool, prefix []byte) ([]byte, int) {
+	b := make([]byte, 0, 160+len(path)+len(t.host)+len(t.body))
+	b = append(b, t.method...)
+	b = append(b, ' ')
+	b = append(b, path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, t.host...)
+	b = append(b, "\r\nUser-Agent: handoff-loadgen\r\nX-Request-Id: "...)
+	off := len(b)
+	b = append(b, prefix...)
+	b = append(b, "0000000000"...)
+	b = append(b, "\r\n"...)
+	if t.sendCL {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(t.body)), 10)
+		b = append(b, "\r\n"...)
+	}
+	if closeConn {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, t.body...)
+	return b, off
+}
+
+// connect dials a new connection, bounded by deadline, and registers it so
+// that an abort can close it.
+func (cl *client) connect(ctx context.Context, deadline time.Time) error {
+	d := net.Dialer{Deadline: deadline, KeepAlive: -1}
+	nc, err := d.DialContext(ctx, "tcp", cl.addr)
+	if err != nil {
+		return err
+	}
+	c := &conn{nc: nc, br: bufio.NewReaderSize(nc, 4096)}
+	c.peek.init(nc)
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if cl.aborted {
+		nc.Close()
+		return errAborted
+	}
+	cl.c = c
+	return nil
+}
+
+// drop closes the current connection, if any.
+func (cl *client) drop() {
+	cl.mu.Lock()
+	c := cl.c
+	cl.c = nil
+	cl.mu.Unlock()
+	if c != nil {
+		c.nc.Close()
+	}
+}
+
+// abort closes the connection under any request in flight and refuses new
+// ones; the caller's context is gone and nobody is counting any more.
+func (cl *client) abort() {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.aborted = true
+	if cl.c != nil {
+		cl.c.nc.Close()
+	}
+}
+
+// pickSlow decides whether the next request goes to the slow path, by
+// accumulating the fraction (exact over time, no random numbers).
+func (cl *client) pickSlow() bool {
+	if cl.slowFrac == 0 {
+		return false
+	}
+	cl.slowAcc += cl.slowFrac
+	if cl.slowAcc >= 1 {
+		cl.slowAcc--
+		return true
+	}
+	return false
+}
+
+// do sends one request and reads its response. It never retries.
+func (cl *client) do(ctx context.Context) (res result) {
+	tmpl, off := cl.normal, cl.normalOff
+	if cl.pickSlow() {
+		tmpl, off = cl.slow, cl.slowOff
+	}
+	seq := cl.seq
+	cl.seq++
+	putHex(tmpl[off+idPrefixLen:off+idLen], seq)
+
+	res.start = time.Now()
+	deadline := res.start.Add(cl.timeout)
+	fail := func(err error) result {
+		res.latency = time.Since(res.start)
+		res.err = err
+		res.outcome = classify(err)
+		res.cut = res.outcome == OutcomeReset || res.outcome == OutcomeEOF
+		cl.drop()
+		return res
+	}
+
+	c := cl.c
+	if c != nil {
+		// A keep-alive connection the server closed while it was idle,
+		// noticed before we write anything, costs a real client nothing: it
+		// reconnects. So peek (without waiting) first. A close that arrives
+		// after this check races our write and is counted below: that is
+		// the race an upgrade must not lose.
+		c.nc.SetDeadline(deadline) // also re-arms reads after a hold wait
+		if h := cl.g.beforeReuse; h != nil {
+			h(c.nc)
+		}
+		if c.br.Buffered() == 0 && c.peek.closed() {
+			cl.drop()
+			c = nil
+		}
+	}
+	if c == nil {
+		if err := cl.connect(ctx, deadline); err != nil {
+			res.dialFailed = true
+			return fail(err)
+		}
+		c = cl.c
+		c.nc.SetDeadline(deadline)
+	}
+
+	if _, err := c.nc.Write(tmpl); err != nil {
+		return fail(err)
+	}
+	resp, err := http.ReadResponse(c.br, cl.req)
+	if err != nil {
+		return fail(err)
+	}
+	// Read the whole body: a response only counts once it is complete.
+	hn := 0
+	var berr error
+	for hn < len(cl.head) {
+		var n int
+		n, berr = resp.Body.Read(cl.head[hn:])
+		hn += n
+		if berr != nil {
+			break
+		}
+	}
+	if berr == nil {
+		_, berr = io.Copy(io.Discard, resp.Body)
+	} else if berr == io.EOF {
+		berr = nil
+	}
+	resp.Body.Close()
+	if berr != nil {
+		return fail(berr)
+	}
+	res.latency = time.Since(res.start)
+	res.status = resp.StatusCode
+
+	if v := resp.Header["X-Pid"]; len(v) > 0 {
+		res.pid = parsePID([]byte(v[0]))
+	} else {
+		res.pid = parsePID(firstLine(cl.head[:hn]))
+	}
+
+	res.outcome = OutcomeOK
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		res.outcome = OutcomeBadStatus
+	}
+	if v := resp.Header["X-Request-Id"]; len(v) > 0 && v[0] != string(tmpl[off:off+idLen]) {
+		res.outcome = OutcomeMismatched
+		if s, ok := parseIDSeq(v[0], cl.prefix); ok && s < seq && cl.answered.has(s) {
+			res.outcome = OutcomeDuplicate
+		}
+		// Whatever answered us was not our response, so the stream is out
+		// of step; a fresh connection stops one error from cascading.
+		cl.drop()
+		return res
+	}
+	cl.answered.add(seq)
+	if resp.Close || cl.closeMode {
+		// The server said Connection: close (or we did): the next request
+		// reconnects, which is normal HTTP, not a failure.
+		cl.drop()
+	}
+	return res
+}
+
+// firstLine returns b up to its first newline.
+func firstLine(b []byte) []byte {
+	for i, c := range b {
+		if c == '\n' {
+			return b[:i]
+		}
+	}
+	return b
+}
+
+// parsePID parses a decimal pid surrounded by optional blanks; 0 means none.
+func parsePID(b []byte) int {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 1<<31-1 {
+		return 0
+	}
+	return n
+}

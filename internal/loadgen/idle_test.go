@@ -1,0 +1,87 @@
+//go:build unix
+
+package loadgen
+
+import (
+	"bufio"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// waitReadable blocks until nc has data or EOF pending, without consuming
+// it (bounded by the deadline the client set on nc).
+func waitReadable(t *testing.T, nc net.Conn) {
+	t.Helper()
+	rc, err := nc.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf [1]byte
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return err != syscall.EAGAIN
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A server that closes each keep-alive connection after answering, without
+// saying Connection: close. When the client sees the close before writing
+// its next request, nothing was lost: it must reconnect and count no
+// failure.
+func TestIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
+	var accepted atomic.Int32
+	closed := make(chan struct{}, 1)
+	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
+		accepted.Add(1)
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+		c.Close()
+		closed <- struct{}{}
+	})
+	g := newTestGen(t, Config{URL: url, Clients: 1})
+	// Make the test deterministic: before the client checks its idle
+	// connection, wait until the server's close has actually arrived.
+	g.beforeReuse = func(nc net.Conn) {
+		waitFor(t, closed, "server close")
+		waitReadable(t, nc)
+	}
+	const n = 20
+	for i := range n {
+		r := g.busy[0].do(testCtx(t))
+		if r.outcome != OutcomeOK {
+			t.Fatalf("request %d: outcome %v (err %v); an idle close seen before the write must not fail", i, r.outcome, r.err)
+		}
+	}
+	if got := accepted.Load(); got != n {
+		t.Fatalf("server accepted %d connections, want %d (one per request)", got, n)
+	}
+}
+
+// The same server, but the client writes before it could know: the request
+// was sent and lost, which is a failure and must be counted as one.
+func TestCloseAfterWriteIsAFailure(t *testing.T) {
+	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+		// Wait for the next request to arrive, then close without an answer.
+		br.Peek(1)
+	})
+	g := newTestGen(t, Config{URL: url, Clients: 1})
+	if r := g.busy[0].do(testCtx(t)); r.outcome != OutcomeOK {
+		t.Fatalf("first: outcome %v (err %v)", r.outcome, r.err)
+	}
+	r := g.busy[0].do(testCtx(t))
+	if r.outcome != OutcomeEOF && r.outcome != OutcomeReset {
+		t.Fatalf("second: outcome %v (err %v), want eof or reset", r.outcome, r.err)
+	}
+}

@@ -1,0 +1,93 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/loadgen"
+)
+
+// load is a run of the load generator against a test server: clients that
+// never retry, POSTs, half keep-alive and half a connection per request,
+// 5% slow requests so some are always in flight when an upgrade starts.
+type load struct {
+	g      *loadgen.Generator
+	cancel context.CancelFunc
+	report *loadgen.Report
+}
+
+func startLoad(t testing.TB, addr string) *load {
+	t.Helper()
+	g, err := loadgen.New(loadgen.Config{
+		URL:          "http://" + addr + "/",
+		Mode:         loadgen.ModeMixed,
+		Clients:      8,
+		SlowPath:     "/slow?ms=150",
+		SlowFraction: 0.05,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := g.Start(ctx); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	l := &load{g: g, cancel: cancel}
+	t.Cleanup(func() { l.stop() })
+	return l
+}
+
+func (l *load) stop() *report {
+	if l.report == nil {
+		l.report = l.g.Stop()
+		l.cancel()
+	}
+	return &report{l.report}
+}
+
+type report struct{ *loadgen.Report }
+
+func (r *report) failed() bool {
+	return r.Failures != 0 || r.Outcomes.Mismatched != 0 || r.Outcomes.Duplicate != 0 || r.Requests == 0
+}
+
+func (r *report) servedBy(pid int) int64 {
+	for _, p := range r.PIDs {
+		if p.PID == pid {
+			return p.Requests
+		}
+	}
+	return 0
+}
+
+func (r *report) String() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%d requests, %d failed (%+v)", r.Requests, r.Failures, r.Outcomes)
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(&b, "; errors: %v", r.Errors)
+	}
+	return b.String()
+}
+
+// settle waits until the load has answered n more requests, so that every
+// phase of a test (before, during and after an upgrade) really ran under load.
+func (l *load) settle(t testing.TB, n int64) {
+	t.Helper()
+	target := l.g.Snapshot().Requests + n
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(30 * time.Second)
+	for l.g.Snapshot().Requests < target {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("load stalled: %d requests, waiting for %d", l.g.Snapshot().Requests, target)
+		}
+	}
+}
