@@ -39,6 +39,7 @@ type Handoff struct {
 	ancestors  []int  // older generations that may still be draining
 	envNote    string // why inherited fds were ignored, if they were
 
+	fdMu       sync.RWMutex // held for reading while descriptors are passed to a child
 	mu         sync.Mutex
 	phase      Phase
 	changed    chan struct{} // closed and replaced at every phase change
@@ -267,9 +268,11 @@ func (h *Handoff) Stop() error {
 			h.signals.stop()
 		}
 		h.closeInherited()
+		h.fdMu.Lock()
 		for _, s := range sockets {
 			s.close(!handedOver)
 		}
+		h.fdMu.Unlock()
 		if !handedOver {
 			h.notifyUpstream("STOPPING=1")
 		}

@@ -39,6 +39,7 @@ func buildBinaries(t testing.TB) string {
 		binaries.dir = dir
 		builds := [][]string{
 			{"-o", filepath.Join(dir, "hello"), "./examples/hello"},
+			{"-o", filepath.Join(dir, "many"), "./testdata/many"},
 		}
 		for _, mode := range []string{"exit1", "panic", "hang", "probation"} {
 			builds = append(builds, []string{"-ldflags", "-X main.mode=" + mode, "-o", filepath.Join(dir, "faulty-"+mode), "./testdata/faulty"})
@@ -113,10 +114,16 @@ func freeAddr(t testing.TB) string {
 // it is ready.
 func startHello(t testing.TB, extra ...string) *server {
 	t.Helper()
+	return startServer(t, "hello", extra...)
+}
+
+// startServer starts one of the test programs (hello, many) the same way.
+func startServer(t testing.TB, program string, extra ...string) *server {
+	t.Helper()
 	bin := buildBinaries(t)
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "hello")
-	copyFile(t, filepath.Join(bin, "hello"), exe)
+	exe := filepath.Join(dir, program)
+	copyFile(t, filepath.Join(bin, program), exe)
 
 	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
 	if err != nil {
@@ -135,7 +142,11 @@ func startHello(t testing.TB, extra ...string) *server {
 			}
 		}
 	}()
-	args := append([]string{"-v"}, extra...)
+	var args []string
+	if program == "hello" {
+		args = append(args, "-v")
+	}
+	args = append(args, extra...)
 	args = append(args, "-addr", s.addr)
 	s.cmd = exec.Command(exe, args...)
 	s.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+recv.Path())

@@ -48,7 +48,11 @@ func (h *Handoff) Listen(network, address string) (net.Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("handoff: listen %s %s: inherited fd %d (%s): %w", network, address, in.FD, in.Name, err)
 		}
-		s := &socket{name: in.Name, fd: in.FD, inner: inner, ln: newListener(inner)}
+		s, err := listenerSocket(in.Name, inner)
+		if err != nil {
+			inner.Close()
+			return nil, fmt.Errorf("handoff: listen %s %s: %w", network, address, err)
+		}
 		if network == "unix" && strings.HasPrefix(in.Name, "unix|") {
 			s.unlinkPath = address
 		}
@@ -65,14 +69,14 @@ func (h *Handoff) Listen(network, address string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handoff: listen %s %s: %w", network, address, err)
 	}
-	s := &socket{name: name, inner: inner, ln: newListener(inner)}
+	s, err := listenerSocket(name, inner)
+	if err != nil {
+		inner.Close()
+		return nil, fmt.Errorf("handoff: listen %s %s: %w", network, address, err)
+	}
 	if ul, ok := inner.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false)
 		s.unlinkPath = address
-	}
-	if s.fd, err = dupConn(inner.(syscall.Conn)); err != nil {
-		inner.Close()
-		return nil, fmt.Errorf("handoff: listen %s %s: %w", network, address, err)
 	}
 	// The name is the request ("tcp|:0"); a successor asking the same
 	// finds it by name, and one asking for the now-known port by address.

@@ -1,8 +1,10 @@
 package handoff
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -21,9 +23,15 @@ type inheritedFD struct {
 
 // socket is a descriptor this generation owns and would pass to a
 // successor, under its name.
+//
+// A listener costs one descriptor: the one inside the net.Listener, which
+// the Handoff owns (the user gets a wrapper whose Close leaves it open), so
+// ten thousand sockets fit under a 20,000 descriptor limit. A packet socket
+// or file is the user's to close, so the Handoff keeps a duplicate of it.
 type socket struct {
 	name string
-	fd   int // our own copy, FD_CLOEXEC; the user's net.Listener has another
+	fd   int             // our own duplicate (packet sockets, files), FD_CLOEXEC; -1 for listeners
+	rc   syscall.RawConn // the listener's descriptor, for listeners
 	// unlinkPath is a unix socket path the handoff chain bound itself: the
 	// last generation to stop without a successor removes it. Paths bound by
 	// systemd or the supervisor are theirs to remove.
@@ -48,6 +56,30 @@ func (s *socket) resume() {
 	if s.ln != nil {
 		s.ln.resume()
 	}
+}
+
+func listenerSocket(name string, inner net.Listener) (*socket, error) {
+	sc, ok := inner.(syscall.Conn)
+	if !ok {
+		return nil, fmt.Errorf("%T has no descriptor", inner)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &socket{name: name, fd: -1, rc: rc, inner: inner, ln: newListener(inner)}, nil
+}
+
+// rawFD returns the descriptor to pass to a successor. For a listener it is
+// the net.Listener's own, valid as long as the socket is not closed: callers
+// hold Handoff.fdMu for reading until they are done with it.
+func (s *socket) rawFD() int {
+	if s.rc == nil {
+		return s.fd
+	}
+	fd := -1
+	s.rc.Control(func(f uintptr) { fd = int(f) })
+	return fd
 }
 
 // close drops this generation's descriptors. Only the last holder of a
@@ -79,12 +111,12 @@ func dupFile(fd int, name string) (*os.File, error) {
 	return os.NewFile(uintptr(nfd), name), nil
 }
 
+// listenerFromFD turns an inherited descriptor into a net.Listener, which
+// takes a duplicate; the inherited one is closed, so the socket costs one
+// descriptor from then on.
 func listenerFromFD(fd int, name string) (net.Listener, error) {
-	f, err := dupFile(fd, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close() // net.FileListener dups again
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
 	ln, err := net.FileListener(f)
 	if err != nil {
 		return nil, err

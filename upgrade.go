@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,12 +60,7 @@ func (h *Handoff) Upgrade() error {
 	}
 	h.upgrading = true
 	h.setPhase(Upgrading)
-	var names []string
-	var fds []int
-	for _, s := range h.sockets {
-		names = append(names, s.name)
-		fds = append(fds, s.fd)
-	}
+	sockets := h.sockets
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
@@ -75,7 +71,7 @@ func (h *Handoff) Upgrade() error {
 	start := time.Now()
 	next := h.generation + 1
 	h.notifyUpstream("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading to generation "+strconv.Itoa(next))
-	err := h.upgrade(next, names, fds, append(alive, os.Getpid()))
+	err := h.upgrade(next, sockets, append(alive, os.Getpid()))
 	switch {
 	case err == nil:
 		h.log.Info("handoff: upgrade done", "generation", next, "took", time.Since(start).Round(time.Millisecond))
@@ -89,7 +85,8 @@ func (h *Handoff) Upgrade() error {
 	return err
 }
 
-func (h *Handoff) upgrade(next int, names []string, fds []int, draining []int) error {
+func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
+
 	path, args, err := h.command()
 	if err != nil {
 		h.backToServing()
@@ -109,12 +106,6 @@ func (h *Handoff) upgrade(next int, names []string, fds []int, draining []int) e
 	defer recv.Close()
 
 	env := activation.Clean(os.Environ(), "HANDOFF_")
-	act, err := activation.Env(names, 0)
-	if err != nil {
-		h.backToServing()
-		return fmt.Errorf("%w: generation %d: %v", ErrUpgradeFailed, next, err)
-	}
-	env = append(env, act...)
 	env = append(env,
 		activation.ShimEnv(path),
 		proto.EnvProtocol+"="+strconv.Itoa(proto.Version),
@@ -122,11 +113,16 @@ func (h *Handoff) upgrade(next int, names []string, fds []int, draining []int) e
 		"NOTIFY_SOCKET="+recv.Path(),
 		envAncestors+"="+joinPids(draining),
 		// spawn places our real stderr right after the sockets.
-		proto.EnvStderrFD+"="+strconv.Itoa(activation.FirstFD+len(fds)),
+		proto.EnvStderrFD+"="+strconv.Itoa(activation.FirstFD+len(sockets)),
 	)
 	if h.upstream != "" {
 		env = append(env, proto.EnvUpstreamNotify+"="+h.upstream)
 	}
+	// The descriptors stay valid while we hold fdMu: Stop closes sockets
+	// only with it held for writing.
+	h.fdMu.RLock()
+	fds, names := passOrder(sockets)
+	env = append(env, activationEnv(names)...)
 	p, err := spawn.Start(spawn.Config{
 		Path:       shimPath(),
 		Args:       args,
@@ -135,6 +131,7 @@ func (h *Handoff) upgrade(next int, names []string, fds []int, draining []int) e
 		Stderr:     h.opts.Stderr,
 		PassStderr: true,
 	})
+	h.fdMu.RUnlock()
 	if err != nil {
 		h.backToServing()
 		return fmt.Errorf("%w: generation %d: %v", ErrUpgradeFailed, next, err)
@@ -306,6 +303,64 @@ var shimPath = func() string {
 		return os.Args[0]
 	}
 	return exe
+}
+
+// passOrder returns the descriptors to pass, sorted, with their names.
+// Sorted, the i-th descriptor is never below its target number 3+i, so
+// the child side of fork never has to move one out of the way first: with
+// thousands of sockets, those moves would run past RLIMIT_NOFILE (EBADF).
+func passOrder(sockets []*socket) ([]int, []string) {
+	type pair struct {
+		fd   int
+		name string
+	}
+	pairs := make([]pair, len(sockets))
+	for i, s := range sockets {
+		pairs[i] = pair{s.rawFD(), s.name}
+	}
+	slices.SortFunc(pairs, func(a, b pair) int { return a.fd - b.fd })
+	fds := make([]int, len(pairs))
+	names := make([]string, len(pairs))
+	for i, p := range pairs {
+		fds[i], names[i] = p.fd, p.name
+	}
+	return fds, fitNames(names)
+}
+
+// activationEnv is activation.Env without LISTEN_PID (the shim sets it).
+// Names were validated when the sockets were named, so it cannot fail.
+func activationEnv(names []string) []string {
+	env, err := activation.Env(names, 0)
+	if err != nil {
+		return []string{"LISTEN_FDS=" + strconv.Itoa(len(names))}
+	}
+	return env
+}
+
+// maxNamesLen keeps LISTEN_FDNAMES well under the kernel's 128 KiB limit
+// on one environment string (MAX_ARG_STRLEN): past it, exec fails with E2BIG.
+const maxNamesLen = 64 << 10
+
+// fitNames shortens the names of inet sockets to "inet" when all names
+// together would not fit in LISTEN_FDNAMES (thousands of sockets). A
+// successor finds those by address anyway; names that only a name can find
+// (files, unix sockets) are kept.
+func fitNames(names []string) []string {
+	total := 0
+	for _, n := range names {
+		total += len(n) + 1
+	}
+	if total <= maxNamesLen {
+		return names
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n
+		if strings.HasPrefix(n, "tcp") || strings.HasPrefix(n, "udp") {
+			out[i] = "inet"
+		}
+	}
+	return out
 }
 
 func aliveAncestors(pids []int) []int {

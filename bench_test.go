@@ -1,0 +1,159 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/internal/sdnotify"
+)
+
+// BenchmarkUpgrade measures one self-upgrade of examples/hello: from the
+// SIGHUP to the moment the new generation serves (the old one announces
+// MAINPID=new, READY=1 right after the new one's READY=1). Compare with
+// BenchmarkBareStart, the same binary's start-up to READY=1 with nothing to
+// inherit: the difference is what handoff adds.
+func BenchmarkUpgrade(b *testing.B) {
+	s := startHello(b, "-probation", "1ms", "-drain-idle", "1ms")
+	pid := s.cmd.Process.Pid
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		next, status := s.upgrade(pid)
+		if next == pid {
+			b.Fatalf("upgrade failed: %s", status)
+		}
+		b.StopTimer()
+		waitExit(b, pid, 30*time.Second)
+		pid = next
+		b.StartTimer()
+	}
+}
+
+// BenchmarkBareStart starts hello from scratch (fresh socket, no parent)
+// and waits for its READY=1.
+func BenchmarkBareStart(b *testing.B) {
+	exe := filepath.Join(buildBinaries(b), "hello")
+	dir := b.TempDir()
+	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer recv.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cmd := exec.Command(exe, "-addr", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+recv.Path())
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			d, err := recv.Receive()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if v, _ := d.Msg.Get("READY"); v == "1" {
+				break
+			}
+		}
+		b.StopTimer()
+		cmd.Process.Kill()
+		cmd.Wait()
+		b.StartTimer()
+	}
+}
+
+// BenchmarkHandover upgrades a server that holds 1, 100 and 10,000
+// listening sockets, all passed to every new generation.
+func BenchmarkHandover(b *testing.B) {
+	for _, n := range []int{1, 100, 10000} {
+		b.Run(fmt.Sprintf("sockets=%d", n), func(b *testing.B) {
+			s := startServer(b, "many", "-n", strconv.Itoa(n))
+			pid := s.cmd.Process.Pid
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				next, status := s.upgrade(pid)
+				if next == pid {
+					b.Fatalf("upgrade failed: %s", status)
+				}
+				b.StopTimer()
+				waitExit(b, pid, 60*time.Second)
+				pid = next
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkAccept serves HTTP on a plain net.Listen listener and on a
+// handoff listener, in the same run, with a new connection per request
+// (the case that exercises Accept, the only place handoff sits in the data
+// path). The two ns/op should be within noise of each other.
+func BenchmarkAccept(b *testing.B) {
+	run := func(b *testing.B, ln net.Listener) {
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "ok\n")
+		})}
+		go srv.Serve(ln)
+		defer srv.Close()
+		addr := ln.Addr().String()
+		req := []byte("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			buf := make([]byte, 512)
+			for pb.Next() {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				c.Write(req)
+				r := bufio.NewReader(c)
+				resp, err := http.ReadResponse(r, nil)
+				if err != nil {
+					b.Error(err)
+					c.Close()
+					return
+				}
+				for {
+					if _, err := resp.Body.Read(buf); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}
+		})
+	}
+	b.Run("net.Listen", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		run(b, ln)
+	})
+	b.Run("handoff", func(b *testing.B) {
+		h, err := handoff.New(handoff.Options{NoSignals: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer h.Stop()
+		ln, err := h.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		h.Ready()
+		run(b, ln)
+	})
+	_ = context.Background
+}
