@@ -106,8 +106,16 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	defer recv.Close()
 
 	env := activation.Clean(os.Environ(), "HANDOFF_")
+	// A self-upgrade starts a handoff program, which adopts its fds itself
+	// (one exec); any other command goes through the shim (two execs).
+	exe, adopt := path, h.opts.Command == nil
+	if adopt {
+		env = append(env, proto.EnvAdoptFDs+"=1")
+	} else {
+		exe = shimPath()
+		env = append(env, activation.ShimEnv(path))
+	}
 	env = append(env,
-		activation.ShimEnv(path),
 		proto.EnvProtocol+"="+strconv.Itoa(proto.Version),
 		proto.EnvGeneration+"="+strconv.Itoa(next),
 		"NOTIFY_SOCKET="+recv.Path(),
@@ -124,7 +132,7 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	fds, names := passOrder(sockets)
 	env = append(env, activationEnv(names)...)
 	p, err := spawn.Start(spawn.Config{
-		Path:       shimPath(),
+		Path:       exe,
 		Args:       args,
 		Env:        env,
 		Files:      fds,

@@ -27,7 +27,15 @@ func ShimEnv(target string) string { return proto.EnvShimExec + "=" + target }
 // prints why it could not and exits 127, as a shell does for a command it
 // cannot run. It is called from package initialisation, before any user code,
 // so the exit cannot lose user state.
+//
+// A process started with HANDOFF_ADOPT_FDS=1 instead needs no exec: it is
+// the target, and sets LISTEN_PID to its own pid here.
 func RunShim() {
+	if os.Getenv(proto.EnvAdoptFDs) == "1" {
+		os.Unsetenv(proto.EnvAdoptFDs)
+		os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+		return
+	}
 	target, ok := os.LookupEnv(proto.EnvShimExec)
 	if !ok {
 		return

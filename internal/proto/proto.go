@@ -52,6 +52,13 @@ const (
 	// EnvShimExec asks the process to act as the LISTEN_PID shim: set
 	// LISTEN_PID to its own pid and execve this path (see package activation).
 	EnvShimExec = "HANDOFF_SHIM_EXEC"
+	// EnvAdoptFDs=1 tells a handoff program that the LISTEN_FDS are its own
+	// although LISTEN_PID is absent: its parent could not know its pid
+	// before exec. The program sets LISTEN_PID to its own pid during
+	// package initialisation, before any of its code can read it. It saves
+	// the shim's second exec when the new generation is known to be a
+	// handoff program (a self-upgrade of the same executable).
+	EnvAdoptFDs = "HANDOFF_ADOPT_FDS"
 )
 
 // ReadyField is the sd_notify field in which a handoff program reports its
