@@ -1,0 +1,40 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	fi, err := os.Stat(s.ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("control socket mode %v, want socket 0600", fi.Mode())
+	}
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another uid")
+	}
+	// Open every door the mode bits close, so that only the peer
+	// credential check stands between uid 65534 and the supervisor.
+	os.Chmod(filepath.Dir(s.ctl), 0o755)
+	os.Chmod(filepath.Dir(filepath.Dir(s.ctl)), 0o755) // t.TempDir's parent is 0700 too
+	os.Chmod(s.ctl, 0o666)
+	cmd := exec.Command(bin.handoff, "upgrade", "--control", s.ctl)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "403") || !strings.Contains(string(out), "uid 65534 may not control") {
+		t.Fatalf("uid 65534: err %v, output:\n%s", err, out)
+	}
+	st, err := s.status()
+	if err != nil || st.LastUpgrade != nil {
+		t.Fatalf("an upgrade happened after all: %+v %v", st.LastUpgrade, err)
+	}
+	s.stop(t)
+}

@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+// Binaries built once for the whole test binary.
+var bin struct {
+	dir     string // world-readable, so a test can run handoff as another uid
+	handoff string
+	hello   string
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "handoff-cmd-test-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin.dir = dir
+	bin.handoff = filepath.Join(dir, "handoff")
+	bin.hello = filepath.Join(dir, "hello")
+	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello"} {
+		args := []string{"build", "-o", out}
+		if raceEnabled && pkg == "." {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, pkg)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, b)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// sup is a `handoff run` started by a test.
+type sup struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	ctl     string
+	addr    string
+	stderr  *syncBuffer
+	exited  chan struct{}
+	waitErr error
+
+	mu   sync.Mutex
+	pids map[int]bool // every worker pid seen, to check none is left behind
+	// foreignPIDs: status pids are not ours to kill (another pid namespace).
+	foreignPIDs bool
+}
+
+// startSup runs `handoff run --listen http=tcp://ADDR --control SOCK FLAGS -- PROGRAM...`
+// and waits until the first generation serves. Cleanup kills the
+// supervisor and every worker it was seen with.
+func startSup(t testing.TB, flags []string, program ...string) *sup {
+	t.Helper()
+	s := launchSup(t, flags, program...)
+	s.waitState(func(st control.Status) bool { return st.State == "serving" }, 15*time.Second, "first generation serving")
+	return s
+}
+
+// launchSup starts the supervisor without waiting for anything; program
+// may contain the placeholder ADDR.
+func launchSup(t testing.TB, flags []string, program ...string) *sup {
+	t.Helper()
+	return launchSupWrapped(t, nil, flags, program...)
+}
+
+// launchSupWrapped runs the supervisor under wrap (e.g. unshare). Worker
+// pids are then the wrapper's business: they may live in another pid
+// namespace, where the numbers in the status mean other processes here.
+func launchSupWrapped(t testing.TB, wrap []string, flags []string, program ...string) *sup {
+	t.Helper()
+	dir := t.TempDir()
+	s := &sup{
+		t:      t,
+		ctl:    filepath.Join(dir, "ctl.sock"),
+		addr:   "127.0.0.1:" + strconv.Itoa(freePort(t)),
+		stderr: &syncBuffer{},
+		exited: make(chan struct{}),
+		pids:   map[int]bool{},
+	}
+	args := []string{"run", "--listen", "http=tcp://" + s.addr, "--control", s.ctl}
+	args = append(args, flags...)
+	args = append(args, "--")
+	for _, p := range program {
+		args = append(args, strings.ReplaceAll(p, "ADDR", s.addr))
+	}
+	s.cmd = exec.Command(bin.handoff, args...)
+	if len(wrap) > 0 {
+		s.foreignPIDs = true
+		s.cmd = exec.Command(wrap[0], append(append(wrap[1:], bin.handoff), args...)...)
+	}
+	s.cmd.Stderr = s.stderr
+	s.cmd.Stdout = s.stderr
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.exited
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for pid := range s.pids {
+			syscall.Kill(-pid, syscall.SIGKILL)
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			t.Logf("supervisor output:\n%s", s.stderr.String())
+		}
+	})
+	return s
+}
+
+func (s *sup) client() *control.Client { return control.NewClient(s.ctl) }
+
+// status fetches the status and records the worker pids it names.
+func (s *sup) status() (control.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := s.client().Status(ctx)
+	if err == nil && !s.foreignPIDs {
+		s.mu.Lock()
+		for _, g := range st.Generations {
+			for _, w := range g.Workers {
+				s.pids[w.PID] = true
+			}
+		}
+		s.mu.Unlock()
+	}
+	return st, err
+}
+
+// waitState polls the status until ok holds, or fails the test at the
+// deadline with the last status and the supervisor's output.
+func (s *sup) waitState(ok func(control.Status) bool, within time.Duration, what string) control.Status {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	var st control.Status
+	var err error
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("supervisor exited (%v) while waiting for %s", s.waitErr, what)
+		default:
+		}
+		st, err = s.status()
+		if err == nil && ok(st) {
+			return st
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+	s.t.Fatalf("no %s within %v: last status %+v, err %v", what, within, st, err)
+	return st
+}
+
+// servingPIDs lists the pids of ready workers of serving generations.
+func servingPIDs(st control.Status) []int {
+	var out []int
+	for _, g := range st.Generations {
+		if g.State != "serving" && g.State != "probation" {
+			continue
+		}
+		for _, w := range g.Workers {
+			if w.State == "ready" {
+				out = append(out, w.PID)
+			}
+		}
+	}
+	return out
+}
+
+// handoffCmd runs the handoff binary and returns its combined output and
+// exit status.
+func handoffCmd(t testing.TB, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin.handoff, args...).CombinedOutput()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("handoff %v: %v", args, err)
+	}
+	return string(out), code
+}
+
+func (s *sup) upgrade(t testing.TB) (string, int) {
+	return handoffCmd(t, "upgrade", "--control", s.ctl)
+}
+
+// stop asks the supervisor to stop and waits for it to exit.
+func (s *sup) stop(t testing.TB) {
+	t.Helper()
+	if out, code := handoffCmd(t, "stop", "--control", s.ctl); code != 0 {
+		t.Fatalf("handoff stop: exit %d: %s", code, out)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("supervisor still running 30s after handoff stop")
+	}
+	if s.waitErr != nil {
+		t.Fatalf("supervisor exited with %v", s.waitErr)
+	}
+}
+
+// assertNoneLeft checks that every worker pid ever seen is gone.
+func (s *sup) assertNoneLeft(t testing.TB) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid := range s.pids {
+		if err := syscall.Kill(pid, 0); err == nil || !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("worker pid %d still exists after the supervisor exited", pid)
+		}
+	}
+}
+
+// writeExecutable atomically replaces path with an executable holding
+// content, as a deploy would (write aside, rename over).
+func writeExecutable(t testing.TB, path string, content []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeExecutable(t, to, b)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+func init() {
+	register(&command{
+		Name:    "upgrade",
+		Summary: "upgrade a running supervisor's program and print each stage as it happens",
+		Run:     upgradeCmd,
+	})
+}
+
+const upgradeSynopsis = `upgrade [--control SOCK] [--json]
+
+Starts a new generation of the supervised program (looked up on disk again),
+waits until it is ready, drains the old one and watches the new one through
+its probation. If another upgrade is already running, this call joins it and
+reports its result (it says so).
+
+Exit status: 0 the new generation serves; 1 the upgrade failed and the
+previous generation still serves; 2 bad flags or no supervisor reachable;
+3 rolled back (the new generation died in probation, the previous program
+serves again); 4 the connection broke before the outcome (see handoff status).`
+
+func upgradeCmd(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("upgrade", upgradeSynopsis, stderr)
+	ctl := fs.String("control", "", "the supervisor's control socket (default: the only one in "+control.Dir()+")")
+	asJSON := fs.Bool("json", false, "print the events as JSON lines, as the supervisor sends them")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	path, ok := controlPath(*ctl, stderr)
+	if !ok {
+		return exitUsage
+	}
+	start := time.Now()
+	enc := json.NewEncoder(stdout)
+	final, err := control.NewClient(path).Upgrade(context.Background(), func(ev control.Event) {
+		if *asJSON {
+			enc.Encode(ev)
+			return
+		}
+		fmt.Fprintf(stdout, "%6.3fs %-11s %s\n", time.Since(start).Seconds(), ev.Stage, ev.Message)
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "handoff upgrade:", err)
+		if final.Stage == "" && !isReachable(path) {
+			return exitUsage
+		}
+		return control.ExitUnknown
+	}
+	return control.ExitCode(final.Stage)
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+// Flags that keep the suite fast: a short probation and drain.
+var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s", "--max-draining", "16"}
+
+func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	supPID := s.cmd.Process.Pid
+	l := startLoad(t, s.addr, 8)
+	l.waitRequests(t, 50)
+
+	generations := map[int]bool{}
+	for i := 0; i < 20; i++ {
+		out, code := s.upgrade(t)
+		if code != 0 {
+			t.Fatalf("upgrade %d: exit %d:\n%s", i+1, code, out)
+		}
+		if !strings.Contains(out, "done") {
+			t.Fatalf("upgrade %d: no done stage in:\n%s", i+1, out)
+		}
+		st, err := s.status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.PID != supPID {
+			t.Fatalf("supervisor pid changed from %d to %d", supPID, st.PID)
+		}
+		for _, pid := range servingPIDs(st) {
+			generations[pid] = true
+		}
+		l.waitRequests(t, 20) // the new generation answers before the next upgrade
+	}
+	l.finish()
+	ok := l.assertNoFailures(t)
+	_, _, pids := l.result()
+	for pid := range generations {
+		if pids[pid] == 0 {
+			t.Errorf("generation with pid %d never answered a request", pid)
+		}
+	}
+	if len(generations) < 20 {
+		t.Errorf("saw %d serving pids over 20 upgrades, want at least 20", len(generations))
+	}
+	s.stop(t)
+	s.assertNoneLeft(t)
+	t.Logf("%d requests, 0 failed, %d pids answered, supervisor pid %d unchanged", ok, len(pids), supPID)
+}
+
+// python3 resolved to the interpreter itself, not a version manager's shim
+// (whose shell wrapper costs 200ms a start).
+func python(t testing.TB) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Skipf("python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
+	py := python(t)
+	script, err := filepath.Abs("../../examples/python/server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startSup(t, fastFlags, py, script, "--drain-idle", "0.2")
+	supPID := s.cmd.Process.Pid
+	l := startLoad(t, s.addr, 6)
+	l.waitRequests(t, 50)
+	seen := map[int]bool{}
+	for i := 0; i < 5; i++ {
+		out, code := s.upgrade(t)
+		if code != 0 {
+			t.Fatalf("upgrade %d: exit %d:\n%s", i+1, code, out)
+		}
+		st, _ := s.status()
+		if st.PID != supPID {
+			t.Fatalf("supervisor pid changed")
+		}
+		for _, pid := range servingPIDs(st) {
+			seen[pid] = true
+		}
+		l.waitRequests(t, 20)
+	}
+	l.finish()
+	l.assertNoFailures(t)
+	_, _, pids := l.result()
+	for pid := range seen {
+		if pids[pid] == 0 {
+			t.Errorf("python worker %d never answered", pid)
+		}
+	}
+	s.stop(t)
+	s.assertNoneLeft(t)
+}
+
+func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: %d %s", code, out)
+	}
+	out, code := handoffCmd(t, "status", "--control", s.ctl)
+	if code != 0 || !strings.Contains(out, "generation 2: serving") || !strings.Contains(out, "last upgrade: done") {
+		t.Fatalf("status: exit %d:\n%s", code, out)
+	}
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageDone || st.Listeners[0].Name != "http" {
+		t.Fatalf("status: %+v", st)
+	}
+	s.stop(t)
+}
+
+func TestPIDFileHoldsTheSupervisorAcrossUpgrades(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "run.pid")
+	s := startSup(t, append([]string{"--pid-file", pidFile}, fastFlags...), bin.hello, "-addr", "ADDR")
+	want := s.cmd.Process.Pid
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: %d %s", code, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(want) {
+		t.Fatalf("pid file = %q, %v; want %d", b, err, want)
+	}
+	s.stop(t)
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("pid file still there after stop: %v", err)
+	}
+}

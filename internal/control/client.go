@@ -1,0 +1,117 @@
+package control
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// ErrVersion reports a supervisor that speaks another control protocol
+// version than this client.
+var ErrVersion = errors.New("control protocol version mismatch")
+
+// Client talks to a supervisor's control socket.
+type Client struct {
+	Path string
+	http *http.Client
+}
+
+// NewClient returns a client for the control socket at path. It does not
+// connect until a request is made.
+func NewClient(path string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", path)
+		},
+		// Requests are rare and some stream for a long time: no pooling.
+		DisableKeepAlives: true,
+	}
+	return &Client{Path: path, http: &http.Client{Transport: tr}}
+}
+
+func (c *Client) do(ctx context.Context, method, route string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, "http://handoff"+route, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("control: %s %s: %w", method, c.Path, err)
+	}
+	if v := resp.Header.Get(HeaderVersion); v != Version {
+		resp.Body.Close()
+		return nil, fmt.Errorf("control: %s: %w: supervisor speaks %q, this handoff speaks %q", c.Path, ErrVersion, v, Version)
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, fmt.Errorf("control: %s %s: %s: %s", method, route, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return resp, nil
+}
+
+// Status fetches the supervisor's status.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	resp, err := c.do(ctx, http.MethodGet, "/status")
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		return s, fmt.Errorf("control: status: %w", err)
+	}
+	return s, nil
+}
+
+// Stop asks the supervisor to drain its workers and exit. It returns once
+// the request is accepted, not when the supervisor has exited.
+func (c *Client) Stop(ctx context.Context) (Event, error) {
+	var ev Event
+	resp, err := c.do(ctx, http.MethodPost, "/stop")
+	if err != nil {
+		return ev, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&ev); err != nil {
+		return ev, fmt.Errorf("control: stop: %w", err)
+	}
+	return ev, nil
+}
+
+// Upgrade asks for an upgrade and calls each with every event as it
+// arrives. It returns the final event. An error means the outcome is
+// unknown (the connection broke, or the stream ended without a final
+// event); the supervisor may still be upgrading.
+func (c *Client) Upgrade(ctx context.Context, each func(Event)) (Event, error) {
+	resp, err := c.do(ctx, http.MethodPost, "/upgrade")
+	if err != nil {
+		return Event{}, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		var ev Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return Event{}, fmt.Errorf("control: upgrade: bad event %q: %w", sc.Text(), err)
+		}
+		if each != nil {
+			each(ev)
+		}
+		if ev.Final {
+			return ev, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Event{}, fmt.Errorf("control: upgrade: %w", err)
+	}
+	return Event{}, errors.New("control: upgrade: the supervisor closed the stream before the outcome (it may be stopping)")
+}

@@ -1,0 +1,70 @@
+// Package supervisor is `handoff run`: a master process that owns a
+// program's listening sockets for its whole life and runs generations of
+// the program on them, so that upgrades drop no request and the PID that
+// systemd, a container runtime or a PID file knows never changes.
+//
+// # Protocol
+//
+// Each worker gets the sockets at fds 3.. by systemd socket activation
+// (LISTEN_FDS, LISTEN_FDNAMES from the --listen names, and a LISTEN_PID
+// that is the worker's own pid: the worker is started as this binary in
+// its shim role, which sets LISTEN_PID and execs the program keeping the
+// pid), NOTIFY_SOCKET pointing at a datagram socket of its own in a private
+// 0700 directory, and HANDOFF_PROTOCOL, HANDOFF_GENERATION,
+// HANDOFF_SUPERVISOR_PID and HANDOFF_CONTROL (see internal/proto). A Go
+// program built on the handoff library therefore runs unchanged, and so
+// does anything that speaks systemd's protocols.
+//
+// Notifications follow systemd with NotifyAccess=all: a datagram counts
+// when it comes from the worker or a descendant (on Linux the kernel vouches
+// for the sender's pid, checked against the /proc parent chain and the
+// worker's process group). READY=1, STATUS=, ERRNO=, MAINPID= (signals then
+// go to that process too), EXTEND_TIMEOUT_USEC= (pushes the readiness
+// deadline), WATCHDOG=1 and WATCHDOG=trigger, and BARRIER=1 (its fd is
+// closed at once, so systemd-notify returns) are honoured; RELOADING=1 and
+// STOPPING=1 are accepted and have no effect.
+//
+// # Upgrades and failures
+//
+// An upgrade looks PROGRAM up on disk again, starts the new generation,
+// waits for readiness, then sends the drain signal to the old one and
+// SIGKILLs its process group after the drain timeout. Until the new
+// generation is ready nothing happens to the old one, so a new program
+// that is missing, exits, crashes or is not ready in time costs no request:
+// it is killed and the upgrade reports why, with its last stderr lines.
+// During the probation window after cutover, a new worker that dies makes
+// the supervisor start the previous generation's program again ("rolled
+// back"). On Linux that is the exact previous bytes of a binary, held open
+// and exec'd through /proc/<supervisor pid>/fd/N even if the file was
+// replaced or deleted; scripts (#!) and every program on other systems are
+// restarted by path, so deploy each version to a path of its own there.
+// Crash restarts run the crashed generation's program the same way.
+//
+// One upgrade runs at a time. A request for another while one runs joins
+// it (it is told so and gets its events and result); upgrades are refused
+// while --max-draining older generations still drain, or while stopping.
+//
+// A serving worker that exits on its own is restarted after a delay that
+// doubles with each consecutive crash (100ms to 10s); after --crash-limit
+// consecutive crashes the supervisor drains the rest and exits with status
+// 1 (ErrCrashLoop), since a supervisor that restarts forever hides the
+// problem from whoever supervises it.
+//
+// # Signals
+//
+// TERM, INT and QUIT drain every worker and exit (a second one SIGKILLs
+// them at once); HUP and USR2 upgrade; USR1 is forwarded to every worker;
+// WINCH drains every worker but keeps the sockets (connections queue in the
+// kernel) until HUP or an upgrade starts a generation again.
+//
+// # Process tree
+//
+// Each worker leads its own process group, so a terminal's Ctrl-C reaches
+// only the supervisor, and the kill at the drain deadline takes the
+// worker's helpers along. On Linux the supervisor is a child subreaper and
+// reaps orphaned descendants of its workers (and every zombie when it is
+// PID 1 in a container), and workers get the drain signal as their
+// parent-death signal, so they drain and exit if the supervisor is killed.
+// Elsewhere orphans go to init as usual and workers outlive a killed
+// supervisor until they are stopped.
+package supervisor

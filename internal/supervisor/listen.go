@@ -1,0 +1,162 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/sockets"
+)
+
+// ListenSpec is one --listen NAME=URL.
+type ListenSpec struct {
+	Name    string // LISTEN_FDNAMES entry
+	Network string // tcp, tcp4, tcp6, udp, udp4, udp6, unix, unixgram
+	Address string // host:port, or a path
+}
+
+// String renders the spec as it was written.
+func (l ListenSpec) String() string { return l.Name + "=" + l.Network + "://" + l.Address }
+
+// ParseListen parses NAME=URL, where URL is tcp://host:port (also tcp4://,
+// tcp6://), udp://host:port (udp4, udp6), unix:///path or unixgram:///path.
+// An IPv6 host is written in brackets: tcp://[::1]:8080. The error says what
+// is wrong and matches ErrConfig.
+func ParseListen(s string) (ListenSpec, error) {
+	name, raw, ok := strings.Cut(s, "=")
+	if !ok {
+		return ListenSpec{}, configError("--listen %q: want NAME=URL, e.g. http=tcp://127.0.0.1:8080", s)
+	}
+	if err := activation.ValidName(name); err != nil {
+		return ListenSpec{}, configError("--listen %q: %v", s, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ListenSpec{}, configError("--listen %q: %v", s, err)
+	}
+	spec := ListenSpec{Name: name, Network: u.Scheme}
+	switch u.Scheme {
+	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
+		if u.Host == "" || u.Port() == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return ListenSpec{}, configError("--listen %q: want %s://HOST:PORT", s, u.Scheme)
+		}
+		spec.Address = u.Host
+	case "unix", "unixgram":
+		// unix:///run/app.sock has an empty host; unix://run/app.sock is
+		// a relative path the user almost certainly did not mean.
+		if u.Host != "" || u.Path == "" || u.Path == "/" || u.RawQuery != "" {
+			return ListenSpec{}, configError("--listen %q: want %s:///ABSOLUTE/PATH", s, u.Scheme)
+		}
+		spec.Address = u.Path
+	default:
+		return ListenSpec{}, configError("--listen %q: unknown scheme %q (want tcp, tcp4, tcp6, udp, udp4, udp6, unix or unixgram)", s, u.Scheme)
+	}
+	return spec, nil
+}
+
+// boundSocket is a socket the supervisor owns for its whole life. fd is a
+// close-on-exec duplicate made without Fd(), so that passing it to children
+// never flips the listener to blocking mode (golang/go#43894).
+type boundSocket struct {
+	spec   ListenSpec
+	fd     int
+	desc   string
+	closer io.Closer
+	unlink string // unixgram path to remove at close (net does not)
+}
+
+// bind binds spec. A unix socket file left by a dead process (nobody
+// accepts on it) is removed first; a live one is an error, as is a port in
+// use, both matching ErrConfig.
+func bind(spec ListenSpec) (*boundSocket, error) {
+	b := &boundSocket{spec: spec}
+	if spec.Network == "unix" || spec.Network == "unixgram" {
+		if err := removeStale(spec); err != nil {
+			return nil, err
+		}
+	}
+	var rc syscall.RawConn
+	switch spec.Network {
+	case "udp", "udp4", "udp6", "unixgram":
+		pc, err := net.ListenPacket(spec.Network, spec.Address)
+		if err != nil {
+			return nil, bindError(spec, err)
+		}
+		b.closer = pc
+		if spec.Network == "unixgram" {
+			b.unlink = spec.Address
+		}
+		rc, err = pc.(syscall.Conn).SyscallConn()
+		if err != nil {
+			pc.Close()
+			return nil, bindError(spec, err)
+		}
+	default:
+		ln, err := net.Listen(spec.Network, spec.Address)
+		if err != nil {
+			return nil, bindError(spec, err)
+		}
+		b.closer = ln
+		rc, err = ln.(syscall.Conn).SyscallConn()
+		if err != nil {
+			ln.Close()
+			return nil, bindError(spec, err)
+		}
+	}
+	fd, err := sockets.Dup(rc)
+	if err != nil {
+		b.closer.Close()
+		return nil, bindError(spec, err)
+	}
+	b.fd = fd
+	b.desc = spec.Network + "://" + spec.Address
+	if d, err := sockets.Describe(fd); err == nil {
+		b.desc = d.String()
+	}
+	return b, nil
+}
+
+func bindError(spec ListenSpec, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return configError("listen %s: address already in use (another process listens there)", spec)
+	}
+	return configError("listen %s: %v", spec, err)
+}
+
+func removeStale(spec ListenSpec) error {
+	fi, err := os.Lstat(spec.Address)
+	if err != nil {
+		return nil
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return configError("listen %s: %s exists and is not a socket", spec, spec.Address)
+	}
+	if spec.Network == "unix" {
+		if c, err := net.DialTimeout("unix", spec.Address, time.Second); err == nil {
+			c.Close()
+			return configError("listen %s: address already in use (a process accepts on %s)", spec, spec.Address)
+		}
+	}
+	if err := os.Remove(spec.Address); err != nil {
+		return configError("listen %s: remove stale socket: %v", spec, err)
+	}
+	return nil
+}
+
+func (b *boundSocket) close() {
+	syscall.Close(b.fd)
+	b.closer.Close()
+	if b.unlink != "" {
+		os.Remove(b.unlink)
+	}
+}
+
+// String describes the socket for logs.
+func (b *boundSocket) String() string { return fmt.Sprintf("%s=%s", b.spec.Name, b.desc) }

@@ -1,0 +1,89 @@
+package supervisor
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/proto"
+	"github.com/handoff-go/handoff/internal/sdnotify"
+)
+
+// receive reads w's notify socket until it is closed (when w exits) and
+// hands each datagram to the loop. Receive closes fds that came along, so
+// BARRIER=1 senders (systemd-notify) return at once.
+func (s *Supervisor) receive(w *worker) {
+	for {
+		d, err := w.recv.Receive()
+		if err != nil {
+			return
+		}
+		s.post(func() { s.onNotify(w, d) })
+	}
+}
+
+// onNotify applies one sd_notify datagram, as systemd would for a service
+// with NotifyAccess=all: the sender may be the worker or any descendant.
+func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
+	if d.Err != nil {
+		s.log.Warn("handoff: malformed notification", "generation", w.gen.n, "pid", d.PID, "err", d.Err)
+		return
+	}
+	if checkLineage(d.PID, w.pid()) == lineageNo {
+		s.log.Warn("handoff: notification from a process outside the worker ignored", "pid", d.PID, "worker", w.pid())
+		return
+	}
+	if !w.alive() {
+		return
+	}
+	m := d.Msg
+	s.log.Debug("handoff: notification", "generation", w.gen.n, "worker", w.pid(), "from", d.PID, "msg", string(m.Bytes()))
+	if v, ok := m.Get("MAINPID"); ok {
+		if pid, err := strconv.Atoi(v); err == nil && pid > 0 && (pid == w.pid() || checkLineage(pid, w.pid()) != lineageNo) {
+			w.mainPID = pid
+		}
+	}
+	if v, ok := m.Get("STATUS"); ok {
+		w.status = v
+	}
+	if v, ok := m.Get("ERRNO"); ok {
+		w.errno, _ = strconv.Atoi(v)
+	}
+	if v, ok := m.Get("EXTEND_TIMEOUT_USEC"); ok && w.state == workerStarting {
+		if us, err := strconv.ParseInt(v, 10, 64); err == nil && us > 0 {
+			if t := time.Now().Add(time.Duration(us) * time.Microsecond); t.After(w.deadline) {
+				w.deadline = t
+			}
+		}
+	}
+	if v, ok := m.Get("WATCHDOG"); ok {
+		switch v {
+		case "1":
+			w.lastPing = time.Now()
+		case "trigger":
+			s.fail(w, "watchdog triggered by the worker (WATCHDOG=trigger)")
+			return
+		}
+	}
+	if v, ok := m.Get("READY"); ok && v == "1" {
+		if version, ok := m.Get(proto.ReadyField); ok {
+			if err := proto.Check(version); err != nil {
+				s.fail(w, "ready, but "+err.Error())
+				return
+			}
+		}
+		s.markReady(w, "READY=1")
+	}
+}
+
+// checkWatchdogs kills ready workers that stopped pinging (--watchdog);
+// their exit is then handled as a crash, so they are restarted.
+func (s *Supervisor) checkWatchdogs() {
+	if s.cfg.Watchdog <= 0 {
+		return
+	}
+	for _, w := range s.slots {
+		if w != nil && w.state == workerReady && time.Since(w.lastPing) > s.cfg.Watchdog {
+			s.fail(w, "watchdog: no WATCHDOG=1 for "+s.cfg.Watchdog.String())
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package supervisor
+
+import (
+	"os"
+	"syscall"
+)
+
+// onSignal gives signals the meanings nginx users know:
+//
+//	TERM, INT, QUIT  drain every worker, then exit; a second one kills them at once
+//	HUP, USR2        upgrade (coalesced with one already running)
+//	USR1             forwarded to every worker (reopen logs)
+//	WINCH            drain every worker, keep the sockets (connections wait in
+//	                 the accept queue) until HUP starts a generation again
+//
+// Signals are handled one at a time on the loop, so a storm of them is a
+// queue of idempotent requests, not a race.
+func (s *Supervisor) onSignal(sig os.Signal) {
+	s.log.Debug("handoff: signal", "signal", sig)
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
+		s.beginStop("signal "+sig.String(), true)
+	case syscall.SIGHUP, syscall.SIGUSR2:
+		if s.stopping {
+			return
+		}
+		if s.upgrade != nil {
+			s.log.Info("handoff: upgrade signal coalesced into the running upgrade", "signal", sig, "generation", s.upgrade.gen)
+			return
+		}
+		s.beginUpgrade(false)
+	case syscall.SIGUSR1:
+		for _, g := range s.gens {
+			for _, w := range g.workers {
+				if w.alive() {
+					s.signalWorker(w, syscall.SIGUSR1)
+				}
+			}
+		}
+	case syscall.SIGWINCH:
+		if s.stopping || s.idle {
+			return
+		}
+		s.log.Info("handoff: WINCH: draining every worker; sockets kept until the next upgrade (HUP)")
+		s.idle = true
+		s.cancelUpgrade("WINCH drained the workers")
+		s.drainAll()
+		s.sd.send("STATUS=idle: workers drained (WINCH), send HUP to start again")
+	}
+}

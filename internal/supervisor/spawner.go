@@ -1,0 +1,87 @@
+package supervisor
+
+import (
+	"os/exec"
+	"runtime"
+	"sync"
+
+	"github.com/handoff-go/handoff/internal/spawn"
+)
+
+// spawner starts every child of the supervisor, for two reasons.
+//
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not
+// the process (golang/go#27505). Go may retire threads, so children are
+// forked from one goroutine locked to its thread for the supervisor's whole
+// life: their death signal fires only when the supervisor is gone.
+//
+// The reaper (reaper_linux.go) must never reap a child whose exit status
+// another goroutine waits for. Starting a child and recording its pid as
+// known happen under the same lock the reaper takes, so a child that dies
+// at once is never mistaken for an orphan.
+type spawner struct {
+	reqs chan func()
+
+	mu    sync.Mutex
+	known map[int]bool // children whose owner waits for them itself
+}
+
+func newSpawner() *spawner {
+	s := &spawner{reqs: make(chan func()), known: make(map[int]bool)}
+	go func() {
+		runtime.LockOSThread() // never unlocked: this thread lives as long as we do
+		for f := range s.reqs {
+			f()
+		}
+	}()
+	return s
+}
+
+// start starts a child through spawn. The pid stays known until the child
+// has been reaped by spawn's own waiter.
+func (s *spawner) start(c spawn.Config) (*spawn.Process, error) {
+	var p *spawn.Process
+	var err error
+	done := make(chan struct{})
+	s.reqs <- func() {
+		defer close(done)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p, err = spawn.Start(c)
+		if err == nil {
+			s.known[p.Pid] = true
+		}
+	}
+	<-done
+	if err == nil {
+		go func() {
+			<-p.Done()
+			s.forget(p.Pid)
+		}()
+	}
+	return p, err
+}
+
+// startCmd starts an os/exec command (readiness probes) under the same
+// rules; the caller must call forget after cmd.Wait.
+func (s *spawner) startCmd(cmd *exec.Cmd) error {
+	var err error
+	done := make(chan struct{})
+	s.reqs <- func() {
+		defer close(done)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		err = cmd.Start()
+		if err == nil {
+			s.known[cmd.Process.Pid] = true
+		}
+	}
+	<-done
+	return err
+}
+
+func (s *spawner) forget(pid int) {
+	s.mu.Lock()
+	delete(s.known, pid)
+	s.mu.Unlock()
+}

@@ -1,0 +1,250 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+// ErrCrashLoop is returned by Run when workers kept crashing (see
+// Config.CrashLimit).
+var ErrCrashLoop = errors.New("crash loop")
+
+// ErrStartFailed is returned by Run when the first generation could not
+// start or become ready: there is nothing to keep serving.
+var ErrStartFailed = errors.New("first generation failed")
+
+// Supervisor owns the listening sockets and runs generations of a program
+// on them. All mutable state is owned by one goroutine, the loop in Run;
+// other goroutines (process waiters, notification readers, timers, the
+// control server, an upgrade in progress) hand it closures through post
+// and call, so there is no lock to get wrong.
+type Supervisor struct {
+	cfg     Config
+	log     *slog.Logger
+	sockets []*boundSocket
+	fds     []int
+	names   []string
+	runDir  string // private 0700 directory for the workers' notify sockets
+	shim    string // this binary, which sets LISTEN_PID and execs the program
+	ctl     *net.UnixListener
+	spawner *spawner
+	sd      *upstream
+	startAt time.Time
+
+	ops  chan func()
+	sigs chan os.Signal
+	done chan struct{} // closed when the loop has exited
+
+	// Owned by the loop.
+	gens     []*generation
+	slots    []*worker
+	lastGen  int
+	seq      int
+	exeRefs  map[*executable]int
+	upgrade  *upgradeOp
+	last     *control.Upgrade
+	served   bool // the first generation became ready once
+	idle     bool // WINCH: workers drained, sockets kept
+	stopping bool
+	hard     bool
+	exitErr  error
+	quit     bool
+}
+
+// New validates cfg and takes the resources the supervisor keeps for its
+// life: it binds every listener, creates the control socket and the private
+// directory for notify sockets. It starts no process. Errors match ErrConfig
+// when the configuration or the environment is at fault (a bad URL, a port
+// in use, a control socket in use).
+func New(cfg Config) (*Supervisor, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Supervisor{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		ops:     make(chan func(), 64),
+		sigs:    make(chan os.Signal, 32),
+		done:    make(chan struct{}),
+		exeRefs: make(map[*executable]int),
+		slots:   make([]*worker, cfg.Workers),
+		shim:    shimPath(),
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.release()
+		}
+	}()
+	seen := map[string]bool{}
+	for _, spec := range cfg.Listeners {
+		if seen[spec.Name] {
+			// Not an error for systemd, but the library and most
+			// programs look sockets up by name.
+			s.log.Warn("handoff: several listeners share a name", "name", spec.Name)
+		}
+		seen[spec.Name] = true
+		b, err := bind(spec)
+		if err != nil {
+			return nil, err
+		}
+		s.sockets = append(s.sockets, b)
+		s.fds = append(s.fds, b.fd)
+		s.names = append(s.names, spec.Name)
+	}
+	if cfg.Control != "" {
+		s.ctl, err = control.Listen(cfg.Control)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+	}
+	s.runDir, err = os.MkdirTemp("", "handoff-run-*")
+	if err != nil {
+		return nil, fmt.Errorf("handoff: notify directory: %w", err)
+	}
+	ok = true
+	return s, nil
+}
+
+// Sockets describes the bound listeners, in LISTEN_FDNAMES order.
+func (s *Supervisor) Sockets() []control.Socket {
+	out := make([]control.Socket, len(s.sockets))
+	for i, b := range s.sockets {
+		out[i] = control.Socket{Name: b.spec.Name, Address: b.desc}
+	}
+	return out
+}
+
+// Run starts the first generation and supervises until the supervisor is
+// stopped (SIGTERM, SIGINT, SIGQUIT, or POST /stop), then drains every
+// worker, releases the sockets and returns nil. It returns ErrStartFailed
+// when the first generation cannot start or become ready, and ErrCrashLoop
+// when workers keep crashing; in both cases every worker has been stopped.
+// Run handles the signals listed in the package documentation while it
+// runs, and must be called once.
+func (s *Supervisor) Run() error {
+	defer s.release()
+	s.startAt = time.Now()
+	s.spawner = newSpawner()
+	s.sd = newUpstream(s.log)
+	stopReaper := make(chan struct{})
+	defer close(stopReaper)
+	startReaper(s.spawner, s.log, stopReaper)
+
+	if s.cfg.PIDFile != "" {
+		if err := writePIDFile(s.cfg.PIDFile); err != nil {
+			return err
+		}
+		defer removePIDFile(s.cfg.PIDFile)
+	}
+	signal.Notify(s.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+	defer signal.Stop(s.sigs)
+	if s.ctl != nil {
+		go control.Serve(s.ctl, s)
+	}
+	for _, b := range s.sockets {
+		s.log.Info("handoff: listening", "socket", b.String())
+	}
+
+	s.beginUpgrade(true)
+	var tick <-chan time.Time
+	if iv := s.tickInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
+	}
+	for !s.quit {
+		select {
+		case f := <-s.ops:
+			f()
+		case sig := <-s.sigs:
+			s.onSignal(sig)
+		case <-tick:
+			s.checkWatchdogs()
+			s.sd.ping()
+		}
+	}
+	close(s.done)
+	return s.exitErr
+}
+
+// post hands f to the loop. After the loop has exited it drops f: whatever
+// f would have updated is gone.
+func (s *Supervisor) post(f func()) {
+	select {
+	case s.ops <- f:
+	case <-s.done:
+	}
+}
+
+// call runs f on the loop and waits for it; false means the loop is gone
+// and f did not run.
+func (s *Supervisor) call(f func()) bool {
+	ran := make(chan struct{})
+	s.post(func() { f(); close(ran) })
+	select {
+	case <-ran:
+		return true
+	case <-s.done:
+		return false
+	}
+}
+
+// release gives back what New took. Closing the listeners is what finally
+// refuses new connections: until here they queued.
+func (s *Supervisor) release() {
+	if s.ctl != nil {
+		s.ctl.Close() // a UnixListener removes its socket file
+	}
+	for _, b := range s.sockets {
+		b.close()
+	}
+	for e := range s.exeRefs {
+		e.release()
+	}
+	if s.runDir != "" {
+		os.RemoveAll(s.runDir)
+	}
+}
+
+// shimPath is the handoff binary that sets LISTEN_PID and execs the
+// program. On Linux it is this process's executable as the kernel holds it,
+// which works even if the handoff binary was replaced on disk.
+func shimPath() string {
+	if runtime.GOOS == "linux" {
+		return "/proc/self/exe"
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return exe
+}
+
+func (s *Supervisor) tickInterval() time.Duration {
+	iv := s.sd.watchdogInterval()
+	if w := s.cfg.Watchdog / 4; w > 0 && (iv == 0 || w < iv) {
+		iv = w
+	}
+	return iv
+}
+
+// alive counts live workers in every generation.
+func (s *Supervisor) alive() int {
+	n := 0
+	for _, g := range s.gens {
+		n += g.alive()
+	}
+	return n
+}

@@ -1,0 +1,404 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+// upgradeOp is one upgrade in progress (the first start is one too). Its
+// steps run on a goroutine of their own, so the loop stays free to handle
+// notifications, exits and signals; every step that reads or changes state
+// goes through call.
+type upgradeOp struct {
+	initial bool
+	started time.Time
+	events  *eventLog
+	poke    chan struct{} // a worker changed state: look again
+	cancel  chan struct{} // closed when the upgrade must be abandoned
+
+	// Owned by the loop.
+	gen          int
+	canceled     bool
+	cancelReason string
+}
+
+var errCanceled = errors.New("upgrade abandoned")
+
+// beginUpgrade starts an upgrade. It must run on the loop with no upgrade
+// running.
+func (s *Supervisor) beginUpgrade(initial bool) *upgradeOp {
+	op := &upgradeOp{
+		initial: initial,
+		started: time.Now(),
+		poke:    make(chan struct{}, 1),
+		cancel:  make(chan struct{}),
+	}
+	op.events = newEventLog(func(ev control.Event) {
+		s.log.Info("handoff: upgrade: "+string(ev.Stage), "generation", ev.Generation, "message", ev.Message)
+	})
+	s.upgrade = op
+	if !initial {
+		s.sd.send("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading")
+	}
+	go s.runUpgrade(op)
+	return op
+}
+
+func (s *Supervisor) pokeUpgrade() {
+	if s.upgrade == nil {
+		return
+	}
+	select {
+	case s.upgrade.poke <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Supervisor) runUpgrade(op *upgradeOp) {
+	final := s.upgradeSteps(op)
+	s.call(func() { s.finishUpgrade(op, final) })
+}
+
+// finishUpgrade records the outcome and tells systemd and the callers.
+func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
+	if s.upgrade == op {
+		s.upgrade = nil
+	}
+	if final.Generation == 0 {
+		final.Generation = op.gen
+	}
+	took := time.Since(op.started)
+	final.Ms = took.Milliseconds()
+	op.events.emit(final) // no-op when cancelUpgrade already ended the stream
+	if !op.initial || final.Stage != control.StageDone {
+		s.last = &control.Upgrade{Generation: op.gen, Result: final.Stage, Message: final.Message,
+			Started: op.started, Took: took.Round(time.Millisecond).String()}
+	}
+	status := "STATUS=" + final.Message
+	switch {
+	case op.initial && final.Stage == control.StageDone:
+		s.served = true
+		s.sd.send("READY=1", "MAINPID="+strconv.Itoa(pid()), status)
+	case op.initial && !s.stopping:
+		s.exitErr = fmt.Errorf("handoff: %w: %s", ErrStartFailed, final.Message)
+		s.beginStop("the first generation failed", false)
+	case !op.initial:
+		s.sd.send("READY=1", status)
+	}
+	s.maybeFinish()
+}
+
+// upgradeSteps resolves the program, starts the new generation, waits for
+// it, cuts over, and watches it through probation. It returns the final
+// event. Whatever fails before cutover, the workers it started are killed
+// and the generation serving before keeps serving: it was never touched.
+func (s *Supervisor) upgradeSteps(op *upgradeOp) control.Event {
+	failed := func(format string, args ...any) control.Event {
+		return control.Event{Stage: control.StageFailed, Message: fmt.Sprintf(format, args...)}
+	}
+	var prev *generation
+	var refused string
+	var canceled bool
+	if !s.call(func() {
+		canceled = op.canceled
+		prev = s.serving()
+		if d := s.draining(); len(d) >= s.cfg.MaxDraining {
+			refused = fmt.Sprintf("%d generations are still draining (%s; --max-draining %d)", len(d), genList(d), s.cfg.MaxDraining)
+		}
+	}) || canceled {
+		return failed("upgrade abandoned: the supervisor is stopping")
+	}
+	still := "; nothing was started"
+	if prev != nil {
+		still = fmt.Sprintf("; generation %d still serving", prev.n)
+	}
+	if refused != "" {
+		return failed("upgrade refused: %s%s", refused, still)
+	}
+	exe, err := resolve(s.cfg.Program)
+	if err != nil {
+		return failed("handoff: upgrade: %v%s", err, still)
+	}
+	var g *generation
+	s.call(func() {
+		g = s.newGeneration(exe, 0)
+		op.gen = g.n
+		if prev != nil {
+			s.exeRefs[prev.exe]++ // pinned for a rollback until the upgrade ends
+		}
+	})
+	defer s.call(func() { s.disown(g) })
+	if prev != nil {
+		defer s.call(func() { s.unref(prev.exe) })
+	}
+	op.events.emit(control.Event{Stage: control.StageStarting, Generation: g.n, Path: exe.path,
+		Message: fmt.Sprintf("starting generation %d: %s", g.n, exe.path)})
+
+	if err := s.replace(op, g, s.allSlots()); err != nil {
+		if errors.Is(err, errCanceled) {
+			return failed("%v", err)
+		}
+		return failed("handoff: upgrade to generation %d failed: %v%s", g.n, err, still)
+	}
+	if prev == nil || s.cfg.Probation <= 0 {
+		s.call(func() { s.settle(g) })
+		return s.doneEvent(g)
+	}
+
+	s.call(func() { g.probation = true })
+	op.events.emit(control.Event{Stage: control.StageProbation, Generation: g.n, Ms: s.cfg.Probation.Milliseconds(),
+		Message: fmt.Sprintf("generation %d serves; watching it for %v", g.n, s.cfg.Probation)})
+	timer := time.NewTimer(s.cfg.Probation)
+	defer timer.Stop()
+	for {
+		var dead *worker
+		s.call(func() {
+			for _, w := range g.workers {
+				if w.watched && !w.alive() {
+					dead = w
+					return
+				}
+			}
+		})
+		if dead != nil {
+			return s.rollback(op, g, prev, dead)
+		}
+		select {
+		case <-op.poke:
+		case <-op.cancel:
+			s.call(func() { s.settle(g) })
+			return failed("%v", errCanceled)
+		case <-timer.C:
+			s.call(func() { s.settle(g) })
+			return s.doneEvent(g)
+		}
+	}
+}
+
+func (s *Supervisor) doneEvent(g *generation) control.Event {
+	var pids []string
+	s.call(func() {
+		for _, w := range s.slots {
+			if w != nil && w.gen == g {
+				pids = append(pids, strconv.Itoa(w.pid()))
+			}
+		}
+	})
+	return control.Event{Stage: control.StageDone, Generation: g.n,
+		Message: fmt.Sprintf("generation %d serving (pid %s)", g.n, strings.Join(pids, ", "))}
+}
+
+// settle ends probation: g's workers are ordinary serving workers from now
+// on, and one that died meanwhile is restarted like any crash.
+func (s *Supervisor) settle(g *generation) {
+	g.probation = false
+	for _, w := range g.workers {
+		if !w.watched {
+			continue
+		}
+		w.watched = false
+		if !w.alive() && s.slots[w.slot] == w && !s.stopping && !s.idle {
+			s.crashed(w, true)
+		}
+	}
+}
+
+// rollback starts prev's program (the exact bytes on Linux) as a new
+// generation and drains g, whose worker dead died during probation.
+func (s *Supervisor) rollback(op *upgradeOp, g, prev *generation, dead *worker) control.Event {
+	// Start the previous program first: clients are queueing. The dead
+	// worker's last words (describe may wait for its stderr) come after.
+	op.events.emit(control.Event{Stage: control.StageInfo, Generation: g.n, PID: dead.pid(),
+		Message: fmt.Sprintf("generation %d: worker %d died in probation (%s); starting generation %d's program again", g.n, dead.pid(), stateString(dead), prev.n)})
+	var rg *generation
+	s.call(func() { rg = s.newGeneration(prev.exe, prev.n) })
+	defer s.call(func() { s.disown(rg) })
+	op.events.emit(control.Event{Stage: control.StageStarting, Generation: rg.n, Path: prev.exe.path,
+		Message: fmt.Sprintf("starting generation %d: the program of generation %d (%s)", rg.n, prev.n, prev.exe.path)})
+	err := s.replace(op, rg, s.allSlots())
+	why := describe(dead, dead.failure)
+	s.call(func() { s.settle(g) })
+	if err != nil {
+		return control.Event{Stage: control.StageFailed, Generation: g.n,
+			Message: fmt.Sprintf("generation %d died in probation (%s) and the rollback failed too: %v; restarting generation %d's workers", g.n, why, err, g.n)}
+	}
+	return control.Event{Stage: control.StageRolledBack, Generation: rg.n,
+		Message: fmt.Sprintf("rolled back: generation %d died in probation (%s); generation %d runs generation %d's program again", g.n, why, rg.n, prev.n)}
+}
+
+func (s *Supervisor) allSlots() []int {
+	out := make([]int, s.cfg.Workers)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// replace puts workers of g into slots: all at once, or one at a time
+// with StrategyRolling. Each batch starts, waits for readiness, then takes
+// the slots over and drains whatever held them. If a batch fails, its
+// workers are killed and replace returns the reason; slots already taken
+// over by earlier batches (rolling) are handed back to the previous
+// program by a rollback generation, so one version serves again.
+func (s *Supervisor) replace(op *upgradeOp, g *generation, slots []int) error {
+	batches := [][]int{slots}
+	if s.cfg.Strategy == StrategyRolling {
+		batches = batches[:0]
+		for _, slot := range slots {
+			batches = append(batches, []int{slot})
+		}
+	}
+	var displaced []*worker
+	for i, batch := range batches {
+		var ws []*worker
+		var err error
+		s.call(func() {
+			if op.canceled {
+				err = fmt.Errorf("%w: %s", errCanceled, op.cancelReason)
+				return
+			}
+			for _, slot := range batch {
+				w, e := s.startWorker(g, slot)
+				if e != nil {
+					err = e
+					return
+				}
+				w.watched = true
+				ws = append(ws, w)
+			}
+		})
+		for _, w := range ws {
+			op.events.emit(control.Event{Stage: control.StageStarted, Generation: g.n, PID: w.pid(),
+				Message: fmt.Sprintf("generation %d: started pid %d", g.n, w.pid())})
+		}
+		if err == nil {
+			err = s.waitReady(op, g, ws)
+		}
+		if err != nil {
+			s.abandon(ws)
+			if i > 0 && !errors.Is(err, errCanceled) {
+				err = fmt.Errorf("%w; %s", err, s.undo(op, g, displaced))
+			}
+			return err
+		}
+		s.call(func() {
+			drained := map[*generation][]string{}
+			for _, w := range ws {
+				old := s.slots[w.slot]
+				s.slots[w.slot] = w
+				if old != nil && old.alive() {
+					displaced = append(displaced, old)
+					s.drainWorker(old)
+					drained[old.gen] = append(drained[old.gen], strconv.Itoa(old.pid()))
+				}
+			}
+			s.idle = false
+			for og, pids := range drained {
+				op.events.emit(control.Event{Stage: control.StageDraining, Generation: og.n,
+					Message: fmt.Sprintf("generation %d: draining pid %s (%s, up to %v)", og.n, strings.Join(pids, ", "), sigName(s.cfg.DrainSignal), s.cfg.DrainTimeout)})
+			}
+		})
+	}
+	return nil
+}
+
+// undo hands the slots a failed rolling upgrade had already taken back to
+// the program of the workers it displaced.
+func (s *Supervisor) undo(op *upgradeOp, g *generation, displaced []*worker) string {
+	if len(displaced) == 0 {
+		return "no slot was taken over"
+	}
+	prev := displaced[0].gen
+	var rg *generation
+	var slots []int
+	s.call(func() {
+		rg = s.newGeneration(prev.exe, prev.n)
+		for _, w := range displaced {
+			slots = append(slots, w.slot)
+		}
+	})
+	defer s.call(func() { s.disown(rg) })
+	if err := s.replace(op, rg, slots); err != nil {
+		return fmt.Sprintf("%d workers of generation %d kept serving, and handing their slots back failed: %v", len(slots), g.n, err)
+	}
+	return fmt.Sprintf("the %d workers of generation %d that had taken over were replaced by generation %d (generation %d's program)", len(slots), g.n, rg.n, prev.n)
+}
+
+// waitReady waits until every worker in ws is ready, or one of them exited
+// or was given up on (readiness timeout, protocol mismatch), or the upgrade
+// is abandoned.
+func (s *Supervisor) waitReady(op *upgradeOp, g *generation, ws []*worker) error {
+	for {
+		var failed *worker
+		ready := 0
+		if !s.call(func() {
+			for _, w := range ws {
+				if !w.alive() {
+					failed = w
+					return
+				}
+				if w.state != workerStarting {
+					ready++
+					if !w.reported {
+						w.reported = true
+						ms := w.readyAt.Sub(w.started).Milliseconds()
+						op.events.emit(control.Event{Stage: control.StageReady, Generation: g.n, PID: w.pid(), Ms: ms,
+							Message: fmt.Sprintf("generation %d: pid %d ready after %d ms", g.n, w.pid(), ms)})
+					}
+				}
+			}
+		}) {
+			return fmt.Errorf("%w: the supervisor exited", errCanceled)
+		}
+		if failed != nil {
+			failure := failed.failure
+			if failure == "" {
+				failure = "exited before it was ready"
+			}
+			return fmt.Errorf("pid %d %s", failed.pid(), describe(failed, failure))
+		}
+		if ready == len(ws) {
+			return nil
+		}
+		select {
+		case <-op.poke:
+		case <-op.cancel:
+			return errCanceled
+		}
+	}
+}
+
+// abandon kills workers that will not serve and waits until they are gone.
+func (s *Supervisor) abandon(ws []*worker) {
+	s.call(func() {
+		for _, w := range ws {
+			w.stopping = true
+			w.watched = false
+			s.fail(w, "abandoned")
+		}
+	})
+	for _, w := range ws {
+		<-w.proc.Done()
+	}
+}
+
+func genList(gs []*generation) string {
+	var parts []string
+	for _, g := range gs {
+		var pids []int
+		for _, w := range g.workers {
+			if w.alive() {
+				pids = append(pids, w.pid())
+			}
+		}
+		sort.Ints(pids)
+		parts = append(parts, fmt.Sprintf("generation %d: pid %v", g.n, pids))
+	}
+	return strings.Join(parts, ", ")
+}

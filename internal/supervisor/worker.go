@@ -1,0 +1,245 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/proto"
+	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/spawn"
+)
+
+type workerState int
+
+const (
+	workerStarting workerState = iota
+	workerReady
+	workerDraining
+	workerExited
+)
+
+func (s workerState) String() string {
+	return [...]string{"starting", "ready", "draining", "exited"}[s]
+}
+
+// worker is one process of a generation. Every field below proc is owned
+// by the supervisor's loop goroutine.
+type worker struct {
+	gen     *generation
+	slot    int
+	proc    *spawn.Process
+	recv    *sdnotify.Receiver
+	started time.Time
+
+	state    workerState
+	readyAt  time.Time
+	deadline time.Time // for readiness; EXTEND_TIMEOUT_USEC moves it
+	lastPing time.Time // last WATCHDOG=1
+	mainPID  int       // from MAINPID=
+	status   string    // last STATUS=
+	errno    int       // last ERRNO=
+	// failure says why the supervisor gave up on the worker (not ready in
+	// time, watchdog, protocol mismatch); it is set before the kill, so
+	// reports name the cause rather than "signal: killed".
+	failure string
+	// watched: an upgrade decides what this worker's exit means (it is
+	// starting as part of the upgrade, or in probation), not crash handling.
+	watched bool
+	// stopping: the supervisor asked it to go (drain or kill): its exit is
+	// expected, never a crash.
+	stopping bool
+	crashes  int // consecutive crashes of its slot, its own exit not included
+	restarts int // how often its slot was restarted after crashes
+	reported bool
+}
+
+func (w *worker) pid() int { return w.proc.Pid }
+
+func (w *worker) alive() bool { return w.state != workerExited }
+
+// startWorker starts one process of g in slot. It runs on the loop.
+func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
+	s.seq++
+	recv, err := sdnotify.Listen(filepath.Join(s.runDir, "w"+strconv.Itoa(s.seq)+".sock"))
+	if err != nil {
+		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
+	}
+	env := activation.Clean(s.cfg.Env, "HANDOFF_")
+	act, err := activation.Env(s.names, 0)
+	if err != nil {
+		recv.Close()
+		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
+	}
+	env = append(env, act...)
+	env = append(env,
+		activation.ShimEnv(g.exe.target()),
+		proto.EnvProtocol+"="+strconv.Itoa(proto.Version),
+		proto.EnvGeneration+"="+strconv.Itoa(g.n),
+		proto.EnvSupervisor+"="+strconv.Itoa(os.Getpid()),
+		"NOTIFY_SOCKET="+recv.Path(),
+	)
+	if s.cfg.Control != "" {
+		env = append(env, proto.EnvControl+"="+s.cfg.Control)
+	}
+	if s.cfg.Watchdog > 0 {
+		// No WATCHDOG_PID: it would have to be the worker's pid, unknown
+		// before fork, and sd_watchdog_enabled accepts its absence.
+		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(s.cfg.Watchdog.Microseconds(), 10))
+	}
+	p, err := s.spawner.start(spawn.Config{
+		Path:      s.shim,
+		Args:      g.args,
+		Env:       env,
+		Files:     s.fds,
+		Stderr:    s.cfg.Stderr,
+		TailLines: 20,
+		// Its own process group: a terminal's Ctrl-C reaches only the
+		// supervisor, which decides, and a kill of the group at the drain
+		// deadline takes the worker's helpers along.
+		Setpgid: true,
+		// If the supervisor dies, workers drain rather than linger
+		// (Linux only; see spawner.go for the thread subtlety).
+		DeathSignal: s.cfg.DrainSignal,
+	})
+	if err != nil {
+		recv.Close()
+		return nil, fmt.Errorf("start generation %d: %s: %w", g.n, g.exe.path, errors.Unwrap(err))
+	}
+	now := time.Now()
+	w := &worker{gen: g, slot: slot, proc: p, recv: recv, started: now, deadline: now.Add(s.cfg.ReadyTimeout)}
+	g.workers = append(g.workers, w)
+	s.log.Info("handoff: worker started", "generation", g.n, "slot", slot, "pid", p.Pid, "path", g.exe.path)
+
+	go func() {
+		<-p.Done()
+		s.post(func() { s.onExit(w) })
+	}()
+	go s.receive(w)
+	s.armDeadline(w, s.cfg.ReadyTimeout)
+	switch s.cfg.Ready.Kind {
+	case ReadyDelay:
+		time.AfterFunc(s.cfg.Ready.Delay, func() {
+			s.post(func() { s.markReady(w, "alive for "+s.cfg.Ready.Delay.String()) })
+		})
+	case ReadyExec:
+		go s.probe(w)
+	}
+	return w, nil
+}
+
+// armDeadline checks readiness after d; EXTEND_TIMEOUT_USEC may have moved
+// the deadline meanwhile, in which case it checks again then.
+func (s *Supervisor) armDeadline(w *worker, d time.Duration) {
+	time.AfterFunc(d, func() {
+		s.post(func() {
+			if w.state != workerStarting {
+				return
+			}
+			if left := time.Until(w.deadline); left > 0 {
+				s.armDeadline(w, left)
+				return
+			}
+			s.fail(w, "not ready within "+s.cfg.ReadyTimeout.String())
+		})
+	})
+}
+
+func (s *Supervisor) markReady(w *worker, how string) {
+	if w.state != workerStarting {
+		return
+	}
+	w.state = workerReady
+	w.readyAt = time.Now()
+	w.lastPing = w.readyAt
+	s.log.Info("handoff: worker ready", "generation", w.gen.n, "pid", w.pid(), "after", w.readyAt.Sub(w.started).Round(time.Millisecond), "how", how)
+	s.pokeUpgrade()
+}
+
+// fail gives up on a worker: records why, then kills its process group.
+// Its exit arrives through onExit like any other.
+func (s *Supervisor) fail(w *worker, why string) {
+	if !w.alive() {
+		return
+	}
+	if w.failure == "" {
+		w.failure = why
+	}
+	s.log.Warn("handoff: killing worker", "generation", w.gen.n, "pid", w.pid(), "reason", why)
+	killGroup(w)
+}
+
+// killGroup SIGKILLs the worker's process group (it leads one, see
+// startWorker) and the worker itself, in case it left the group.
+func killGroup(w *worker) {
+	if w.proc.Exited() {
+		return
+	}
+	unix.Kill(-w.pid(), unix.SIGKILL)
+	w.proc.Signal(syscall.SIGKILL)
+}
+
+// drainWorker tells w to finish its work and exit, and kills its process
+// group if it is still there after DrainTimeout.
+func (s *Supervisor) drainWorker(w *worker) {
+	if !w.alive() || w.state == workerDraining {
+		return
+	}
+	if w.state == workerStarting {
+		// It never served: nothing to drain.
+		w.stopping = true
+		w.watched = false
+		s.fail(w, "not needed any more")
+		return
+	}
+	w.state = workerDraining
+	w.stopping = true
+	w.watched = false
+	s.signalWorker(w, s.cfg.DrainSignal)
+	s.log.Info("handoff: draining worker", "generation", w.gen.n, "pid", w.pid(), "signal", unix.SignalName(s.cfg.DrainSignal))
+	time.AfterFunc(s.cfg.DrainTimeout, func() {
+		s.post(func() {
+			if w.alive() {
+				s.fail(w, "still draining after "+s.cfg.DrainTimeout.String())
+			}
+		})
+	})
+}
+
+// signalWorker sends sig to the worker and, when it named another main
+// process with MAINPID=, to that one too.
+func (s *Supervisor) signalWorker(w *worker, sig syscall.Signal) {
+	w.proc.Signal(sig)
+	if w.mainPID > 0 && w.mainPID != w.pid() {
+		unix.Kill(w.mainPID, sig)
+	}
+}
+
+// describe says how a worker ended, with its last stderr lines. spawn's
+// Tail waits for the stderr pipe to close, which a descendant that left
+// the process group could hold open forever: bound the wait.
+func describe(w *worker, failure string) string {
+	ch := make(chan string, 1)
+	go func() { ch <- w.proc.Describe() }()
+	var d string
+	select {
+	case d = <-ch:
+	case <-time.After(time.Second):
+		if st := w.proc.State(); st != nil {
+			d = st.String()
+		} else {
+			d = "still running"
+		}
+	}
+	if failure != "" {
+		return failure + " (" + d + ")"
+	}
+	return d
+}
