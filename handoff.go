@@ -44,7 +44,9 @@ type Handoff struct {
 	phase      Phase
 	changed    chan struct{} // closed and replaced at every phase change
 	inherited  []*inheritedFD
-	sockets    []*socket // everything a successor would receive, in order
+	byName     map[string][]*inheritedFD // index of inherited, for claim
+	scanFrom   int                       // inherited[:scanFrom] are all claimed
+	sockets    []*socket                 // everything a successor would receive, in order
 	upgrading  bool
 	handedOver bool // a successor passed probation: the sockets are its now
 	draining   chan struct{}

@@ -194,13 +194,29 @@ func (h *Handoff) add(s *socket, addr net.Addr) (net.Listener, error) {
 func (h *Handoff) claim(name, network, address string) *inheritedFD {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, in := range h.inherited {
-		if !in.claimed && (in.Name == name || in.Name == address) {
-			in.claimed = true
-			return in
+	if h.byName == nil {
+		// Indexed once: a server with thousands of sockets makes thousands
+		// of Listen calls, and a scan per call would be quadratic.
+		h.byName = make(map[string][]*inheritedFD)
+		for _, in := range h.inherited {
+			h.byName[in.Name] = append(h.byName[in.Name], in)
 		}
 	}
-	for _, in := range h.inherited {
+	for _, key := range []string{name, address} {
+		list := h.byName[key]
+		for len(list) > 0 && list[0].claimed {
+			list = list[1:]
+		}
+		h.byName[key] = list
+		if len(list) > 0 {
+			list[0].claimed = true
+			return list[0]
+		}
+	}
+	for h.scanFrom < len(h.inherited) && h.inherited[h.scanFrom].claimed {
+		h.scanFrom++
+	}
+	for _, in := range h.inherited[h.scanFrom:] {
 		if in.claimed {
 			continue
 		}

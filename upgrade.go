@@ -256,6 +256,12 @@ func (h *Handoff) cutover(next int, p *spawn.Process) error {
 
 func (h *Handoff) rollback(next int, p *spawn.Process) error {
 	h.mu.Lock()
+	if h.phase != Probation {
+		// A stop signal arrived during probation: this generation is on
+		// its way out and must not start accepting again.
+		h.mu.Unlock()
+		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
+	}
 	h.setPhase(Serving)
 	for _, s := range h.sockets {
 		s.resume()
