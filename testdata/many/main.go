@@ -26,6 +26,9 @@ func main() {
 	n := flag.Int("n", 1, "how many sockets")
 	addr := flag.String("addr", "127.0.0.1:0", "address of the HTTP socket")
 	verbose := flag.Bool("v", false, "log to stderr")
+	udp := flag.String("udp", "", "also listen on this UDP address (echo server)")
+	unixPath := flag.String("unix", "", "also listen on this unix socket path")
+	file := flag.String("file", "", "also pass this file on, opened for appending, as \"journal\"")
 	flag.Parse()
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -42,6 +45,31 @@ func main() {
 	httpLn, err := h.Listen("tcp", *addr)
 	if err != nil {
 		fail(err)
+	}
+	if *udp != "" {
+		pc, err := h.ListenPacket("udp", *udp)
+		if err != nil {
+			fail(err)
+		}
+		go echo(pc)
+		defer pc.Close()
+	}
+	if *unixPath != "" {
+		ul, err := h.Listen("unix", *unixPath)
+		if err != nil {
+			fail(err)
+		}
+		defer ul.Close()
+	}
+	if *file != "" {
+		f, err := h.File("journal", func() (*os.File, error) {
+			return os.OpenFile(*file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		})
+		if err != nil {
+			fail(err)
+		}
+		fmt.Fprintf(f, "generation %d pid %d\n", h.Generation(), os.Getpid())
+		defer f.Close()
 	}
 	lns := make([]net.Listener, 0, *n)
 	for i := 1; i < *n; i++ {
@@ -77,6 +105,20 @@ func raiseNoFile(want int) {
 			rl.Cur = rl.Max
 			unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
 		}
+	}
+}
+
+// echo answers each datagram with the pid, so a test can tell which
+// generation reads the shared UDP socket.
+func echo(pc net.PacketConn) {
+	buf := make([]byte, 1500)
+	pid := []byte(strconv.Itoa(os.Getpid()))
+	for {
+		_, addr, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(pid, addr)
 	}
 }
 

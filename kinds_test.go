@@ -1,0 +1,140 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TCP, UDP, a unix socket and a plain file all reach the next generation
+// as the same open files (same socket inodes), not as new binds.
+func TestEveryKindOfSocketIsHandedOver(t *testing.T) {
+	dir := t.TempDir()
+	udpAddr := freeUDPAddr(t)
+	sock := filepath.Join(dir, "app.sock")
+	journal := filepath.Join(dir, "journal")
+	s := startServer(t, "many", "-n", "1", "-udp", udpAddr, "-unix", sock, "-file", journal)
+	first := s.cmd.Process.Pid
+	before := socketInodes(t, first)
+
+	second, status := s.upgrade(first)
+	if second == first {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	waitExit(t, first, 20*time.Second)
+	after := socketInodes(t, second)
+	for _, ino := range before {
+		if !contains(after, ino) {
+			t.Errorf("socket %s of generation 1 is not open in generation 2 (%v)", ino, after)
+		}
+	}
+	if got := udpPid(t, udpAddr); got != second {
+		t.Errorf("UDP answered by pid %d, want %d", got, second)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Errorf("unix socket gone after the upgrade: %v", err)
+	} else {
+		c.Close()
+	}
+	b, err := os.ReadFile(journal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "generation 2 pid " + strconv.Itoa(second); !strings.Contains(string(b), want) {
+		t.Errorf("journal file not passed on: %q lacks %q", b, want)
+	}
+}
+
+func freeUDPAddr(t *testing.T) string {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	return pc.LocalAddr().String()
+}
+
+func udpPid(t *testing.T, addr string) int {
+	t.Helper()
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("pid?")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("UDP read: %v", err)
+	}
+	pid, _ := strconv.Atoi(string(buf[:n]))
+	return pid
+}
+
+// socketInodes lists "socket:[N]" targets of the process's descriptors that
+// are bound sockets (inet, or unix with a path): a short-lived unbound
+// socket, such as the one that just sent READY=1, is not one of them.
+func socketInodes(t *testing.T, pid int) []string {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := boundInodes(t)
+	var out []string
+	for _, e := range ents {
+		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		if strings.HasPrefix(target, "socket:") && bound[strings.Trim(target[len("socket:"):], "[]")] && !contains(out, target) {
+			out = append(out, target)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// boundInodes reads the kernel's socket tables: inet sockets, and unix
+// sockets that have a path.
+func boundInodes(t *testing.T) map[string]bool {
+	t.Helper()
+	bound := map[string]bool{}
+	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
+		b, err := os.ReadFile("/proc/net/" + table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			if f := strings.Fields(line); len(f) > 9 {
+				bound[f[9]] = true
+			}
+		}
+	}
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 7 {
+			bound[f[6]] = true
+		}
+	}
+	return bound
+}
