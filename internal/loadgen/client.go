@@ -2,11 +2,10 @@ package loadgen
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -42,8 +41,8 @@ type client struct {
 	seq                uint64 // next sequence number
 	answered           answeredSet
 
-	req  *http.Request // only tells ReadResponse the method (HEAD has no body)
-	head [32]byte      // start of the body, where a server may print its pid
+	isHead bool     // HEAD: responses have no body
+	resp   response // reused for every response
 
 	mu      sync.Mutex // guards c (against abort) and waiting (against stop)
 	c       *conn
@@ -75,7 +74,7 @@ func newClient(g *Generator, id int, closeMode bool) *client {
 		timeout:   g.cfg.Timeout,
 		closeMode: closeMode,
 		prefix:    formatIDPrefix(g.runID, id),
-		req:       &http.Request{Method: t.method},
+		isHead:    t.method == "HEAD",
 	}
 	cl.normal, cl.normalOff = buildRequest(t, t.path, closeMode, cl.prefix)
 	if t.slowPath != "" && g.cfg.SlowFraction > 0 {
@@ -221,46 +220,26 @@ func (cl *client) do(ctx context.Context) (res result) {
 	if _, err := c.nc.Write(tmpl); err != nil {
 		return fail(err)
 	}
-	resp, err := http.ReadResponse(c.br, cl.req)
-	if err != nil {
+	resp := &cl.resp
+	if err := resp.readResponse(c.br, cl.isHead); err != nil {
 		return fail(err)
 	}
-	// Read the whole body: a response only counts once it is complete.
-	hn := 0
-	var berr error
-	for hn < len(cl.head) {
-		var n int
-		n, berr = resp.Body.Read(cl.head[hn:])
-		hn += n
-		if berr != nil {
-			break
-		}
-	}
-	if berr == nil {
-		_, berr = io.Copy(io.Discard, resp.Body)
-	} else if berr == io.EOF {
-		berr = nil
-	}
-	resp.Body.Close()
-	if berr != nil {
-		return fail(berr)
-	}
 	res.latency = time.Since(res.start)
-	res.status = resp.StatusCode
+	res.status = resp.status
 
-	if v := resp.Header["X-Pid"]; len(v) > 0 {
-		res.pid = parsePID([]byte(v[0]))
+	if resp.hasPID {
+		res.pid = resp.pid
 	} else {
-		res.pid = parsePID(firstLine(cl.head[:hn]))
+		res.pid = parsePID(firstLine(resp.head))
 	}
 
 	res.outcome = OutcomeOK
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	if resp.status < 200 || resp.status > 299 {
 		res.outcome = OutcomeBadStatus
 	}
-	if v := resp.Header["X-Request-Id"]; len(v) > 0 && v[0] != string(tmpl[off:off+idLen]) {
+	if v := resp.reqID; v != nil && !bytes.Equal(v, tmpl[off:off+idLen]) {
 		res.outcome = OutcomeMismatched
-		if s, ok := parseIDSeq(v[0], cl.prefix); ok && s < seq && cl.answered.has(s) {
+		if s, ok := parseIDSeq(string(v), cl.prefix); ok && s < seq && cl.answered.has(s) {
 			res.outcome = OutcomeDuplicate
 		}
 		// Whatever answered us was not our response, so the stream is out
@@ -269,7 +248,7 @@ func (cl *client) do(ctx context.Context) (res result) {
 		return res
 	}
 	cl.answered.add(seq)
-	if resp.Close || cl.closeMode {
+	if resp.close || cl.closeMode {
 		// The server said Connection: close (or we did): the next request
 		// reconnects, which is normal HTTP, not a failure.
 		cl.drop()

@@ -121,6 +121,12 @@ type Config struct {
 	// return quickly: Stop waits for a call in progress.
 	Progress      func(Snapshot)
 	ProgressEvery time.Duration
+
+	// OnUpgrade, when set, is called by RunWithUpgrades right after each
+	// upgrade function returns (and the upgrade is marked done), from
+	// RunWithUpgrades' own goroutine, so that a caller can print one line
+	// per upgrade with live totals. The next upgrade waits for it to return.
+	OnUpgrade func(UpgradeDone)
 }
 
 // target is the validated, derived form of a Config.

@@ -12,6 +12,15 @@ import (
 // ctx is RunWithUpgrades' context.
 type UpgradeFunc func(ctx context.Context, i int) (UpgradeResult, error)
 
+// UpgradeDone describes one finished upgrade for Config.OnUpgrade.
+type UpgradeDone struct {
+	Index    int           // 0-based
+	Took     time.Duration // the upgrade function's run time
+	Result   UpgradeResult // what it returned
+	Err      error         // its error, nil on success
+	Snapshot Snapshot      // live totals just after it returned
+}
+
 // RunWithUpgrades starts load as cfg describes, waits cfg.Warmup, then calls
 // upgrade cfg.Upgrades times, the i-th at Warmup+i*Every after the start (or
 // right after the previous call returns, if that is later), keeps the load on
@@ -44,8 +53,12 @@ func RunWithUpgrades(ctx context.Context, cfg Config, upgrade UpgradeFunc) (*Rep
 			break
 		}
 		g.Mark(fmt.Sprintf("upgrade %d", i+1))
+		t0 := time.Now()
 		res, err := callUpgrade(ctx, upgrade, i)
 		g.MarkResult(res, err)
+		if cfg.OnUpgrade != nil {
+			cfg.OnUpgrade(UpgradeDone{Index: i, Took: time.Since(t0), Result: res, Err: err, Snapshot: g.Snapshot()})
+		}
 		if err != nil {
 			runErr = fmt.Errorf("upgrade %d: %w", i+1, err)
 			break

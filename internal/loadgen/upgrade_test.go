@@ -124,3 +124,34 @@ func TestRunWithUpgradesError(t *testing.T) {
 		t.Fatal("nil upgrade function accepted")
 	}
 }
+
+// OnUpgrade is called once per upgrade, in order, after the upgrade is
+// marked done, with totals that include the requests so far.
+func TestRunWithUpgradesOnUpgrade(t *testing.T) {
+	url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	var got []UpgradeDone
+	boom := errors.New("boom")
+	_, err := RunWithUpgrades(testCtx(t), Config{
+		URL: url, Clients: 2, Upgrades: 3, Warmup: 20 * time.Millisecond, Every: 10 * time.Millisecond,
+		Cooldown:  time.Millisecond,
+		OnUpgrade: func(d UpgradeDone) { got = append(got, d) },
+	}, func(ctx context.Context, i int) (UpgradeResult, error) {
+		if i == 1 {
+			return UpgradeResult{NewPID: 7}, boom
+		}
+		return UpgradeResult{NewPID: 5}, nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err %v", err)
+	}
+	// The failed upgrade ends the sequence, and is reported too.
+	if len(got) != 2 || got[0].Index != 0 || got[1].Index != 1 || got[0].Err != nil || !errors.Is(got[1].Err, boom) {
+		t.Fatalf("calls %+v", got)
+	}
+	if got[0].Result.NewPID != 5 || got[1].Result.NewPID != 7 || got[1].Snapshot.Upgrades != 2 || got[1].Snapshot.Upgrading {
+		t.Fatalf("calls %+v", got)
+	}
+	if got[0].Snapshot.Requests == 0 {
+		t.Fatalf("no requests before the first upgrade: %+v", got[0])
+	}
+}
