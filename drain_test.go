@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/handoff-go/handoff"
 )
 
@@ -16,6 +18,7 @@ import (
 // the drain ends once it has: the connection is told with GOAWAY, not cut.
 // Hijacked handlers learn about the drain from DrainingFrom.
 func TestDrainHTTP2AndHijacked(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	h, err := handoff.New(handoff.Options{NoSignals: true, DrainIdle: 50 * time.Millisecond, DrainTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/handoff-go/handoff"
 )
 
@@ -88,6 +90,7 @@ func TestConcurrentUpgrades_OneRuns(t *testing.T) {
 // listens on is refused with a clear error; the last generation to stop
 // removes the path it bound.
 func TestUnixSocketPaths(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	path := filepath.Join(t.TempDir(), "app.sock")
 	stale, err := net.Listen("unix", path)
 	if err != nil {
@@ -120,6 +123,7 @@ func TestUnixSocketPaths(t *testing.T) {
 
 // Bad input to Listen gets an error that names the operation, never a panic.
 func TestListenRejectsBadInput(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	h, err := handoff.New(handoff.Options{NoSignals: true})
 	if err != nil {
 		t.Fatal(err)
