@@ -1,0 +1,167 @@
+package handover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Protocol versions this build speaks. A peer announces its own range in
+// its hello; both use the highest version in both ranges.
+const (
+	ProtocolVersion    = 1
+	minProtocolVersion = 1
+)
+
+// Peer says which process this side accepts at the other end of the
+// channel. The peer's uid must always be this process's uid: a generation
+// hands its connections to another generation of the same program, never
+// to another user (root included).
+type Peer struct {
+	// PID, when non-zero, is the only process id accepted. It is checked on
+	// Linux (SO_PEERCRED) and darwin (LOCAL_PEERPID); elsewhere the kernel
+	// does not say, and a non-zero PID makes the handshake fail with
+	// ErrUnsupported rather than pretend it was checked.
+	PID int
+}
+
+// conn is one end of an established channel: the socket, the negotiated
+// version and the frame reader. Sender and Receiver build on it.
+type conn struct {
+	c       *net.UnixConn
+	fr      *frameReader
+	version uint8
+	peerPID int
+}
+
+func newConn(c *net.UnixConn) *conn {
+	return &conn{
+		c: c,
+		fr: newFrameReader(func(b, oob []byte) (int, int, int, error) {
+			n, oobn, flags, _, err := c.ReadMsgUnix(b, oob)
+			return n, oobn, flags, err
+		}),
+	}
+}
+
+// frame encodes one frame in the negotiated version.
+func (c *conn) frame(t frameType, flags uint16, payload []byte) []byte {
+	return appendFrame(make([]byte, 0, headerSize+len(payload)), c.version, t, flags, payload)
+}
+
+// writeFDs writes b, a whole frame, with fds attached to its first byte.
+// The first sendmsg carries the descriptors; if the kernel took only part
+// of the frame, the rest follows as plain bytes, which is still the same
+// frame to the reader.
+func (c *conn) writeFDs(b []byte, fds []int) error {
+	n, _, err := c.c.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
+	if err == nil && n < len(b) {
+		_, err = c.c.Write(b[n:])
+	}
+	return err
+}
+
+// abort tells the peer why this side gives up, best effort and briefly: a
+// peer that does not read learns it from the closed socket anyway.
+func (c *conn) abort(reason string) {
+	c.c.SetWriteDeadline(time.Now().Add(abortTimeout))
+	c.c.Write(appendFrame(nil, c.version, frameAbort, 0, []byte(clip(reason))))
+}
+
+// handshake checks the peer's credentials, exchanges hellos and settles on
+// a version. On failure it tells the peer why (abort frame) and closes the
+// socket.
+func handshake(ctx context.Context, uc *net.UnixConn, me role, want Peer) (_ *conn, err error) {
+	c := newConn(uc)
+	c.version = helloVersion
+	done := interrupt(ctx, uc.SetDeadline)
+	defer func() {
+		err = prefer(done(), err)
+		if err != nil {
+			uc.Close()
+		}
+	}()
+	if err := checkPeer(uc, want); err != nil {
+		c.abort(err.Error())
+		return nil, err
+	}
+	hi := hello{min: minProtocolVersion, max: ProtocolVersion, role: me, pid: uint32(os.Getpid())}
+	if _, err := uc.Write(appendFrame(nil, helloVersion, frameHello, 0, hi.encode())); err != nil && !peerGone(err) {
+		return nil, fmt.Errorf("handover: send hello: %w", err)
+	}
+	// A peer that refused this side has closed its end: its abort frame,
+	// still to be read, says why.
+	h, p, err := c.fr.readFrame()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: the peer closed the channel before its hello", ErrAborted)
+		}
+		return nil, fmt.Errorf("handover: read hello: %w", err)
+	}
+	switch h.typ {
+	case frameHello:
+	case frameAbort:
+		return nil, fmt.Errorf("%w: %q", ErrAborted, p)
+	default:
+		err := fmt.Errorf("%w: first frame is %s, expected hello", ErrProtocol, h.typ)
+		c.abort(err.Error())
+		return nil, err
+	}
+	peer, err := decodeHello(p)
+	if err != nil {
+		c.abort(err.Error())
+		return nil, err
+	}
+	if peer.role == me || (peer.role != roleSender && peer.role != roleReceiver) {
+		err := fmt.Errorf("%w: the peer is a %s, so is this side", ErrProtocol, peer.role)
+		c.abort(err.Error())
+		return nil, err
+	}
+	v := min(peer.max, ProtocolVersion)
+	if v < max(peer.min, minProtocolVersion) {
+		err := fmt.Errorf("%w: the peer (pid %d) speaks versions %d..%d, this build speaks %d..%d",
+			ErrVersion, peer.pid, peer.min, peer.max, minProtocolVersion, ProtocolVersion)
+		c.abort(err.Error())
+		return nil, err
+	}
+	c.version = uint8(v)
+	c.fr.version = uint8(v)
+	c.peerPID = int(peer.pid)
+	return c, nil
+}
+
+// checkPeer refuses a peer of another uid, or another pid than want.PID.
+// The descriptor is borrowed through Control: Fd() would switch the socket
+// to blocking mode.
+func checkPeer(uc *net.UnixConn, want Peer) error {
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("handover: peer credentials: %w", err)
+	}
+	uid, pid := -1, -1
+	var credErr error
+	if err := rc.Control(func(fd uintptr) { uid, pid, credErr = peerCred(int(fd)) }); err != nil {
+		return fmt.Errorf("handover: peer credentials: %w", err)
+	}
+	if credErr != nil {
+		return fmt.Errorf("handover: peer credentials: %w", credErr)
+	}
+	if me := os.Getuid(); uid != me {
+		return fmt.Errorf("%w: the peer runs as uid %d, this process as uid %d", ErrPeer, uid, me)
+	}
+	if want.PID != 0 {
+		if pid < 0 {
+			return fmt.Errorf("%w: cannot check that the peer is pid %d: the kernel does not report peer pids here", ErrUnsupported, want.PID)
+		}
+		if pid != want.PID {
+			return fmt.Errorf("%w: the peer is pid %d, expected pid %d", ErrPeer, pid, want.PID)
+		}
+	}
+	return nil
+}
