@@ -24,6 +24,7 @@ var bin struct {
 	dir     string // world-readable, so a test can run handoff as another uid
 	handoff string
 	hello   string
+	many    string // testdata/many: TCP, UDP and unix sockets at once
 }
 
 func TestMain(m *testing.M) {
@@ -41,7 +42,8 @@ func testMain(m *testing.M) int {
 	bin.dir = dir
 	bin.handoff = filepath.Join(dir, "handoff")
 	bin.hello = filepath.Join(dir, "hello")
-	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello"} {
+	bin.many = filepath.Join(dir, "many")
+	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello", bin.many: "../../testdata/many"} {
 		args := []string{"build", "-o", out}
 		if raceEnabled && pkg == "." {
 			args = append(args, "-race")
