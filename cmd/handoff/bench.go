@@ -158,19 +158,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	io.WriteString(out, "\n")
 	rep.WriteTable(out)
 	res.writeSummary(out, "bench")
-	if f.jsonPath != "" {
-		if err := res.writeJSON(f.jsonPath, stdout); err != nil {
-			fmt.Fprintln(stderr, "handoff bench:", err)
-			return exitFail
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		return 130
-	case !res.Pass:
-		return exitFail
-	}
-	return exitOK
+	return res.exitStatus(ctx, "bench", f.jsonPath, stdout, stderr)
 }
 
 // runPlain runs load without upgrades for d: the throughput measurement.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -199,4 +200,22 @@ func (r *benchResult) writeJSON(path string, stdout io.Writer) error {
 // compare with.
 func settleFor(every time.Duration) time.Duration {
 	return min(loadgen.DefaultSettle, every/2)
+}
+
+// exitStatus writes the JSON report if asked and turns the result into the
+// command's exit status: 130 when interrupted, 1 when the run failed.
+func (r *benchResult) exitStatus(ctx context.Context, name, jsonPath string, stdout, stderr io.Writer) int {
+	if jsonPath != "" {
+		if err := r.writeJSON(jsonPath, stdout); err != nil {
+			fmt.Fprintf(stderr, "handoff %s: %v\n", name, err)
+			return exitFail
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return 130
+	case !r.Pass:
+		return exitFail
+	}
+	return exitOK
 }

@@ -211,19 +211,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(out, "\nThe naive restart got lucky this time (no client hit the gap); run it again, or with more -clients.\n")
 		}
 	}
-	if f.jsonPath != "" {
-		if err := res.writeJSON(f.jsonPath, stdout); err != nil {
-			fmt.Fprintln(stderr, "handoff demo:", err)
-			return exitFail
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		return 130
-	case !res.Pass:
-		return exitFail
-	}
-	return exitOK
+	return res.exitStatus(ctx, "demo", f.jsonPath, stdout, stderr)
 }
 
 // demoLine is the progress line printed after each upgrade.
