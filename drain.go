@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/handover"
 )
 
 // drainer tracks an http.Server's connections so the drain can close each
@@ -16,10 +18,15 @@ type drainer struct {
 	srv *http.Server
 
 	closing atomic.Bool // answer HTTP/1 requests with Connection: close
+	migrate atomic.Bool // connections are migConns that may move to the successor (migrate.go)
+	sender  *handover.Sender
+	// Owned by drain: what moved and what fell back to the drain.
+	migrated, fellBack int
 
 	mu       sync.Mutex
 	conns    map[net.Conn]*connInfo
 	hijacked int
+	outbox   []*migConn    // taken connections net/http let go of, to send
 	changed  chan struct{} // a connection changed state (capacity 1)
 }
 
@@ -64,7 +71,7 @@ func newDrainer(h *Handoff, srv *http.Server) *drainer {
 	srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ProtoMajor >= 2 {
 			d.markH2(r)
-		} else if d.closing.Load() {
+		} else if d.closing.Load() && !d.migratable(r) {
 			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)
@@ -89,6 +96,9 @@ func (d *drainer) track(c net.Conn, s http.ConnState) {
 	d.mu.Lock()
 	switch s {
 	case http.StateNew, http.StateIdle:
+		if mc, ok := c.(*migConn); ok && s == http.StateIdle {
+			mc.idle()
+		}
 		ci := d.conns[c]
 		if ci == nil {
 			ci = &connInfo{}
@@ -137,10 +147,26 @@ func (d *drainer) drain() error {
 	wake := time.NewTimer(quiet)
 	defer wake.Stop()
 
+	if d.migrate.Load() {
+		d.sender = h.successorChannel(3 * time.Second)
+		if d.sender == nil {
+			// Nobody to pass them to: the drain below, with
+			// Connection: close, is all there is.
+			d.migrate.Store(false)
+		}
+	}
 	for {
+		pending := 0
+		if d.sender != nil {
+			pending = d.migrateIdle()
+		}
 		http1, next := d.closeQuiet(start, quiet)
-		if http1 == 0 {
+		if http1 == 0 && pending == 0 && d.outboxLen() == 0 {
 			break
+		}
+		if pending > 0 || d.outboxLen() > 0 {
+			// Idle connections whose read has not begun yet: look again soon.
+			next = min(next, 5*time.Millisecond)
 		}
 		wake.Reset(next)
 		select {
@@ -148,12 +174,17 @@ func (d *drainer) drain() error {
 		case <-wake.C:
 		case <-deadline.C:
 			h.log.Warn("handoff: drain timeout, closing what is left", "connections", http1)
+			d.fellBack += http1
+			d.logMigration(start)
 			return d.srv.Close()
 		case <-h.hardStop():
 			h.log.Warn("handoff: second stop signal, closing what is left", "connections", http1)
+			d.fellBack += http1
+			d.logMigration(start)
 			return d.srv.Close()
 		}
 	}
+	d.logMigration(start)
 	// Only HTTP/2 connections (or none) remain: Shutdown sends GOAWAY and
 	// waits for their streams.
 	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.opts.DrainTimeout))
@@ -204,6 +235,9 @@ func (d *drainer) closeQuiet(start time.Time, quiet time.Duration) (int, time.Du
 	}
 	d.mu.Unlock()
 	for _, c := range toClose {
+		if _, ok := c.(*migConn); ok && d.sender != nil {
+			d.fellBack++ // it never offered a clean moment to move
+		}
 		c.Close()
 	}
 	return remaining, max(next, time.Millisecond)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/proto"
 )
 
@@ -56,6 +57,13 @@ type Handoff struct {
 	drainOnce  sync.Once
 	stopOnce   sync.Once
 	signals    *signalWatcher
+
+	// Live connections (Options.MigrateConns; see migrate.go).
+	handoverPath  string           // new side: the predecessor's handover socket
+	successor     *handover.Sender // old side: the channel to the successor, once accepted
+	successorDone chan struct{}    // closed when the successor's channel is settled (nil: no upgrade)
+	receiveOnce   sync.Once
+	migrating     map[string]*listener // new side: listeners that take handed-over conns, by address
 }
 
 // Phase is where a generation is in its life.
@@ -164,6 +172,7 @@ func (h *Handoff) readEnv() error {
 		h.stderrFD = fd
 	}
 	h.ancestors = splitPids(take(envAncestors))
+	h.handoverPath = take(handover.EnvSocket)
 	h.notify = take("NOTIFY_SOCKET")
 	h.upstream = take(proto.EnvUpstreamNotify)
 	if !h.fromParent && !h.supervised {
@@ -278,6 +287,7 @@ func (h *Handoff) Stop() error {
 		if !handedOver {
 			h.notifyUpstream("STOPPING=1")
 		}
+		h.finishHandover()
 		h.removePIDFiles()
 		if h.stderrFD >= 0 {
 			unix.Close(h.stderrFD)

@@ -47,6 +47,14 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 //     way (closing them at once would race with it, and that request would
 //     fail); a request that comes is answered, with "Connection: close".
 //     Connections that stay quiet are closed.
+//   - With Options.MigrateConns (and ln from Listen), HTTP/1 connections
+//     on this generation are not told "Connection: close" during probation
+//     or the drain: when the drain begins, each one that net/http waits on
+//     with nothing read (idle between requests, or new and waiting for its
+//     first) is passed to the successor, which serves its next request on
+//     the same TCP connection; one in the middle of a request moves once
+//     it is idle. What cannot move (TLS, bytes pipelined into net/http's
+//     buffer, no successor taking them) is drained as above.
 //   - Once no HTTP/1 connection is left, srv.Shutdown sends HTTP/2 GOAWAY
 //     and waits for open streams. (Calling Shutdown earlier would make
 //     net/http close keep-alive connections without answering requests it
@@ -62,11 +70,19 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 // ctx.Err()-free: a done ctx simply starts the drain.
 func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	d := newDrainer(h, srv)
+	if l, ok := ln.(*listener); ok {
+		h.takeHandedOver(l)
+		if h.opts.MigrateConns {
+			l.setWrap(d.wrapConn(l.Addr().String()))
+			d.migrate.Store(true)
+		}
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	if err := h.Ready(); err != nil {
 		h.log.Warn("handoff: ready", "err", err)
 	}
+	h.receiveConns()
 
 	for {
 		phase, changed := h.Phase()

@@ -24,11 +24,18 @@ type listener struct {
 	resumed  chan struct{}
 	closed   bool
 	closedCh chan struct{}
+
+	// Connections handed over by the previous generation (migrate.go):
+	// Accept returns them before asking the kernel for more.
+	queue    []net.Conn
+	injected chan struct{} // capacity 1: wakes an Accept waiting out a pause
+	woken    bool          // the inner deadline was set to wake Accept for the queue
+	wrap     func(net.Conn) net.Conn
 }
 
 func newListener(inner net.Listener) *listener {
 	d, _ := inner.(interface{ SetDeadline(time.Time) error })
-	return &listener{inner: inner, deadline: d, closedCh: make(chan struct{})}
+	return &listener{inner: inner, deadline: d, closedCh: make(chan struct{}), injected: make(chan struct{}, 1)}
 }
 
 // Accept waits for and returns the next connection, as net.Listener
@@ -38,7 +45,22 @@ func newListener(inner net.Listener) *listener {
 func (l *listener) Accept() (net.Conn, error) {
 	for {
 		l.mu.Lock()
-		closed, paused, resumed := l.closed, l.paused, l.resumed
+		closed, paused, resumed, wrap := l.closed, l.paused, l.resumed, l.wrap
+		if !closed && len(l.queue) > 0 {
+			c := l.queue[0]
+			l.queue = l.queue[1:]
+			l.mu.Unlock()
+			if wrap != nil {
+				c = wrap(c)
+			}
+			return c, nil
+		}
+		if l.woken {
+			l.woken = false
+			if !paused && !closed && l.deadline != nil {
+				l.deadline.SetDeadline(time.Time{})
+			}
+		}
 		l.mu.Unlock()
 		if closed {
 			return nil, l.closedErr()
@@ -47,11 +69,15 @@ func (l *listener) Accept() (net.Conn, error) {
 			select {
 			case <-resumed:
 			case <-l.closedCh:
+			case <-l.injected:
 			}
 			continue
 		}
 		c, err := l.inner.Accept()
 		if err == nil {
+			if wrap != nil {
+				c = wrap(c)
+			}
 			return c, nil
 		}
 		var ne net.Error
@@ -86,7 +112,37 @@ func (l *listener) Close() error {
 	l.closed = true
 	close(l.closedCh)
 	l.wake()
+	for _, c := range l.queue {
+		c.Close() // handed over too late to serve: the client sees a close
+	}
+	l.queue = nil
 	return nil
+}
+
+// inject queues a connection handed over by the previous generation for
+// Accept, and wakes an Accept blocked in the kernel. It reports false (and
+// the caller keeps c) once the listener is closed.
+func (l *listener) inject(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	l.queue = append(l.queue, c)
+	l.woken = true
+	l.wake()
+	select {
+	case l.injected <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// setWrap makes Accept pass every connection through wrap.
+func (l *listener) setWrap(wrap func(net.Conn) net.Conn) {
+	l.mu.Lock()
+	l.wrap = wrap
+	l.mu.Unlock()
 }
 
 // Addr returns the listener's network address.

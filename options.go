@@ -41,6 +41,20 @@ type Options struct {
 	// the drain or their last request, whichever is later). Default 5 seconds.
 	DrainIdle time.Duration
 
+	// MigrateConns passes idle HTTP/1.1 keep-alive connections to the new
+	// generation at the end of probation instead of closing them (Serve on
+	// a listener from Listen, self-upgrade mode). A connection is taken only
+	// while net/http waits on it with nothing read and nothing buffered, so
+	// not a byte of the client's is consumed: a request already on the wire
+	// is read by the new generation. During probation connections stay
+	// keep-alive on this generation (no "Connection: close"); a connection
+	// in the middle of a request finishes it here and migrates once idle.
+	// What cannot move (TLS, pipelined bytes buffered inside net/http, a
+	// successor that does not take them) falls back to the drain described
+	// at Serve; both are counted in the log. Default false for now: it will
+	// become the default once proven.
+	MigrateConns bool
+
 	// MaxDraining caps how many older generations may still be draining when
 	// an upgrade starts (ErrTooManyDraining beyond it). Default 4.
 	MaxDraining int

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/spawn"
@@ -126,6 +127,21 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	if h.upstream != "" {
 		env = append(env, proto.EnvUpstreamNotify+"="+h.upstream)
 	}
+	var hl *handover.Listener
+	if h.opts.MigrateConns {
+		if hl, err = handover.Listen(""); err != nil {
+			h.log.Warn("handoff: migrate: no connection channel for this upgrade; connections will drain instead", "err", err)
+			hl = nil
+		} else {
+			env = append(env, handover.EnvSocket+"="+hl.Path())
+		}
+	}
+	// cutover takes hl over; every other way out closes it.
+	defer func() {
+		if hl != nil {
+			hl.Close()
+		}
+	}()
 	// The descriptors stay valid while we hold fdMu: Stop closes sockets
 	// only with it held for writing.
 	h.fdMu.RLock()
@@ -155,7 +171,9 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	select {
 	case err := <-ready:
 		if err == nil {
-			return h.cutover(next, p)
+			l := hl
+			hl = nil
+			return h.cutover(next, p, l)
 		}
 		failure = err.Error()
 	case <-p.Done():
@@ -211,12 +229,22 @@ func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, h *Handoff)
 
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
-func (h *Handoff) cutover(next int, p *spawn.Process) error {
+func (h *Handoff) cutover(next int, p *spawn.Process, hl *handover.Listener) error {
 	h.mu.Lock()
 	if h.phase == Stopped {
 		h.mu.Unlock()
 		p.Kill()
+		if hl != nil {
+			hl.Close()
+		}
 		return ErrStopped
+	}
+	if hl != nil {
+		// The successor dials as soon as it is ready: accept it now, so
+		// that the channel is up when probation ends.
+		done := make(chan struct{})
+		h.successorDone = done
+		go h.acceptSuccessor(hl, p.Pid, done)
 	}
 	drainingAlready := h.phase == Draining // a stop signal came during the upgrade
 	if !drainingAlready {
@@ -261,6 +289,11 @@ func (h *Handoff) rollback(next int, p *spawn.Process) error {
 		// its way out and must not start accepting again.
 		h.mu.Unlock()
 		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
+	}
+	s := h.successor
+	h.successor, h.successorDone = nil, nil
+	if s != nil {
+		defer s.Abort("the new generation died in probation")
 	}
 	h.setPhase(Serving)
 	for _, s := range h.sockets {

@@ -1,7 +1,7 @@
 // Command hello is a real HTTP server built on handoff, used by the tests,
 // the demo and the docs. Its interface is stable; other tools drive it:
 //
-//	hello [-addr 127.0.0.1:8080] [-pidfile FILE]
+//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate]
 //
 // SIGHUP or SIGUSR2 upgrades it (the binary at the same path starts with the
 // sockets, and this process drains once the new one is ready); SIGTERM drains
@@ -33,6 +33,7 @@ func main() {
 	drainTimeout := flag.Duration("drain-timeout", 0, "hard cap on the drain (0: the library's default)")
 	drainIdle := flag.Duration("drain-idle", 0, "how long idle keep-alive connections may stay quiet before the drain closes them (0: default)")
 	readyTimeout := flag.Duration("ready-timeout", 0, "how long a new generation may take to be ready (0: default)")
+	migrate := flag.Bool("migrate", false, "pass idle keep-alive connections to the new generation (Options.MigrateConns)")
 	verbose := flag.Bool("v", false, "log what happens to stderr")
 	flag.Parse()
 
@@ -52,6 +53,7 @@ func main() {
 		DrainTimeout: *drainTimeout,
 		DrainIdle:    *drainIdle,
 		ReadyTimeout: *readyTimeout,
+		MigrateConns: *migrate,
 		Logger:       logger,
 	})
 	if err != nil {

@@ -1,0 +1,405 @@
+package handoff
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/handover"
+)
+
+// Keep-alive migration (Options.MigrateConns): the old generation passes
+// idle HTTP/1.1 connections to its successor over internal/handover instead
+// of closing them. This file holds both halves: the connection wrapper that
+// lets the drain take a connection without consuming a byte of it, the old
+// generation's channel to its successor, and the new generation's receiving
+// loop that feeds handed-over connections to its listeners.
+
+// longAgo is a deadline in the past: it makes a blocked Read return a
+// timeout at once, with no data.
+var longAgo = time.Unix(1, 0)
+
+// migConn wraps a raw TCP connection served by net/http, to tell when
+// net/http is waiting for the next request with nothing read: the only
+// moment a connection can move without losing bytes.
+//
+// net/http waits for the next request with bufio.Reader.Peek on a buffer
+// of fixed size. With that buffer empty, the Read it calls us with spans the
+// whole buffer (the largest Read the connection ever saw); a shorter one
+// means bytes are buffered (a pipelined request, a byte read in the
+// background during the previous request), and such a connection is not
+// taken. fresh says that nothing was read since the connection went idle.
+//
+// Taking it sets a read deadline in the past: the pending Read returns a
+// timeout with no data, net/http closes the connection without writing,
+// and Close, instead of closing the socket, hands it to the successor. If
+// data wins the race the Read returns it, the takeover is cancelled and the
+// request is served here.
+type migConn struct {
+	*net.TCPConn // ReadFrom, WriteTo and SyscallConn pass through: sendfile still works
+	ln           string
+	handover     func(*migConn) // called by Close instead of closing when taken
+
+	mu       sync.Mutex
+	full     int  // the largest Read buffer seen: net/http's bufio size
+	reading  bool // a Read is in progress...
+	clean    bool // ...on net/http's empty buffer
+	fresh    bool // nothing read since the connection went idle
+	taken    bool // the drain took it; Close hands it over
+	closed   bool
+	deadline time.Time // the read deadline net/http wants
+}
+
+func (c *migConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	c.full = max(c.full, len(p))
+	c.reading, c.clean = true, len(p) == c.full
+	c.mu.Unlock()
+	n, err := c.TCPConn.Read(p)
+	c.mu.Lock()
+	c.reading = false
+	if n > 0 {
+		c.fresh = false
+	}
+	if c.taken && (n > 0 || !isTimeout(err)) {
+		// The client's bytes (or its FIN) beat the takeover: serve them
+		// here, under the deadline net/http had set.
+		c.taken = false
+		c.TCPConn.SetReadDeadline(c.deadline)
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *migConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	if c.taken {
+		return nil
+	}
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c *migConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
+// idle is called when net/http marks the connection idle, before it waits
+// for the next request.
+func (c *migConn) idle() {
+	c.mu.Lock()
+	c.fresh = true
+	c.mu.Unlock()
+}
+
+// take marks the connection for handover if net/http is waiting on it with
+// nothing read, and interrupts that wait.
+func (c *migConn) take() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.reading || !c.clean || !c.fresh || c.taken || c.closed {
+		return false
+	}
+	c.taken = true
+	c.TCPConn.SetReadDeadline(longAgo)
+	return true
+}
+
+// Close closes the socket, or, for a taken connection, passes it on: this
+// process then only drops its descriptor (never shutdown(2)), so the client
+// sees nothing.
+func (c *migConn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	taken := c.taken
+	c.mu.Unlock()
+	if taken {
+		c.handover(c)
+		return nil
+	}
+	return c.TCPConn.Close()
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// ---- old generation: the channel to the successor ----
+
+// acceptSuccessor runs once the successor is ready: it waits (bounded) for
+// the successor to dial hl, and records the channel for the drain.
+func (h *Handoff) acceptSuccessor(hl *handover.Listener, pid int, done chan struct{}) {
+	defer close(done)
+	defer hl.Close()
+	wait := max(h.opts.Probation, 0) + 5*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	s, err := hl.Accept(ctx, handover.Peer{PID: pid})
+	if err != nil {
+		h.log.Warn("handoff: migrate: the new generation did not take the connection channel; connections will drain instead", "pid", pid, "err", err)
+		return
+	}
+	h.mu.Lock()
+	current := h.successorDone == done
+	if current {
+		h.successor = s
+	}
+	h.mu.Unlock()
+	if !current {
+		s.Abort("the upgrade was rolled back")
+	}
+}
+
+// successorChannel returns the channel to the successor for the drain, or
+// nil when there is none: no upgrade, or the successor never dialled.
+func (h *Handoff) successorChannel(wait time.Duration) *handover.Sender {
+	h.mu.Lock()
+	done := h.successorDone
+	h.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.handedOver {
+		return nil
+	}
+	return h.successor
+}
+
+// finishHandover ends the channel to the successor at Stop, once every
+// connection was passed.
+func (h *Handoff) finishHandover() {
+	h.mu.Lock()
+	s := h.successor
+	h.successor = nil
+	h.mu.Unlock()
+	if s == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := s.Finish(ctx); err != nil {
+		h.log.Warn("handoff: migrate: finish", "err", err)
+	}
+}
+
+// ---- new generation: receiving connections ----
+
+// takeHandedOver registers l to receive the connections the previous
+// generation passes for its address, and starts receiving (once).
+func (h *Handoff) takeHandedOver(l *listener) {
+	if h.handoverPath == "" {
+		return
+	}
+	h.mu.Lock()
+	if h.migrating == nil {
+		h.migrating = make(map[string]*listener)
+	}
+	h.migrating[l.Addr().String()] = l
+	h.mu.Unlock()
+}
+
+// receiveConns dials the previous generation's channel and feeds each
+// connection it passes to the listener it was accepted on. It runs after
+// Ready, until the previous generation finishes or this one stops.
+func (h *Handoff) receiveConns() {
+	h.mu.Lock()
+	none := len(h.migrating) == 0
+	h.mu.Unlock()
+	if h.handoverPath == "" || none {
+		// Nowhere to serve them: the previous generation, never
+		// contacted, drains them itself.
+		return
+	}
+	h.receiveOnce.Do(func() { go h.receive() })
+}
+
+func (h *Handoff) receive() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	r, err := handover.Dial(dctx, h.handoverPath, handover.Peer{PID: os.Getppid()})
+	dcancel()
+	if err != nil {
+		h.log.Warn("handoff: migrate: connect to the previous generation", "err", err)
+		return
+	}
+	defer r.Close()
+	received, dropped := 0, 0
+	var first time.Time
+	for {
+		it, err := r.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				h.log.Warn("handoff: migrate: receive", "err", err, "received", received)
+			}
+			break
+		}
+		if it.Conn == nil {
+			if it.State != nil {
+				it.State.Refuse("this program takes no state")
+			}
+			continue
+		}
+		if first.IsZero() {
+			first = time.Now()
+		}
+		h.mu.Lock()
+		l := h.migrating[string(it.Meta)]
+		h.mu.Unlock()
+		// The sender passes only connections with nothing buffered.
+		if l == nil || len(it.Buffered) > 0 || !l.inject(it.Conn) {
+			it.Conn.Close()
+			dropped++
+			continue
+		}
+		received++
+	}
+	if received+dropped > 0 {
+		h.log.Info("handoff: migrate: connections received", "received", received, "dropped", dropped,
+			"took", time.Since(first).Round(time.Millisecond))
+	}
+}
+
+// ---- old generation: the drain's side ----
+
+// wrapConn makes the raw TCP connections l accepts migratable; anything
+// else (a TLS listener's connections, unix sockets) is left alone and
+// drains.
+func (d *drainer) wrapConn(ln string) func(net.Conn) net.Conn {
+	return func(c net.Conn) net.Conn {
+		tc, ok := c.(*net.TCPConn)
+		if !ok {
+			return c
+		}
+		// fresh: net/http has read nothing yet, so a new connection
+		// waiting for its first request can move as well.
+		return &migConn{TCPConn: tc, ln: ln, handover: d.handOver, fresh: true}
+	}
+}
+
+// migratable reports whether the connection r came on will move to the
+// successor rather than be closed: such a connection is not told
+// "Connection: close".
+func (d *drainer) migratable(r *http.Request) bool {
+	if !d.migrate.Load() {
+		return false
+	}
+	_, ok := r.Context().Value(connKey{}).(*migConn)
+	return ok
+}
+
+// handOver is migConn.Close for a taken connection: net/http let go of it.
+func (d *drainer) handOver(c *migConn) {
+	d.mu.Lock()
+	d.outbox = append(d.outbox, c)
+	d.mu.Unlock()
+	select {
+	case d.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (d *drainer) outboxLen() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.outbox)
+}
+
+// migrateIdle takes every idle (or new) connection net/http is waiting on
+// with nothing read, sends those net/http has let go of, and returns how many
+// idle connections could not be taken yet.
+func (d *drainer) migrateIdle() int {
+	pending := 0
+	d.mu.Lock()
+	for c, ci := range d.conns {
+		mc, ok := c.(*migConn)
+		if !ok || ci.h2 || (ci.state != http.StateIdle && ci.state != http.StateNew) {
+			continue
+		}
+		if !mc.take() && !mc.isTaken() {
+			pending++
+		}
+	}
+	out := d.outbox
+	d.outbox = nil
+	d.mu.Unlock()
+	if len(out) > 0 {
+		d.send(out)
+	}
+	return pending
+}
+
+func (c *migConn) isTaken() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.taken
+}
+
+// send passes connections to the successor. What it cannot pass is
+// closed: net/http has already let go of them.
+func (d *drainer) send(out []*migConn) {
+	conns := make([]handover.Conn, len(out))
+	for i, c := range out {
+		conns[i] = handover.Conn{Socket: c.TCPConn, Meta: []byte(c.ln)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := d.sender.SendConns(ctx, conns)
+	d.migrated += n
+	if err == nil {
+		return
+	}
+	d.h.log.Warn("handoff: migrate: send connections; the rest drain", "err", err)
+	for _, c := range out[n:] {
+		c.TCPConn.Close()
+	}
+	d.fellBack += len(out) - n
+	// Stop taking connections: the rest answer with Connection: close.
+	d.sender = nil
+	d.migrate.Store(false)
+}
+
+func (d *drainer) logMigration(start time.Time) {
+	if d.migrated == 0 && d.fellBack == 0 {
+		return
+	}
+	d.h.log.Info("handoff: migrate: keep-alive connections", "migrated", d.migrated, "fell_back", d.fellBack,
+		"took", time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,279 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/loadgen"
+)
+
+// heldConn is one keep-alive connection of a raw HTTP/1.1 client that
+// never retries and never reconnects: any close, reset or
+// "Connection: close" is a failure, and every answer's pid is kept, so the
+// test sees which generation serves this very TCP connection.
+type heldConn struct {
+	local string
+
+	mu  sync.Mutex
+	pid int   // who answered last
+	n   int   // requests answered
+	err error // the first failure; the connection is dead after it
+}
+
+func (c *heldConn) last() (pid, n int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pid, c.n, c.err
+}
+
+// hold runs one connection: a POST every interval until stop.
+func (c *heldConn) hold(nc net.Conn, interval time.Duration, stop <-chan struct{}) {
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	fail := func(err error) {
+		c.mu.Lock()
+		c.err = err
+		c.mu.Unlock()
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		if _, err := io.WriteString(nc, "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
+			fail(fmt.Errorf("request %d: write: %w", i+1, err))
+			return
+		}
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			fail(fmt.Errorf("request %d: read response: %w", i+1, err))
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
+		c.mu.Lock()
+		c.pid, c.n = pid, c.n+1
+		c.mu.Unlock()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			fail(fmt.Errorf("request %d: pid %d answered %s, Connection: close=%v", i+1, pid, resp.Status, resp.Close))
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// With MigrateConns, idle keep-alive connections move to the new generation
+// instead of being closed: 200 held connections, each sending one POST a
+// second with a client that never retries or reconnects, through 5
+// upgrades. No request fails, no connection is closed, and after each
+// upgrade every connection (the same TCP connection, same local port) is
+// answered by the new generation's pid.
+func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T) {
+	const conns = 200
+	s := startHello(t, "-migrate", "-probation", "200ms")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	held := make([]*heldConn, conns)
+	for i := range held {
+		nc, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[i] = &heldConn{local: nc.LocalAddr().String()}
+		wg.Add(1)
+		go func(c *heldConn, delay time.Duration) {
+			defer wg.Done()
+			time.Sleep(delay) // spread the requests over the second
+			c.hold(nc, time.Second, stop)
+		}(held[i], time.Duration(i)*time.Second/conns)
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	// waitAll waits until every connection was answered by pid, and fails
+	// the test on the first connection that broke.
+	waitAll := func(pid int, what string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		deadline := start.Add(15 * time.Second)
+		for {
+			behind := 0
+			var example string
+			for _, c := range held {
+				p, n, err := c.last()
+				if err != nil {
+					t.Fatalf("%s: connection %s failed: %v", what, c.local, err)
+				}
+				if p != pid {
+					behind++
+					example = fmt.Sprintf("%s last answered by pid %d after %d requests", c.local, p, n)
+				}
+			}
+			if behind == 0 {
+				return time.Since(start)
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d connections not answered by pid %d within 15s (e.g. %s)", what, behind, conns, pid, example)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	pid := s.cmd.Process.Pid
+	waitAll(pid, "before the first upgrade")
+	// Connections that are open but have not sent their first request
+	// move too: their first request is answered by the new generation.
+	var silent []net.Conn
+	for i := 0; i < 5; i++ {
+		nc, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		silent = append(silent, nc)
+	}
+	time.Sleep(100 * time.Millisecond) // let the server accept them
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		next, status := s.upgrade(pid)
+		if next == pid || !strings.Contains(status, "serving") {
+			t.Fatalf("upgrade %d: MAINPID=%d STATUS=%q", i+1, next, status)
+		}
+		moved := waitAll(next, fmt.Sprintf("upgrade %d", i+1))
+		t.Logf("upgrade %d: pid %d -> %d; all %d connections answered by the new pid %v after it was ready (%v after SIGHUP)",
+			i+1, pid, next, conns, moved.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		waitExit(t, pid, 30*time.Second)
+		pid = next
+		if i == 0 {
+			for _, nc := range silent {
+				c := &heldConn{local: nc.LocalAddr().String()}
+				once := make(chan struct{})
+				close(once)
+				c.hold(nc, time.Millisecond, once)
+				if p, _, err := c.last(); err != nil || p != pid {
+					t.Fatalf("connection %s opened before upgrade 1, first request after it: pid %d (want %d), err %v", c.local, p, pid, err)
+				}
+			}
+		}
+	}
+	for _, c := range held {
+		if _, _, err := c.last(); err != nil {
+			t.Fatalf("connection %s failed: %v", c.local, err)
+		}
+	}
+	// What each generation logged about the move.
+	for _, line := range regexp.MustCompile(`(?m)^.*handoff: migrate: .*$`).FindAllString(s.stderr.String(), -1) {
+		t.Log(line)
+	}
+}
+
+// The same held-connection load that the drain alone survives by answering
+// with Connection: close (TestUpgradeWithIdleKeepAliveConnections_NoFailedRequests),
+// with MigrateConns: no request fails and, unlike the drain, no connection
+// is closed at all, idle or not.
+func TestUpgradeWithMigrateConns_NoFailedRequestsNoCuts(t *testing.T) {
+	s := startHello(t, "-migrate", "-probation", "200ms")
+	g, err := loadgen.New(loadgen.Config{
+		URL:          "http://" + s.addr + "/",
+		Mode:         loadgen.ModeHold,
+		HoldConns:    200,
+		HoldInterval: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := g.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l := &load{g: g, cancel: cancel}
+	t.Cleanup(func() { l.stop() })
+	l.settle(t, 400)
+	pid := s.cmd.Process.Pid
+	for i := 0; i < 5; i++ {
+		next, status := s.upgrade(pid)
+		if next == pid {
+			t.Fatalf("upgrade %d failed: %s", i+1, status)
+		}
+		l.settle(t, 200)
+		pid = next
+	}
+	l.settle(t, 400)
+	r := l.stop()
+	t.Logf("%s; connections cut: %d", r, r.Cuts)
+	if r.failed() || r.Cuts > 0 {
+		t.Fatalf("with MigrateConns, requests failed or connections were cut: %s; cuts: %d", r, r.Cuts)
+	}
+}
+
+// A connection whose next request has partly arrived (bytes pipelined into
+// net/http's buffer) cannot move without losing them: the old generation
+// keeps it, answers that request, and the connection moves once it is idle
+// with nothing buffered. Not a byte is lost either way.
+func TestUpgradeWithMigrateConns_BufferedBytesAreServedNotLost(t *testing.T) {
+	s := startHello(t, "-migrate", "-probation", "200ms")
+	nc, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	br := bufio.NewReader(nc)
+	const req = "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"
+	answer := func(what string) int {
+		t.Helper()
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.Close {
+			t.Fatalf("%s: %s, Connection: close=%v", what, resp.Status, resp.Close)
+		}
+		pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
+		return pid
+	}
+	// A whole request and the first bytes of the next in one write.
+	if _, err := io.WriteString(nc, req+req[:2]); err != nil {
+		t.Fatal(err)
+	}
+	old := s.cmd.Process.Pid
+	if pid := answer("first request"); pid != old {
+		t.Fatalf("first request answered by pid %d, want %d", pid, old)
+	}
+	next, _ := s.upgrade(old)
+	time.Sleep(500 * time.Millisecond) // past probation: the drain has begun
+	if _, err := io.WriteString(nc, req[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if pid := answer("request split across the upgrade"); pid != old {
+		t.Fatalf("the split request was answered by pid %d, want the old generation %d (its first bytes were in its buffer)", pid, old)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	if pid := answer("request after the upgrade"); pid != next {
+		t.Fatalf("the next request on the same connection was answered by pid %d, want the new generation %d", pid, next)
+	}
+}
