@@ -85,7 +85,18 @@ func (c *heldConn) hold(nc net.Conn, interval time.Duration, stop <-chan struct{
 // upgrade every connection (the same TCP connection, same local port) is
 // answered by the new generation's pid.
 func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T) {
-	const conns = 200
+	testSameConnectionsMove(t, 200, 5)
+}
+
+// The issue's own bar: 1,000 held connections through 10 upgrades.
+func TestUpgradeWithMigrateConns_1000ConnectionsThrough10Upgrades(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 connections through 10 upgrades")
+	}
+	testSameConnectionsMove(t, 1000, 10)
+}
+
+func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 	s := startHello(t, "-migrate", "-probation", "200ms")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -101,7 +112,7 @@ func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T
 			defer wg.Done()
 			time.Sleep(delay) // spread the requests over the second
 			c.hold(nc, time.Second, stop)
-		}(held[i], time.Duration(i)*time.Second/conns)
+		}(held[i], time.Duration(i)*time.Second/time.Duration(conns))
 	}
 	defer func() {
 		close(stop)
@@ -141,6 +152,7 @@ func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T
 	waitAll(pid, "before the first upgrade")
 	// Connections that are open but have not sent their first request
 	// move too: their first request is answered by the new generation.
+	fdsBefore := countFDs(t, pid)
 	var silent []net.Conn
 	for i := 0; i < 5; i++ {
 		nc, err := net.Dial("tcp", s.addr)
@@ -150,8 +162,10 @@ func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T
 		defer nc.Close()
 		silent = append(silent, nc)
 	}
-	time.Sleep(100 * time.Millisecond) // let the server accept them
-	for i := 0; i < 5; i++ {
+	// Wait until the old generation has accepted them (its descriptor count
+	// grows by 5), so that they move as accepted-but-silent connections.
+	waitFDs(t, pid, fdsBefore+len(silent), 10*time.Second)
+	for i := 0; i < upgrades; i++ {
 		start := time.Now()
 		next, status := s.upgrade(pid)
 		if next == pid || !strings.Contains(status, "serving") {
@@ -275,5 +289,20 @@ func TestUpgradeWithMigrateConns_BufferedBytesAreServedNotLost(t *testing.T) {
 	}
 	if pid := answer("request after the upgrade"); pid != next {
 		t.Fatalf("the next request on the same connection was answered by pid %d, want the new generation %d", pid, next)
+	}
+}
+
+// waitFDs waits until pid has at least n descriptors open.
+func waitFDs(t *testing.T, pid, n int, d time.Duration) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for countFDs(t, pid) < n {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("pid %d has %d descriptors open after %v, want %d", pid, countFDs(t, pid), d, n)
+		}
 	}
 }
