@@ -16,7 +16,17 @@ import (
 // connection per request, some slow requests in flight), and not one
 // request fails; every generation serves.
 func TestUpgradeUnderLoad_NoFailedRequests(t *testing.T) {
-	s := startHello(t, "-probation", "300ms", "-drain-idle", "2s")
+	testUpgradesUnderLoad(t, "-probation", "300ms", "-drain-idle", "2s")
+}
+
+// The same mixed load with keep-alive migration on: connections move
+// between generations while requests are in flight on them.
+func TestUpgradeUnderLoadWithMigrateConns_NoFailedRequests(t *testing.T) {
+	testUpgradesUnderLoad(t, "-migrate", "-probation", "300ms", "-drain-idle", "2s")
+}
+
+func testUpgradesUnderLoad(t *testing.T, flags ...string) {
+	s := startHello(t, flags...)
 	load := startLoad(t, s.addr)
 	pid := s.cmd.Process.Pid
 	generations := []int{pid}
