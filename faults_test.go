@@ -77,17 +77,11 @@ func deployFaulty(mode string) func(t *testing.T, s *server) {
 func TestFailedUpgradeThenGoodUpgrade(t *testing.T) {
 	s := startHello(t, "-ready-timeout", "2s", "-probation", "200ms")
 	first := s.cmd.Process.Pid
-	good, _ := os.ReadFile(s.exe)
 	deployFaulty("exit1")(t, s)
 	if pid, status := s.upgrade(first); pid != first || !strings.Contains(status, "upgrade failed") {
 		t.Fatalf("bad upgrade: MAINPID=%d STATUS=%q", pid, status)
 	}
-	if err := os.WriteFile(s.exe+".good", good, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(s.exe+".good", s.exe); err != nil {
-		t.Fatal(err)
-	}
+	copyFile(t, filepath.Join(buildBinaries(t), "hello"), s.exe)
 	pid, status := s.upgrade(first)
 	if pid == first {
 		t.Fatalf("good upgrade did not move MAINPID: %q", status)

@@ -231,15 +231,15 @@ func (s *server) nextReady() (pid int, status string) {
 
 func copyFile(t testing.TB, from, to string) {
 	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Write a new file and rename it over the old one, as a deploy does: the
-	// running binary's inode is untouched.
+	// Put a new file in place and rename it over the old one, as a deploy
+	// does: the running binary's inode is untouched. A hard link, not a
+	// write: a file open for writing in this process leaks into any child
+	// forked meanwhile by a parallel test (until its exec), and exec of
+	// that file then fails with ETXTBSY (golang/go#22315).
 	tmp := to + ".new"
-	if err := os.WriteFile(tmp, b, 0o755); err != nil {
-		t.Fatal(err)
+	os.Remove(tmp)
+	if err := os.Link(from, tmp); err != nil {
+		t.Fatalf("link %s: %v", from, err)
 	}
 	if err := os.Rename(tmp, to); err != nil {
 		t.Fatal(err)
