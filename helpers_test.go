@@ -268,3 +268,18 @@ func servedBy(t testing.TB, addr string) int {
 	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
 	return pid
 }
+
+// waitLog waits until the server's stderr has a line containing want.
+func (s *server) waitLog(want string, d time.Duration) {
+	s.t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for !strings.Contains(s.stderr.String(), want) {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			s.t.Fatalf("no %q in stderr within %v:\n%s", want, d, s.stderr.String())
+		}
+	}
+}

@@ -23,13 +23,43 @@ type load struct {
 
 func startLoad(t testing.TB, addr string) *load {
 	t.Helper()
-	g, err := loadgen.New(loadgen.Config{
+	return startLoadWith(t, loadgen.Config{
 		URL:          "http://" + addr + "/",
 		Mode:         loadgen.ModeMixed,
 		Clients:      8,
 		SlowPath:     "/slow?ms=150",
 		SlowFraction: 0.05,
 	})
+}
+
+// holdThroughUpgrades holds 200 idle keep-alive connections on s, each
+// sending one POST a second (a client that never retries), through 5
+// upgrades, and returns what the clients saw.
+func holdThroughUpgrades(t *testing.T, s *server) *report {
+	t.Helper()
+	l := startLoadWith(t, loadgen.Config{
+		URL:          "http://" + s.addr + "/",
+		Mode:         loadgen.ModeHold,
+		HoldConns:    200,
+		HoldInterval: time.Second,
+	})
+	l.settle(t, 400)
+	pid := s.cmd.Process.Pid
+	for i := 0; i < 5; i++ {
+		next, status := s.upgrade(pid)
+		if next == pid {
+			t.Fatalf("upgrade %d failed: %s", i+1, status)
+		}
+		l.settle(t, 200)
+		pid = next
+	}
+	l.settle(t, 400)
+	return l.stop()
+}
+
+func startLoadWith(t testing.TB, cfg loadgen.Config) *load {
+	t.Helper()
+	g, err := loadgen.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

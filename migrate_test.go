@@ -4,7 +4,6 @@ package handoff_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -15,8 +14,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/loadgen"
 )
 
 // heldConn is one keep-alive connection of a raw HTTP/1.1 client that
@@ -125,6 +122,8 @@ func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 		t.Helper()
 		start := time.Now()
 		deadline := start.Add(15 * time.Second)
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
 		for {
 			behind := 0
 			var example string
@@ -144,7 +143,7 @@ func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 			if time.Now().After(deadline) {
 				t.Fatalf("%s: %d of %d connections not answered by pid %d within 15s (e.g. %s)", what, behind, conns, pid, example)
 			}
-			time.Sleep(20 * time.Millisecond)
+			<-tick.C
 		}
 	}
 
@@ -204,35 +203,7 @@ func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 // with MigrateConns: no request fails and, unlike the drain, no connection
 // is closed at all, idle or not.
 func TestUpgradeWithMigrateConns_NoFailedRequestsNoCuts(t *testing.T) {
-	s := startHello(t, "-migrate", "-probation", "200ms")
-	g, err := loadgen.New(loadgen.Config{
-		URL:          "http://" + s.addr + "/",
-		Mode:         loadgen.ModeHold,
-		HoldConns:    200,
-		HoldInterval: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := g.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	l := &load{g: g, cancel: cancel}
-	t.Cleanup(func() { l.stop() })
-	l.settle(t, 400)
-	pid := s.cmd.Process.Pid
-	for i := 0; i < 5; i++ {
-		next, status := s.upgrade(pid)
-		if next == pid {
-			t.Fatalf("upgrade %d failed: %s", i+1, status)
-		}
-		l.settle(t, 200)
-		pid = next
-	}
-	l.settle(t, 400)
-	r := l.stop()
+	r := holdThroughUpgrades(t, startHello(t, "-migrate", "-probation", "200ms"))
 	t.Logf("%s; connections cut: %d", r, r.Cuts)
 	if r.failed() || r.Cuts > 0 {
 		t.Fatalf("with MigrateConns, requests failed or connections were cut: %s; cuts: %d", r, r.Cuts)
@@ -276,14 +247,15 @@ func TestUpgradeWithMigrateConns_BufferedBytesAreServedNotLost(t *testing.T) {
 		t.Fatalf("first request answered by pid %d, want %d", pid, old)
 	}
 	next, _ := s.upgrade(old)
-	time.Sleep(500 * time.Millisecond) // past probation: the drain has begun
+	s.waitLog(`msg="handoff: draining: the new generation passed probation" pid=`+strconv.Itoa(old), 10*time.Second)
 	if _, err := io.WriteString(nc, req[2:]); err != nil {
 		t.Fatal(err)
 	}
 	if pid := answer("request split across the upgrade"); pid != old {
 		t.Fatalf("the split request was answered by pid %d, want the old generation %d (its first bytes were in its buffer)", pid, old)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The old generation reports the move once its last connection went.
+	s.waitLog(`msg="handoff: migrate: keep-alive connections" pid=`+strconv.Itoa(old)+` migrated=1`, 10*time.Second)
 	if _, err := io.WriteString(nc, req); err != nil {
 		t.Fatal(err)
 	}

@@ -279,6 +279,7 @@ func (h *Handoff) cutover(next int, p *spawn.Process, hl *handover.Listener) err
 	h.handedOver = true
 	h.beginDrainLocked()
 	h.mu.Unlock()
+	h.log.Info("handoff: draining: the new generation passed probation", "generation", next, "pid", p.Pid)
 	return nil
 }
 

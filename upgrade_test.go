@@ -3,12 +3,9 @@
 package handoff_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/loadgen"
 )
 
 // The promise itself: 20 upgrades in a row under load from clients that
@@ -60,35 +57,7 @@ func testUpgradesUnderLoad(t *testing.T, flags ...string) {
 // the drain answers each connection's next request with Connection: close
 // instead of closing it under the client's feet.
 func TestUpgradeWithIdleKeepAliveConnections_NoFailedRequests(t *testing.T) {
-	s := startHello(t, "-probation", "200ms")
-	g, err := loadgen.New(loadgen.Config{
-		URL:          "http://" + s.addr + "/",
-		Mode:         loadgen.ModeHold,
-		HoldConns:    200,
-		HoldInterval: time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := g.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	l := &load{g: g, cancel: cancel}
-	t.Cleanup(func() { l.stop() })
-	l.settle(t, 400)
-	pid := s.cmd.Process.Pid
-	for i := 0; i < 5; i++ {
-		next, status := s.upgrade(pid)
-		if next == pid {
-			t.Fatalf("upgrade %d failed: %s", i+1, status)
-		}
-		l.settle(t, 200)
-		pid = next
-	}
-	l.settle(t, 400)
-	r := l.stop()
+	r := holdThroughUpgrades(t, startHello(t, "-probation", "200ms"))
 	t.Logf("%s; connections cut while idle: %d", r, r.Cuts)
 	if r.failed() {
 		t.Fatalf("requests failed on held keep-alive connections: %s", r)

@@ -102,11 +102,14 @@ func BenchmarkLibrarySelfUpgrade(b *testing.B) {
 		b.StopTimer()
 		// Let the old generation finish its drain, so that the library's
 		// MaxDraining never refuses an upgrade of the next iteration.
-		for {
+		for deadline := time.Now().Add(60 * time.Second); ; {
 			if _, state, _, ok := procInfo(old); !ok || state == 'Z' {
 				break
 			}
-			time.Sleep(time.Millisecond)
+			if time.Now().After(deadline) {
+				b.Fatalf("old generation %d still draining after 60s", old)
+			}
+			time.Sleep(time.Millisecond) // polling interval
 		}
 		b.StartTimer()
 	}
