@@ -7,11 +7,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+
+	"github.com/handoff-go/handoff/internal/proto"
 )
 
 // EnvSocket names the environment variable in which the old generation
 // passes Listener.Path to the new one.
-const EnvSocket = "HANDOFF_HANDOVER_SOCKET"
+const EnvSocket = proto.EnvHandover
 
 // Listener is the old generation's end of the channel: a unix stream socket
 // of mode 0600 in a fresh directory of mode 0700 that nobody else can enter.

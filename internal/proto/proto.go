@@ -59,6 +59,30 @@ const (
 	// the shim's second exec when the new generation is known to be a
 	// handoff program (a self-upgrade of the same executable).
 	EnvAdoptFDs = "HANDOFF_ADOPT_FDS"
+	// EnvHandover is the previous generation's handover socket (package
+	// internal/handover): the unix socket on which it passes live
+	// connections and its state blob to this generation. Set by a
+	// self-upgrading parent for the upgrade, or by the supervisor, which
+	// relays the path the old worker announced in HandoverField.
+	EnvHandover = "HANDOFF_HANDOVER_SOCKET"
+	// EnvHandoverPID is the pid of the process listening on EnvHandover:
+	// the new generation accepts no other peer there. Absent, it is the
+	// parent's pid (self-upgrade).
+	EnvHandoverPID = "HANDOFF_HANDOVER_PID"
+	// EnvState=1 says the previous generation will send a state blob on
+	// the handover channel, so the new generation knows whether to wait for
+	// one.
+	EnvState = "HANDOFF_STATE"
+)
+
+// Fields a supervised worker adds to its READY=1 datagram, so the
+// supervisor can introduce the worker that replaces it (the supervisor
+// only relays them, into EnvHandover, EnvHandoverPID and EnvState).
+const (
+	// HandoverField holds the path of the worker's handover socket.
+	HandoverField = "X_HANDOFF_HANDOVER"
+	// StateField=1 says the worker will send a state blob to its successor.
+	StateField = "X_HANDOFF_STATE"
 )
 
 // ReadyField is the sd_notify field in which a handoff program reports its
