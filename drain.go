@@ -148,7 +148,9 @@ func (d *drainer) drain() error {
 	defer wake.Stop()
 
 	if d.migrate.Load() {
-		d.sender = h.successorChannel(3 * time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		d.sender = h.successorChannel(ctx)
+		cancel()
 		if d.sender == nil {
 			// Nobody to pass them to: the drain below, with
 			// Connection: close, is all there is.

@@ -32,4 +32,14 @@ var (
 	// ErrProtocol: the other generation speaks a protocol version this build
 	// does not understand.
 	ErrProtocol = proto.ErrVersion
+	// ErrNoSuccessor: HandOver found no new generation to pass connections
+	// to (none took over, or it did not connect its handover channel).
+	ErrNoSuccessor = errors.New("handoff: no new generation takes connections")
+	// ErrNotMovable: a connection cannot move to another process: it has
+	// no socket underneath (a TLS connection, a net.Pipe).
+	ErrNotMovable = errors.New("handoff: connection has no socket to pass (TLS and other wrapped connections cannot move)")
+	// ErrNoState: State found no state blob from a previous generation
+	// (there is none, it has no Options.SaveState, or it is not a handoff
+	// program).
+	ErrNoState = errors.New("handoff: the previous generation handed over no state")
 )

@@ -32,13 +32,14 @@ type Handoff struct {
 	// Where readiness and status go. notify is NOTIFY_SOCKET as we found it:
 	// an upgrading parent's, the supervisor's or systemd's. upstream is
 	// systemd's socket when notify is a handoff parent's.
-	notify     string
-	upstream   string
-	fromParent bool // started by a self-upgrading handoff parent
-	supervised bool
-	stderrFD   int    // parent's real stderr, to move onto fd 2 at Ready; -1 if none
-	ancestors  []int  // older generations that may still be draining
-	envNote    string // why inherited fds were ignored, if they were
+	notify        string
+	upstream      string
+	fromParent    bool // started by a self-upgrading handoff parent
+	supervised    bool
+	supervisorPID int    // the supervisor's pid, when supervised
+	stderrFD      int    // parent's real stderr, to move onto fd 2 at Ready; -1 if none
+	ancestors     []int  // older generations that may still be draining
+	envNote       string // why inherited fds were ignored, if they were
 
 	fdMu       sync.RWMutex // held for reading while descriptors are passed to a child
 	mu         sync.Mutex
@@ -58,12 +59,21 @@ type Handoff struct {
 	stopOnce   sync.Once
 	signals    *signalWatcher
 
-	// Live connections (Options.MigrateConns; see migrate.go).
-	handoverPath  string           // new side: the predecessor's handover socket
-	successor     *handover.Sender // old side: the channel to the successor, once accepted
-	successorDone chan struct{}    // closed when the successor's channel is settled (nil: no upgrade)
-	receiveOnce   sync.Once
-	migrating     map[string]*listener // new side: listeners that take handed-over conns, by address
+	// The handover channel between generations (channel.go).
+	// Old side:
+	link *successorLink // the channel offered to the successor; nil when none
+	// New side:
+	handoverPath string // the predecessor's handover socket
+	handoverPID  int    // ... and its pid (0: any of our uid)
+	expectState  bool   // the predecessor sends a state blob
+	dialOnce     sync.Once
+	recv         *handover.Receiver
+	dialErr      error
+	early        []handover.Item // received by State before the state; for receive
+	stateAsked   bool
+	conns        chan Conn            // HandedOver's; nil until asked
+	connsDone    bool                 // conns is (or will be made) closed
+	migrating    map[string]*listener // listeners that take handed-over HTTP conns, by address
 }
 
 // Phase is where a generation is in its life.
@@ -161,6 +171,7 @@ func (h *Handoff) readEnv() error {
 	if v := take(proto.EnvSupervisor); v != "" {
 		h.supervised = true
 		h.fromParent = false
+		h.supervisorPID, _ = strconv.Atoi(v)
 	}
 	take(proto.EnvControl)
 	if v := take(proto.EnvStderrFD); v != "" {
@@ -172,7 +183,9 @@ func (h *Handoff) readEnv() error {
 		h.stderrFD = fd
 	}
 	h.ancestors = splitPids(take(envAncestors))
-	h.handoverPath = take(handover.EnvSocket)
+	if err := h.readHandoverEnv(take); err != nil {
+		return err
+	}
 	h.notify = take("NOTIFY_SOCKET")
 	h.upstream = take(proto.EnvUpstreamNotify)
 	if !h.fromParent && !h.supervised {
@@ -288,6 +301,7 @@ func (h *Handoff) Stop() error {
 			h.notifyUpstream("STOPPING=1")
 		}
 		h.finishHandover()
+		h.closePredecessor()
 		h.removePIDFiles()
 		if h.stderrFD >= 0 {
 			unix.Close(h.stderrFD)

@@ -47,7 +47,7 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 //     way (closing them at once would race with it, and that request would
 //     fail); a request that comes is answered, with "Connection: close".
 //     Connections that stay quiet are closed.
-//   - With Options.MigrateConns (and ln from Listen), HTTP/1 connections
+//   - Unless Options.NoMigrate (and with ln from Listen), HTTP/1 connections
 //     on this generation are not told "Connection: close" during probation
 //     or the drain: when the drain begins, each one that net/http waits on
 //     with nothing read (idle between requests, or new and waiting for its
@@ -72,7 +72,7 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 	d := newDrainer(h, srv)
 	if l, ok := ln.(*listener); ok {
 		h.takeHandedOver(l)
-		if h.opts.MigrateConns {
+		if !h.opts.NoMigrate {
 			l.setWrap(d.wrapConn(l.Addr().String()))
 			d.migrate.Store(true)
 		}
@@ -82,7 +82,6 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 	if err := h.Ready(); err != nil {
 		h.log.Warn("handoff: ready", "err", err)
 	}
-	h.receiveConns()
 
 	for {
 		phase, changed := h.Phase()

@@ -3,22 +3,20 @@ package handoff
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
 )
 
-// Keep-alive migration (Options.MigrateConns): the old generation passes
-// idle HTTP/1.1 connections to its successor over internal/handover instead
-// of closing them. This file holds both halves: the connection wrapper that
-// lets the drain take a connection without consuming a byte of it, the old
-// generation's channel to its successor, and the new generation's receiving
-// loop that feeds handed-over connections to its listeners.
+// Keep-alive migration (on unless Options.NoMigrate): the old generation
+// passes idle HTTP/1.1 connections to its successor over the handover
+// channel (channel.go) instead of closing them. This file holds the
+// connection wrapper that lets the drain take a connection without
+// consuming a byte of it, and the drain's side that sends them; the new
+// generation feeds them to its listener (channel.go's route).
 
 // longAgo is a deadline in the past: it makes a blocked Read return a
 // timeout at once, with no data.
@@ -138,165 +136,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// ---- old generation: the channel to the successor ----
-
-// acceptSuccessor runs once the successor is ready: it waits (bounded) for
-// the successor to dial hl, and records the channel for the drain.
-func (h *Handoff) acceptSuccessor(hl *handover.Listener, pid int, done chan struct{}) {
-	defer close(done)
-	defer hl.Close()
-	wait := max(h.opts.Probation, 0) + 5*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stopping():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	s, err := hl.Accept(ctx, handover.Peer{PID: pid})
-	if err != nil {
-		h.log.Warn("handoff: migrate: the new generation did not take the connection channel; connections will drain instead", "pid", pid, "err", err)
-		return
-	}
-	h.mu.Lock()
-	current := h.successorDone == done
-	if current {
-		h.successor = s
-	}
-	h.mu.Unlock()
-	if !current {
-		s.Abort("the upgrade was rolled back")
-	}
-}
-
-// successorChannel returns the channel to the successor for the drain, or
-// nil when there is none: no upgrade, or the successor never dialled.
-func (h *Handoff) successorChannel(wait time.Duration) *handover.Sender {
-	h.mu.Lock()
-	done := h.successorDone
-	h.mu.Unlock()
-	if done == nil {
-		return nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.handedOver {
-		return nil
-	}
-	return h.successor
-}
-
-// finishHandover ends the channel to the successor at Stop, once every
-// connection was passed.
-func (h *Handoff) finishHandover() {
-	h.mu.Lock()
-	s := h.successor
-	h.successor = nil
-	h.mu.Unlock()
-	if s == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	if err := s.Finish(ctx); err != nil {
-		h.log.Warn("handoff: migrate: finish", "err", err)
-	}
-}
-
-// ---- new generation: receiving connections ----
-
-// takeHandedOver registers l to receive the connections the previous
-// generation passes for its address, and starts receiving (once).
-func (h *Handoff) takeHandedOver(l *listener) {
-	if h.handoverPath == "" {
-		return
-	}
-	h.mu.Lock()
-	if h.migrating == nil {
-		h.migrating = make(map[string]*listener)
-	}
-	h.migrating[l.Addr().String()] = l
-	h.mu.Unlock()
-}
-
-// receiveConns dials the previous generation's channel and feeds each
-// connection it passes to the listener it was accepted on. It runs after
-// Ready, until the previous generation finishes or this one stops.
-func (h *Handoff) receiveConns() {
-	h.mu.Lock()
-	none := len(h.migrating) == 0
-	h.mu.Unlock()
-	if h.handoverPath == "" || none {
-		// Nowhere to serve them: the previous generation, never
-		// contacted, drains them itself.
-		return
-	}
-	h.receiveOnce.Do(func() { go h.receive() })
-}
-
-func (h *Handoff) receive() {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-h.stopping():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	r, err := handover.Dial(dctx, h.handoverPath, handover.Peer{PID: os.Getppid()})
-	dcancel()
-	if err != nil {
-		h.log.Warn("handoff: migrate: connect to the previous generation", "err", err)
-		return
-	}
-	defer r.Close()
-	received, dropped := 0, 0
-	var first time.Time
-	for {
-		it, err := r.Next(ctx)
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				h.log.Warn("handoff: migrate: receive", "err", err, "received", received)
-			}
-			break
-		}
-		if it.Conn == nil {
-			if it.State != nil {
-				it.State.Refuse("this program takes no state")
-			}
-			continue
-		}
-		if first.IsZero() {
-			first = time.Now()
-		}
-		h.mu.Lock()
-		l := h.migrating[string(it.Meta)]
-		h.mu.Unlock()
-		// The sender passes only connections with nothing buffered.
-		if l == nil || len(it.Buffered) > 0 || !l.inject(it.Conn) {
-			it.Conn.Close()
-			dropped++
-			continue
-		}
-		received++
-	}
-	if received+dropped > 0 {
-		h.log.Info("handoff: migrate: connections received", "received", received, "dropped", dropped,
-			"took", time.Since(first).Round(time.Millisecond))
-	}
-}
-
 // ---- old generation: the drain's side ----
 
 // wrapConn makes the raw TCP connections l accepts migratable; anything
@@ -377,7 +216,7 @@ func (c *migConn) isTaken() bool {
 func (d *drainer) send(out []*migConn) {
 	conns := make([]handover.Conn, len(out))
 	for i, c := range out {
-		conns[i] = handover.Conn{Socket: c.TCPConn, Meta: []byte(c.ln)}
+		conns[i] = handover.Conn{Socket: c.TCPConn, Meta: append([]byte{metaHTTP}, c.ln...)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -75,18 +75,18 @@ func (c *heldConn) hold(nc net.Conn, interval time.Duration, stop <-chan struct{
 	}
 }
 
-// With MigrateConns, idle keep-alive connections move to the new generation
+// With keep-alive migration (the default), idle keep-alive connections move to the new generation
 // instead of being closed: 200 held connections, each sending one POST a
 // second with a client that never retries or reconnects, through 5
 // upgrades. No request fails, no connection is closed, and after each
 // upgrade every connection (the same TCP connection, same local port) is
 // answered by the new generation's pid.
-func TestUpgradeWithMigrateConns_SameConnectionsMoveToNewGeneration(t *testing.T) {
+func TestUpgradeWithMigration_SameConnectionsMoveToNewGeneration(t *testing.T) {
 	testSameConnectionsMove(t, 200, 5)
 }
 
 // The issue's own bar: 1,000 held connections through 10 upgrades.
-func TestUpgradeWithMigrateConns_1000ConnectionsThrough10Upgrades(t *testing.T) {
+func TestUpgradeWithMigration_1000ConnectionsThrough10Upgrades(t *testing.T) {
 	if testing.Short() {
 		t.Skip("1,000 connections through 10 upgrades")
 	}
@@ -94,7 +94,7 @@ func TestUpgradeWithMigrateConns_1000ConnectionsThrough10Upgrades(t *testing.T) 
 }
 
 func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
-	s := startHello(t, "-migrate", "-probation", "200ms")
+	s := startHello(t, "-probation", "200ms")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	held := make([]*heldConn, conns)
@@ -193,20 +193,20 @@ func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 		}
 	}
 	// What each generation logged about the move.
-	for _, line := range regexp.MustCompile(`(?m)^.*handoff: migrate: .*$`).FindAllString(s.stderr.String(), -1) {
+	for _, line := range regexp.MustCompile(`(?m)^.*handoff: (migrate|handover): .*$`).FindAllString(s.stderr.String(), -1) {
 		t.Log(line)
 	}
 }
 
 // The same held-connection load that the drain alone survives by answering
-// with Connection: close (TestUpgradeWithIdleKeepAliveConnections_NoFailedRequests),
-// with MigrateConns: no request fails and, unlike the drain, no connection
+// with Connection: close (TestUpgradeWithoutMigrationWithIdleKeepAliveConnections_NoFailedRequests),
+// with migration: no request fails and, unlike the drain, no connection
 // is closed at all, idle or not.
-func TestUpgradeWithMigrateConns_NoFailedRequestsNoCuts(t *testing.T) {
-	r := holdThroughUpgrades(t, startHello(t, "-migrate", "-probation", "200ms"))
+func TestUpgradeWithMigration_NoFailedRequestsNoCuts(t *testing.T) {
+	r := holdThroughUpgrades(t, startHello(t, "-probation", "200ms"))
 	t.Logf("%s; connections cut: %d", r, r.Cuts)
 	if r.failed() || r.Cuts > 0 {
-		t.Fatalf("with MigrateConns, requests failed or connections were cut: %s; cuts: %d", r, r.Cuts)
+		t.Fatalf("with migration, requests failed or connections were cut: %s; cuts: %d", r, r.Cuts)
 	}
 }
 
@@ -214,8 +214,8 @@ func TestUpgradeWithMigrateConns_NoFailedRequestsNoCuts(t *testing.T) {
 // net/http's buffer) cannot move without losing them: the old generation
 // keeps it, answers that request, and the connection moves once it is idle
 // with nothing buffered. Not a byte is lost either way.
-func TestUpgradeWithMigrateConns_BufferedBytesAreServedNotLost(t *testing.T) {
-	s := startHello(t, "-migrate", "-probation", "200ms")
+func TestUpgradeWithMigration_BufferedBytesAreServedNotLost(t *testing.T) {
+	s := startHello(t, "-probation", "200ms")
 	nc, err := net.Dial("tcp", s.addr)
 	if err != nil {
 		t.Fatal(err)

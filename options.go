@@ -41,19 +41,34 @@ type Options struct {
 	// the drain or their last request, whichever is later). Default 5 seconds.
 	DrainIdle time.Duration
 
-	// MigrateConns passes idle HTTP/1.1 keep-alive connections to the new
-	// generation at the end of probation instead of closing them (Serve on
-	// a listener from Listen, self-upgrade mode). A connection is taken only
-	// while net/http waits on it with nothing read and nothing buffered, so
-	// not a byte of the client's is consumed: a request already on the wire
-	// is read by the new generation. During probation connections stay
-	// keep-alive on this generation (no "Connection: close"); a connection
-	// in the middle of a request finishes it here and migrates once idle.
-	// What cannot move (TLS, pipelined bytes buffered inside net/http, a
-	// successor that does not take them) falls back to the drain described
-	// at Serve; both are counted in the log. Default false for now: it will
-	// become the default once proven.
-	MigrateConns bool
+	// NoMigrate turns off keep-alive migration. By default, Serve passes
+	// idle HTTP/1.1 keep-alive connections to the generation that takes
+	// over instead of closing them (listeners from Listen; self-upgrade and
+	// under the supervisor): a connection moves only while net/http waits on
+	// it with nothing read and nothing buffered, so not a byte of the
+	// client's is consumed, and a request already on the wire is read by the
+	// new generation. During probation connections stay keep-alive here (no
+	// "Connection: close"); one in the middle of a request finishes it here
+	// and moves once idle. What cannot move (TLS, pipelined bytes buffered
+	// inside net/http, a successor that does not take them) falls back to
+	// the drain described at Serve; both are counted in the log. With
+	// NoMigrate, every connection drains.
+	NoMigrate bool
+
+	// SaveState, when set, writes this generation's state for the next one
+	// (a cache, sessions, counters): it is called when the new generation
+	// connects, before the new one is ready, and what it writes streams to
+	// the new generation's State without being held in memory on either
+	// side, at any size. Its error, or the new generation refusing the
+	// blob, is logged; the upgrade goes on (the new generation starts
+	// without it). Write errors mean the new generation stopped reading:
+	// return. See State for what the new side sees.
+	SaveState func(w io.Writer) error
+
+	// StateVersion is the format version of what SaveState writes, passed
+	// along as State.Version so that the new generation can refuse a
+	// format it does not know.
+	StateVersion uint32
 
 	// MaxDraining caps how many older generations may still be draining when
 	// an upgrade starts (ErrTooManyDraining beyond it). Default 4.

@@ -13,7 +13,9 @@ import (
 
 // Ready declares that this generation serves: its listeners are in place
 // and its Serve loops run. It closes inherited descriptors no Listen call
-// claimed, writes the PID file, and sends READY=1 to whoever waits for it:
+// claimed, connects to the previous generation's handover channel (to
+// receive its live connections; a State not settled by now is refused),
+// writes the PID file, and sends READY=1 to whoever waits for it:
 // the previous generation (which then stops accepting and, after the
 // probation window, drains), the supervisor, or systemd (with MAINPID, so a
 // Type=notify unit follows the process that serves).
@@ -53,8 +55,12 @@ func (h *Handoff) Ready() error {
 			errs = append(errs, err)
 		}
 	}
+	// Connect to the previous generation before it hears we are ready:
+	// it drains from then on, and passes its connections on this channel.
+	h.connectPredecessor()
 	status := "STATUS=serving, generation " + strconv.Itoa(h.generation)
 	ready := []string{"READY=1", selfPID(), proto.ReadyField + "=" + strconv.Itoa(proto.Version), status}
+	ready = append(ready, h.announceHandover()...)
 	switch {
 	case h.fromParent || h.supervised:
 		if err := h.send(h.notify, ready...); err != nil {

@@ -127,16 +127,20 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	if h.upstream != "" {
 		env = append(env, proto.EnvUpstreamNotify+"="+h.upstream)
 	}
-	var hl *handover.Listener
-	if h.opts.MigrateConns {
-		if hl, err = handover.Listen(""); err != nil {
-			h.log.Warn("handoff: migrate: no connection channel for this upgrade; connections will drain instead", "err", err)
-			hl = nil
-		} else {
-			env = append(env, handover.EnvSocket+"="+hl.Path())
+	// The handover channel (channel.go): the new generation connects to
+	// it before it declares itself ready.
+	hl, err := handover.Listen("")
+	if err != nil {
+		h.log.Warn("handoff: handover: no channel for this upgrade; connections will drain, no state is passed", "err", err)
+		hl = nil
+	} else {
+		env = append(env, proto.EnvHandover+"="+hl.Path(), proto.EnvHandoverPID+"="+strconv.Itoa(os.Getpid()))
+		if h.opts.SaveState != nil {
+			env = append(env, proto.EnvState+"=1")
 		}
 	}
-	// cutover takes hl over; every other way out closes it.
+	// The link takes hl over once the child runs; every other way out
+	// closes it.
 	defer func() {
 		if hl != nil {
 			hl.Close()
@@ -161,6 +165,11 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 		return fmt.Errorf("%w: generation %d: %v", ErrUpgradeFailed, next, err)
 	}
 	h.log.Info("handoff: upgrade: started", "generation", next, "pid", p.Pid, "path", path)
+	var link *successorLink
+	if hl != nil {
+		link = h.offer(hl, handover.Peer{PID: p.Pid}, false)
+		hl = nil
+	}
 
 	ready := make(chan error, 1)
 	go waitReady(recv, p.Pid, ready, h)
@@ -171,9 +180,7 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	select {
 	case err := <-ready:
 		if err == nil {
-			l := hl
-			hl = nil
-			return h.cutover(next, p, l)
+			return h.cutover(next, p, link)
 		}
 		failure = err.Error()
 	case <-p.Done():
@@ -182,9 +189,11 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 		failure = "not ready within " + h.opts.ReadyTimeout.String()
 	case <-h.stopping():
 		p.Kill()
+		h.abandon(link, "this generation stopped")
 		return ErrStopped
 	}
 	p.Kill()
+	h.abandon(link, "the upgrade failed")
 	if !strings.Contains(failure, "last stderr lines") {
 		if t := strings.TrimSpace(p.Tail()); t != "" {
 			failure += "; last stderr lines:\n" + t
@@ -229,23 +238,15 @@ func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, h *Handoff)
 
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
-func (h *Handoff) cutover(next int, p *spawn.Process, hl *handover.Listener) error {
+func (h *Handoff) cutover(next int, p *spawn.Process, link *successorLink) error {
 	h.mu.Lock()
 	if h.phase == Stopped {
 		h.mu.Unlock()
 		p.Kill()
-		if hl != nil {
-			hl.Close()
-		}
+		h.abandon(link, "this generation stopped")
 		return ErrStopped
 	}
-	if hl != nil {
-		// The successor dials as soon as it is ready: accept it now, so
-		// that the channel is up when probation ends.
-		done := make(chan struct{})
-		h.successorDone = done
-		go h.acceptSuccessor(hl, p.Pid, done)
-	}
+	h.link = link
 	drainingAlready := h.phase == Draining // a stop signal came during the upgrade
 	if !drainingAlready {
 		h.setPhase(Probation)
@@ -291,11 +292,9 @@ func (h *Handoff) rollback(next int, p *spawn.Process) error {
 		h.mu.Unlock()
 		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
 	}
-	s := h.successor
-	h.successor, h.successorDone = nil, nil
-	if s != nil {
-		defer s.Abort("the new generation died in probation")
-	}
+	link := h.link
+	h.link = nil
+	defer h.abandon(link, "the new generation died in probation")
 	h.setPhase(Serving)
 	for _, s := range h.sockets {
 		s.resume()

@@ -11,15 +11,17 @@ import (
 // The promise itself: 20 upgrades in a row under load from clients that
 // never retry (POSTs, half on keep-alive connections, half on a new
 // connection per request, some slow requests in flight), and not one
-// request fails; every generation serves.
+// request fails; every generation serves. Keep-alive migration is on (the
+// default): connections move between generations while requests are in
+// flight on them.
 func TestUpgradeUnderLoad_NoFailedRequests(t *testing.T) {
 	testUpgradesUnderLoad(t, "-probation", "300ms", "-drain-idle", "2s")
 }
 
-// The same mixed load with keep-alive migration on: connections move
-// between generations while requests are in flight on them.
-func TestUpgradeUnderLoadWithMigrateConns_NoFailedRequests(t *testing.T) {
-	testUpgradesUnderLoad(t, "-migrate", "-probation", "300ms", "-drain-idle", "2s")
+// The same mixed load with migration off (Options.NoMigrate): the drain
+// alone, with Connection: close, loses nothing either.
+func TestUpgradeUnderLoadWithoutMigration_NoFailedRequests(t *testing.T) {
+	testUpgradesUnderLoad(t, "-migrate=false", "-probation", "300ms", "-drain-idle", "2s")
 }
 
 func testUpgradesUnderLoad(t *testing.T, flags ...string) {
@@ -55,9 +57,10 @@ func testUpgradesUnderLoad(t *testing.T, flags ...string) {
 // sends on it. 200 held connections, each sending one POST a second with a
 // client that never retries, through 5 upgrades: no request fails, because
 // the drain answers each connection's next request with Connection: close
-// instead of closing it under the client's feet.
-func TestUpgradeWithIdleKeepAliveConnections_NoFailedRequests(t *testing.T) {
-	r := holdThroughUpgrades(t, startHello(t, "-probation", "200ms"))
+// instead of closing it under the client's feet. (Migration off: this is
+// the drain's own test.)
+func TestUpgradeWithoutMigrationWithIdleKeepAliveConnections_NoFailedRequests(t *testing.T) {
+	r := holdThroughUpgrades(t, startHello(t, "-migrate=false", "-probation", "200ms"))
 	t.Logf("%s; connections cut while idle: %d", r, r.Cuts)
 	if r.failed() {
 		t.Fatalf("requests failed on held keep-alive connections: %s", r)

@@ -33,7 +33,7 @@ func main() {
 	drainTimeout := flag.Duration("drain-timeout", 0, "hard cap on the drain (0: the library's default)")
 	drainIdle := flag.Duration("drain-idle", 0, "how long idle keep-alive connections may stay quiet before the drain closes them (0: default)")
 	readyTimeout := flag.Duration("ready-timeout", 0, "how long a new generation may take to be ready (0: default)")
-	migrate := flag.Bool("migrate", false, "pass idle keep-alive connections to the new generation (Options.MigrateConns)")
+	migrate := flag.Bool("migrate", true, "pass idle keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain)")
 	verbose := flag.Bool("v", false, "log what happens to stderr")
 	flag.Parse()
 
@@ -53,7 +53,7 @@ func main() {
 		DrainTimeout: *drainTimeout,
 		DrainIdle:    *drainIdle,
 		ReadyTimeout: *readyTimeout,
-		MigrateConns: *migrate,
+		NoMigrate:    !*migrate,
 		Logger:       logger,
 	})
 	if err != nil {

@@ -1,12 +1,15 @@
 package handover
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +32,13 @@ type Peer struct {
 	// does not say, and a non-zero PID makes the handshake fail with
 	// ErrUnsupported rather than pretend it was checked.
 	PID int
+	// Ancestor, when non-zero, must be the peer's parent, grandparent or
+	// a process further up its tree: how a supervised worker recognises its
+	// successor, started by the same supervisor (perhaps through a shell),
+	// whose pid it cannot know in advance. Checked on Linux (the peer's pid
+	// from SO_PEERCRED, its ancestors from /proc); elsewhere ignored, and
+	// only the uid is checked.
+	Ancestor int
 }
 
 // conn is one end of an established channel: the socket, the negotiated
@@ -163,5 +173,49 @@ func checkPeer(uc *net.UnixConn, want Peer) error {
 			return fmt.Errorf("%w: the peer is pid %d, expected pid %d", ErrPeer, pid, want.PID)
 		}
 	}
+	if want.Ancestor != 0 && pid > 0 {
+		if ppid, ok := parentOf(pid); ok && !descends(ppid, want.Ancestor) {
+			return fmt.Errorf("%w: the peer (pid %d, child of pid %d) does not descend from pid %d", ErrPeer, pid, ppid, want.Ancestor)
+		}
+	}
 	return nil
+}
+
+// descends reports whether pid is ancestor or one of its descendants,
+// walking up the parents (a bounded number of steps).
+func descends(pid, ancestor int) bool {
+	for range 64 {
+		if pid == ancestor {
+			return true
+		}
+		if pid <= 1 {
+			return false
+		}
+		ppid, ok := parentOf(pid)
+		if !ok {
+			return false
+		}
+		pid = ppid
+	}
+	return false
+}
+
+// parentOf reads pid's parent from /proc (Linux); ok is false where there
+// is no /proc or the process is gone.
+func parentOf(pid int) (ppid int, ok bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// "pid (comm) state ppid ...": comm may itself hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return ppid, err == nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,4 +284,50 @@ func TestCrossProcess_WrongPIDRefused(t *testing.T) {
 	if !errors.Is(derr, ErrAborted) {
 		t.Fatal(derr)
 	}
+}
+
+// A supervised worker accepts only a descendant of its supervisor: a peer
+// that does not descend from the expected pid is refused; one whose parent
+// or grandparent it is, is accepted.
+func TestAccept_ChecksThePeersAncestor(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the parent is checked on Linux only")
+	}
+	for _, tc := range []struct {
+		parent int
+		ok     bool
+	}{{os.Getppid(), true}, {grandparent(t), true}, {os.Getpid(), false}, {os.Getpid() + 100000, false}} {
+		ln, err := Listen("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testCtx(t)
+		dialed := make(chan error, 1)
+		go func() {
+			r, err := Dial(ctx, ln.Path(), Peer{})
+			if err == nil {
+				r.Close()
+			}
+			dialed <- err
+		}()
+		s, err := ln.Accept(ctx, Peer{Ancestor: tc.parent})
+		if tc.ok {
+			if err != nil {
+				t.Fatalf("parent %d: %v", tc.parent, err)
+			}
+			s.Close()
+		} else {
+			wantErr(t, err, ErrPeer, fmt.Sprintf("does not descend from pid %d", tc.parent))
+		}
+		<-dialed
+		ln.Close()
+	}
+}
+
+func grandparent(t *testing.T) int {
+	pid, ok := parentOf(os.Getppid())
+	if !ok {
+		t.Fatal("no /proc entry for the parent")
+	}
+	return pid
 }
