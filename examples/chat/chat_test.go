@@ -1,0 +1,340 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The issue's bar for any protocol: clients connected before 10 upgrades
+// are still connected after them, on the same TCP connection, and not a
+// line is lost or answered twice (each line carries a sequence number; the
+// server's per-connection counter, handed over as metadata, must match it).
+// A client that has sent half a line when the upgrade happens gets that
+// line answered by the new generation: the half travelled as buffered
+// bytes.
+func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
+	const clients, upgrades = 40, 10
+	srv := startChat(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	cls := make([]*client, clients)
+	for i := range cls {
+		cls[i] = dialClient(t, srv.addr, fmt.Sprintf("c%d", i), 1+i%3)
+		wg.Add(1)
+		go func() { defer wg.Done(); cls[i].run(ctx) }()
+	}
+	partial := dialClient(t, srv.addr, "partial", 1)
+
+	pid := srv.pid
+	pids := []int{pid}
+	for u := 1; u <= upgrades; u++ {
+		// Half a line on the wire before the upgrade, the rest after it.
+		seq := u
+		head := fmt.Sprintf("partial %d he", seq)
+		if _, err := io.WriteString(partial.conn, head); err != nil {
+			t.Fatalf("upgrade %d: partial write: %v", u, err)
+		}
+		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
+		}
+		next := srv.nextPID(t, pid, 20*time.Second)
+		waitExit(t, pid, 20*time.Second)
+		if _, err := io.WriteString(partial.conn, "llo\n"); err != nil {
+			t.Fatalf("upgrade %d: partial write: %v", u, err)
+		}
+		got, err := partial.readLine()
+		want := fmt.Sprintf("partial %d hello | n=%d pid=%d", seq, seq, next)
+		if err != nil || got != want {
+			t.Fatalf("upgrade %d: the line begun before the upgrade: got %q (%v), want %q", u, got, err, want)
+		}
+		// Every client must have been answered by the new generation on
+		// its old connection before the next upgrade.
+		for _, c := range cls {
+			c.waitPID(t, next, 20*time.Second)
+		}
+		pid = next
+		pids = append(pids, pid)
+		t.Logf("upgrade %d: pid %d serves every connection", u, pid)
+	}
+	cancel()
+	wg.Wait()
+	total := 0
+	for _, c := range cls {
+		if c.err != nil {
+			t.Errorf("%s: %v", c.name, c.err)
+		}
+		total += c.seq
+		for _, p := range pids {
+			if !c.saw(p) {
+				t.Errorf("%s (local port %s) was never answered by pid %d", c.name, c.local, p)
+			}
+		}
+	}
+	t.Logf("%d clients, %d lines answered in order across %d upgrades, no reconnect, generations %v", clients, total, upgrades, pids)
+}
+
+type chatServer struct {
+	addr string
+	pid  int
+
+	mu        sync.Mutex
+	lines     []string
+	announced map[int]bool // pids that said "listening", seen by nextPID
+	change    chan struct{}
+}
+
+var listening = regexp.MustCompile(`chat: listening on (\S+) pid=(\d+)`)
+
+func startChat(t *testing.T) *chatServer {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "chat")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-probation", "100ms", "-v")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &chatServer{change: make(chan struct{}), announced: make(map[int]bool)}
+	seen := map[int]bool{cmd.Process.Pid: true}
+	t.Cleanup(func() {
+		// Every generation is killed by pid (later ones are not our children).
+		s.mu.Lock()
+		for _, l := range s.lines {
+			if m := listening.FindStringSubmatch(l); m != nil {
+				p, _ := strconv.Atoi(m[2])
+				seen[p] = true
+			}
+		}
+		s.mu.Unlock()
+		for p := range seen {
+			syscall.Kill(p, syscall.SIGKILL)
+		}
+		cmd.Wait()
+		if t.Failed() {
+			s.mu.Lock()
+			t.Logf("server log:\n%s", strings.Join(s.lines, "\n"))
+			s.mu.Unlock()
+		}
+	})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.lines = append(s.lines, sc.Text())
+			close(s.change)
+			s.change = make(chan struct{})
+			s.mu.Unlock()
+		}
+	}()
+	m := s.waitLine(t, listening, 0, 20*time.Second)
+	s.addr = m[1]
+	s.pid, _ = strconv.Atoi(m[2])
+	s.mu.Lock()
+	s.announced[s.pid] = true
+	s.mu.Unlock()
+	return s
+}
+
+// waitLine waits for a log line matching re among lines[from:].
+func (s *chatServer) waitLine(t *testing.T, re *regexp.Regexp, from int, d time.Duration) []string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		s.mu.Lock()
+		for _, l := range s.lines[min(from, len(s.lines)):] {
+			if m := re.FindStringSubmatch(l); m != nil {
+				s.mu.Unlock()
+				return m
+			}
+		}
+		ch := s.change
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no log line matching %s within %v", re, d)
+		}
+	}
+}
+
+// nextPID waits for a generation that has not announced itself before.
+func (s *chatServer) nextPID(t *testing.T, old int, d time.Duration) int {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		s.mu.Lock()
+		for _, l := range s.lines {
+			if m := listening.FindStringSubmatch(l); m != nil {
+				if p, _ := strconv.Atoi(m[2]); p > 0 && !s.announced[p] {
+					s.announced[p] = true
+					s.mu.Unlock()
+					return p
+				}
+			}
+		}
+		ch := s.change
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("no new generation after pid %d within %v", old, d)
+		}
+	}
+}
+
+// waitExit waits until pid is gone (or a zombie nobody reaps yet).
+func waitExit(t *testing.T, pid int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil || zombie(pid) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, under a deadline
+	}
+	t.Fatalf("pid %d still running after %v", pid, d)
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+}
+
+// client holds one connection and sends numbered lines on it, burst at a
+// time, checking every answer.
+type client struct {
+	name  string
+	conn  net.Conn
+	br    *bufio.Reader
+	local string
+	burst int
+
+	mu     sync.Mutex
+	seq    int // lines answered correctly
+	pids   map[int]bool
+	err    error
+	change chan struct{}
+}
+
+var reply = regexp.MustCompile(`^(\S+) (\d+) (.*) \| n=(\d+) pid=(\d+)$`)
+
+func dialClient(t *testing.T, addr, name string, burst int) *client {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &client{name: name, conn: c, br: bufio.NewReader(c), local: c.LocalAddr().String(), burst: burst,
+		pids: make(map[int]bool), change: make(chan struct{})}
+}
+
+func (c *client) readLine() (string, error) {
+	c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	l, err := c.br.ReadString('\n')
+	return strings.TrimSuffix(l, "\n"), err
+}
+
+func (c *client) run(ctx context.Context) {
+	for ctx.Err() == nil {
+		var b strings.Builder
+		for i := 1; i <= c.burst; i++ {
+			fmt.Fprintf(&b, "%s %d payload-%d\n", c.name, c.seq+i, c.seq+i)
+		}
+		if _, err := io.WriteString(c.conn, b.String()); err != nil {
+			c.fail(fmt.Errorf("write after line %d: %w", c.seq, err))
+			return
+		}
+		for i := 1; i <= c.burst; i++ {
+			l, err := c.readLine()
+			if err != nil {
+				c.fail(fmt.Errorf("read the answer to line %d: %w", c.seq+1, err))
+				return
+			}
+			m := reply.FindStringSubmatch(l)
+			want := c.seq + 1
+			if m == nil || m[1] != c.name || m[2] != strconv.Itoa(want) || m[3] != "payload-"+strconv.Itoa(want) || m[4] != strconv.Itoa(want) {
+				c.fail(fmt.Errorf("answer %q, want line %d answered as n=%d", l, want, want))
+				return
+			}
+			pid, _ := strconv.Atoi(m[5])
+			c.mu.Lock()
+			c.seq = want
+			if !c.pids[pid] {
+				c.pids[pid] = true
+				close(c.change)
+				c.change = make(chan struct{})
+			}
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond): // pace: ~50 bursts a second per client
+		}
+	}
+}
+
+func (c *client) fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.change)
+		c.change = make(chan struct{})
+	}
+}
+
+func (c *client) saw(pid int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pids[pid]
+}
+
+func (c *client) waitPID(t *testing.T, pid int, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		c.mu.Lock()
+		ok, err, ch := c.pids[pid], c.err, c.change
+		c.mu.Unlock()
+		if err != nil {
+			t.Fatalf("%s (local port %s): %v", c.name, c.local, err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			t.Fatalf("%s (local port %s) not answered by pid %d within %v", c.name, c.local, pid, d)
+		}
+	}
+}
