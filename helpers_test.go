@@ -40,6 +40,7 @@ func buildBinaries(t testing.TB) string {
 		builds := [][]string{
 			{"-o", filepath.Join(dir, "hello"), "./examples/hello"},
 			{"-o", filepath.Join(dir, "many"), "./testdata/many"},
+			{"-o", filepath.Join(dir, "state"), "./testdata/state"},
 		}
 		for _, mode := range []string{"exit1", "panic", "hang", "probation"} {
 			builds = append(builds, []string{"-ldflags", "-X main.mode=" + mode, "-o", filepath.Join(dir, "faulty-"+mode), "./testdata/faulty"})
