@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -147,4 +148,88 @@ func BenchmarkAccept(b *testing.B) {
 		h.Ready()
 		run(b, ln)
 	})
+}
+
+// BenchmarkMigrateIdleConns measures keep-alive migration: n idle
+// keep-alive connections (each has served one request) move to the new
+// generation at every upgrade. Reported: ms-migrate, from the start of the
+// old generation's drain to the last connection handed over (what the
+// old generation's log says), and ms-old-exit, from the SIGHUP to the old
+// generation's exit. Afterwards every connection must still answer, from
+// the last generation.
+func BenchmarkMigrateIdleConns(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) { benchMigrate(b, n) })
+	}
+}
+
+var migrateLine = regexp.MustCompile(`msg="handoff: migrate: keep-alive connections" pid=(\d+) migrated=(\d+) fell_back=(\d+) took=(\S+)`)
+
+func benchMigrate(b *testing.B, n int) {
+	s := startHello(b, "-probation", "1ms", "-drain-idle", "1ms")
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			b.Fatalf("connection %d: %v", i, err)
+		}
+		defer c.Close()
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		if pid := askPID(b, c, readers[i]); pid != s.cmd.Process.Pid {
+			b.Fatalf("connection %d answered by %d", i, pid)
+		}
+	}
+	pid := s.cmd.Process.Pid
+	var migrate, exit time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		next, status := s.upgrade(pid)
+		if next == pid {
+			b.Fatalf("upgrade %d failed: %s", i+1, status)
+		}
+		waitExit(b, pid, 60*time.Second)
+		exit += time.Since(start)
+		s.waitLog(fmt.Sprintf(`msg="handoff: migrate: keep-alive connections" pid=%d `, pid), 10*time.Second)
+		for _, m := range migrateLine.FindAllStringSubmatch(s.stderr.String(), -1) {
+			if m[1] != strconv.Itoa(pid) {
+				continue
+			}
+			if m[2] != strconv.Itoa(n) || m[3] != "0" {
+				b.Fatalf("upgrade %d: migrated %s, fell back %s, want %d and 0", i+1, m[2], m[3], n)
+			}
+			d, err := time.ParseDuration(m[4])
+			if err != nil {
+				b.Fatal(err)
+			}
+			migrate += d
+		}
+		pid = next
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(migrate.Milliseconds())/float64(b.N), "ms-migrate")
+	b.ReportMetric(float64(exit.Milliseconds())/float64(b.N), "ms-old-exit")
+	for i, c := range conns {
+		if got := askPID(b, c, readers[i]); got != pid {
+			b.Fatalf("connection %d answered by %d after the upgrades, want %d", i, got, pid)
+		}
+	}
+}
+
+// askPID sends one keep-alive request on c and returns the pid that answered.
+func askPID(b *testing.B, c net.Conn, br *bufio.Reader) int {
+	b.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
+		b.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
+	return pid
 }

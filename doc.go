@@ -39,6 +39,27 @@
 //	h.Ready()      // the previous generation may stop accepting
 //	<-h.Draining() // a successor took over, or SIGTERM: finish and return
 //
+// # Live connections and state
+//
+// Before Ready sends READY=1, a new generation connects to the previous
+// one over a private unix socket (0600, peer credentials checked), and on
+// it receives, in order: the previous generation's state blob
+// (Options.SaveState there; State here, before Ready), its idle HTTP/1.1
+// keep-alive connections (Serve, unless Options.NoMigrate: they are
+// answered here on the same TCP connection), and the program's own
+// connections (HandOver there; HandedOver here):
+//
+//	// old generation, once Draining is closed: stop reading c, then
+//	n, err := h.HandOver(ctx, handoff.Conn{Conn: c, Buffered: unread, Meta: session})
+//
+//	// new generation, before Ready
+//	for c := range h.HandedOver() {
+//		go resume(c.Conn, c.Buffered, c.Meta)
+//	}
+//
+// Connections that cannot move (TLS, HTTP/2, WebSockets) drain: HTTP/2
+// gets GOAWAY, WebSockets a close frame with status 1012 (CloseWebSocket).
+//
 // # Protocol
 //
 // Sockets are passed with systemd's socket-activation variables

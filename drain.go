@@ -206,8 +206,8 @@ func (d *drainer) drain() error {
 	return nil
 }
 
-// closeQuiet closes HTTP/1 connections that stayed idle for quiet since the
-// drain began or since their last request, and returns how many HTTP/1
+// closeQuiet closes HTTP/1 keep-alive connections that stayed idle for
+// quiet since the drain began or since their last request, and returns how many HTTP/1
 // connections remain and when the next one may become closable.
 func (d *drainer) closeQuiet(start time.Time, quiet time.Duration) (int, time.Duration) {
 	now := time.Now()
@@ -219,7 +219,12 @@ func (d *drainer) closeQuiet(start time.Time, quiet time.Duration) (int, time.Du
 		if ci.h2 {
 			continue
 		}
-		if ci.state == http.StateActive {
+		if ci.state == http.StateActive || ci.state == http.StateNew {
+			// A new connection has a request coming (clients connect to
+			// send one): closing it would fail that request, on a loaded
+			// machine even a client that writes right after connect. It
+			// waits for its request (answered with Connection: close),
+			// net/http's own ReadHeaderTimeout, or the drain deadline.
 			remaining++
 			continue
 		}
@@ -237,10 +242,10 @@ func (d *drainer) closeQuiet(start time.Time, quiet time.Duration) (int, time.Du
 	}
 	d.mu.Unlock()
 	for _, c := range toClose {
-		if _, ok := c.(*migConn); ok && d.sender != nil {
+		if mc, ok := c.(*migConn); ok && d.sender != nil && !mc.isTaken() {
 			d.fellBack++ // it never offered a clean moment to move
 		}
-		c.Close()
+		c.Close() // a taken connection moves on Close
 	}
 	return remaining, max(next, time.Millisecond)
 }

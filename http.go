@@ -46,7 +46,10 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 //     left open for Options.DrainIdle in case a request is already on its
 //     way (closing them at once would race with it, and that request would
 //     fail); a request that comes is answered, with "Connection: close".
-//     Connections that stay quiet are closed.
+//     Connections that stay quiet are closed. A new connection that has
+//     not sent its first request yet is not closed: a request is coming
+//     on it. It waits for that request, for srv.ReadHeaderTimeout (set it),
+//     or for the drain deadline.
 //   - Unless Options.NoMigrate (and with ln from Listen), HTTP/1 connections
 //     on this generation are not told "Connection: close" during probation
 //     or the drain: when the drain begins, each one that net/http waits on

@@ -3,7 +3,10 @@
 package handoff_test
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -152,4 +155,88 @@ func TestNewRefusesUnknownProtocolVersion(t *testing.T) {
 	if !errors.Is(err, handoff.ErrProtocol) {
 		t.Fatalf("New with HANDOFF_PROTOCOL=99: err = %v, want ErrProtocol", err)
 	}
+}
+
+// The drain closes idle keep-alive connections that stay quiet, but not a
+// new connection whose first request has not arrived yet: a request is on
+// its way (on a loaded machine the client's write can lag its connect by
+// more than DrainIdle), and closing the connection would fail it.
+func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
+	h, err := handoff.New(handoff.Options{NoSignals: true, NoMigrate: true, DrainIdle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop()
+	ln, err := h.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{}, 2)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateNew {
+				accepted <- struct{}{}
+			}
+		},
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idleR := bufio.NewReader(idle)
+	if resp := roundTrip(t, idle, idleR); resp.Close {
+		t.Fatal("keep-alive refused before the drain")
+	}
+	fresh, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	for range 2 {
+		select {
+		case <-accepted:
+		case <-time.After(5 * time.Second):
+			t.Fatal("connections not accepted")
+		}
+	}
+
+	h.Drain()
+	// The idle connection is closed once quiet for DrainIdle: by then the
+	// drain has passed over the new one too.
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idleR.ReadByte(); err != io.EOF {
+		t.Fatalf("idle keep-alive connection: %v, want EOF", err)
+	}
+	resp := roundTrip(t, fresh, bufio.NewReader(fresh))
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("request on the new connection: status %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drain did not end")
+	}
+}
+
+func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }

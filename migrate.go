@@ -218,7 +218,9 @@ func (d *drainer) send(out []*migConn) {
 	for i, c := range out {
 		conns[i] = handover.Conn{Socket: c.TCPConn, Meta: append([]byte{metaHTTP}, c.ln...)}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// Each batch of 253 is acknowledged: allow for thousands on a loaded
+	// machine (an unconfirmed batch is closed here: never two owners).
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second+time.Duration(len(conns))*time.Millisecond)
 	defer cancel()
 	n, err := d.sender.SendConns(ctx, conns)
 	d.migrated += n
