@@ -105,11 +105,19 @@ func (d *drainer) track(c net.Conn, s http.ConnState) {
 			d.conns[c] = ci
 		}
 		ci.state, ci.since = s, time.Now()
+		if s == http.StateIdle && !ci.h2 {
+			ci.h2 = isHTTP2(c)
+		}
 	case http.StateActive:
-		if ci := d.conns[c]; ci != nil {
+		ci := d.conns[c]
+		if ci != nil {
 			ci.state = s
 		} else {
-			d.conns[c] = &connInfo{state: s, since: time.Now()}
+			ci = &connInfo{state: s, since: time.Now()}
+			d.conns[c] = ci
+		}
+		if !ci.h2 {
+			ci.h2 = isHTTP2(c)
 		}
 	case http.StateHijacked:
 		delete(d.conns, c)

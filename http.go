@@ -75,10 +75,10 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 	d := newDrainer(h, srv)
 	if l, ok := ln.(*listener); ok {
 		h.takeHandedOver(l)
-		if !h.opts.NoMigrate {
-			l.setWrap(d.wrapConn(l.Addr().String()))
-			d.migrate.Store(true)
-		}
+		// Wrapped even without migration: the wrapper also tells h2c
+		// connections from HTTP/1 ones before their first request.
+		l.setWrap(d.wrapConn(l.Addr().String()))
+		d.migrate.Store(!h.opts.NoMigrate)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -240,3 +240,60 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 	resp.Body.Close()
 	return resp
 }
+
+// An h2c connection on which no request ran yet is HTTP/2 all the same:
+// the drain sends it GOAWAY (srv.Shutdown) instead of closing it as an idle
+// HTTP/1 connection under the client's feet.
+func TestDrain_H2CConnectionWithoutRequest_GetsGoAway(t *testing.T) {
+	h, err := handoff.New(handoff.Options{NoSignals: true, DrainIdle: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Stop()
+	ln, err := h.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Protocols: &protocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	// The client preface and an empty SETTINGS frame; no request.
+	if _, err := io.WriteString(c, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	frames := make(chan byte, 16)
+	go func() {
+		defer close(frames)
+		hdr := make([]byte, 9)
+		for {
+			if _, err := io.ReadFull(c, hdr); err != nil {
+				return
+			}
+			if _, err := io.CopyN(io.Discard, c, int64(hdr[0])<<16|int64(hdr[1])<<8|int64(hdr[2])); err != nil {
+				return
+			}
+			frames <- hdr[3]
+		}
+	}()
+	// The server's SETTINGS: the connection is up and speaks HTTP/2.
+	if typ := <-frames; typ != 0x4 {
+		t.Fatalf("first frame type %d, want SETTINGS", typ)
+	}
+	h.Drain()
+	for typ := range frames {
+		if typ == 0x7 {
+			return // GOAWAY
+		}
+	}
+	t.Fatal("the connection was closed without GOAWAY")
+}

@@ -1,7 +1,9 @@
 package handoff
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -44,6 +46,8 @@ type migConn struct {
 	handover     func(*migConn) // called by Close instead of closing when taken
 
 	mu       sync.Mutex
+	started  bool // a Read returned data: the protocol is known
+	h2       bool // the client opened with the HTTP/2 preface (h2c)
 	full     int  // the largest Read buffer seen: net/http's bufio size
 	reading  bool // a Read is in progress...
 	clean    bool // ...on net/http's empty buffer
@@ -63,6 +67,10 @@ func (c *migConn) Read(p []byte) (int, error) {
 	c.reading = false
 	if n > 0 {
 		c.fresh = false
+		if !c.started {
+			// No HTTP/1 method is "PRI": this is h2c with prior knowledge.
+			c.started, c.h2 = true, bytes.HasPrefix(p[:n], []byte("PRI "))
+		}
 	}
 	if c.taken && (n > 0 || !isTimeout(err)) {
 		// The client's bytes (or its FIN) beat the takeover: serve them
@@ -243,4 +251,19 @@ func (d *drainer) logMigration(start time.Time) {
 	}
 	d.h.log.Info("handoff: migrate: keep-alive connections", "migrated", d.migrated, "fell_back", d.fellBack,
 		"took", time.Since(start).Round(time.Millisecond))
+}
+
+// isHTTP2 tells an HTTP/2 connection from its first bytes (h2c) or its
+// TLS handshake (ALPN "h2"), before any request ran on it: such a
+// connection is never closed as an idle HTTP/1 one, it gets GOAWAY.
+func isHTTP2(c net.Conn) bool {
+	switch c := c.(type) {
+	case *migConn:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.h2
+	case *tls.Conn:
+		return c.ConnectionState().NegotiatedProtocol == "h2"
+	}
+	return false
 }
