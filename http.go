@@ -59,7 +59,11 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 //     it is idle. What cannot move (TLS, bytes pipelined into net/http's
 //     buffer, no successor taking them) is drained as above.
 //   - Once no HTTP/1 connection is left, srv.Shutdown sends HTTP/2 GOAWAY
-//     and waits for open streams. (Calling Shutdown earlier would make
+//     and waits for open streams. net/http sends one GOAWAY, not the two
+//     steps RFC 9113 section 6.8 recommends: a request a client writes
+//     while it is on the wire is refused as not processed (safe to resend;
+//     Go's transport does so itself when it can replay the body, a client
+//     with a one-shot body sees an error). See docs/BENCHMARKS.md. (Calling Shutdown earlier would make
 //     net/http close keep-alive connections without answering requests it
 //     reads on them.)
 //   - Hijacked connections (WebSockets) are not tracked by net/http: they

@@ -1,0 +1,560 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/sdnotify"
+)
+
+// The promise for HTTP/2: h2c clients through 20 upgrades, zero
+// failed requests. HTTP/2 connections cannot move to the new generation:
+// the old one ends them with GOAWAY (srv.Shutdown) when it drains, finishes
+// the streams in flight, and the clients open their next connection to the
+// new generation. Every generation's pid must answer.
+//
+// Two kinds of clients run side by side, each on its own HTTP/2-only
+// transports (one long-lived connection per transport, since HTTP/2
+// multiplexes), 4 callers per transport, one of them making 150 ms requests
+// so that streams are in flight at every drain, all sending POSTs with a
+// body:
+//
+//   - replay: bodies the transport can replay (Request.GetBody, which
+//     http.NewRequest sets for a strings reader: what Go clients usually
+//     send). No request may fail.
+//   - strict: bodies it cannot replay. No request may fail, except those the
+//     server did not process: see load.
+func TestH2CThrough20Upgrades_NoFailedRequests(t *testing.T) {
+	testH2CUpgrades(t, "-probation", "300ms", "-drain-idle", "1s")
+}
+
+// The same with keep-alive migration off (Options.NoMigrate): HTTP/2
+// connections are never migrated, they get GOAWAY either way.
+func TestH2CThrough20UpgradesWithoutMigration_NoFailedRequests(t *testing.T) {
+	testH2CUpgrades(t, "-migrate=false", "-probation", "300ms", "-drain-idle", "1s")
+}
+
+func testH2CUpgrades(t *testing.T, flags ...string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	s := startServer(t, ctx, flags...)
+	replay := startLoad("http://"+s.addr, 3, 4, true)
+	strict := startLoad("http://"+s.addr, 2, 4, false)
+	stopped := false
+	defer func() {
+		if !stopped {
+			replay.stop()
+			strict.stop()
+		}
+	}()
+
+	pid := s.firstPid
+	if err := replay.waitAnswer(ctx, pid); err != nil {
+		t.Fatal(err)
+	}
+	generations := []int{pid}
+	start := time.Now()
+	for i := range 20 {
+		next, status := s.upgrade(ctx, pid)
+		if next == pid || !strings.Contains(status, "serving") {
+			t.Fatalf("upgrade %d: MAINPID=%d STATUS=%q", i+1, next, status)
+		}
+		// The old generation's exit proves the drain ended; an answer
+		// from the new one, that the clients moved.
+		if err := waitExit(ctx, pid); err != nil {
+			t.Fatalf("upgrade %d: %v", i+1, err)
+		}
+		if err := replay.waitAnswer(ctx, next); err != nil {
+			t.Fatalf("upgrade %d: %v", i+1, err)
+		}
+		pid = next
+		generations = append(generations, pid)
+	}
+	took := time.Since(start)
+	rr, sr := replay.stop(), strict.stop()
+	stopped = true
+	t.Logf("20 upgrades in %v", took.Round(time.Millisecond))
+	t.Logf("replay: %s", rr)
+	t.Logf("strict: %s", sr)
+	for _, r := range []report{rr, sr} {
+		if r.Failed > 0 {
+			t.Errorf("%s: %d of %d requests failed across 20 upgrades: %v", r.Kind, r.Failed, r.Requests, r.Errors)
+		}
+		if r.NotH2 > 0 {
+			t.Errorf("%s: %d responses were not HTTP/2", r.Kind, r.NotH2)
+		}
+	}
+	for _, g := range generations {
+		if rr.Pids[g] == 0 {
+			t.Errorf("generation pid %d answered no request", g)
+		}
+	}
+	if len(rr.Pids) != len(generations) {
+		t.Errorf("answers came from %d pids, want the %d generations %v", len(rr.Pids), len(generations), generations)
+	}
+}
+
+// ---- the client ----
+
+// load sends POSTs from workers goroutines on each of transports HTTP/2-only
+// transports (h2c with prior knowledge, nothing else) until stopped. The
+// client itself never retries, and every error counts as a failure, with
+// one exception below.
+//
+// A POST is no protection against hidden retries in HTTP/2: Go's HTTP/2
+// transport retries a request on its own, whatever the method, when the
+// server's GOAWAY says it did not process it (its stream id is above the
+// GOAWAY's last stream id), on REFUSED_STREAM, or when nothing of it was
+// written yet, provided it can replay the body (Request.GetBody, or no
+// body). Those retries are safe (the server never saw the request), and
+// retries counts them, through httptrace (one GotConn per attempt).
+//
+// With replayable false, the body cannot be replayed, so the transport
+// cannot retry a request once it has touched its body, and the GOAWAY race
+// reaches the caller. net/http's HTTP/2 server sends a single GOAWAY with
+// the last stream id it has seen (not the two-step shutdown of RFC 9113,
+// 6.8, that grpc-go does), so a request the client writes while that GOAWAY
+// is on the wire is discarded by the server. The caller then gets one of
+// two errors, each meaning the server never saw the request:
+//
+//   - "received Server's graceful shutdown GOAWAY" (errClientConnGotGoAway):
+//     the request's stream id is above the GOAWAY's last stream id, and the
+//     server discards frames of such streams;
+//   - "cannot rewind body after connection loss": the connection had become
+//     unusable (the GOAWAY arrived) before the request got a stream, so
+//     nothing was written, but the HTTP/2 transport closed the body on the
+//     way out and net/http's retry on a new connection cannot rewind it.
+//     (With a body and no GetBody, HTTP/2 only reaches that retry through
+//     "client conn not usable", which is returned before a stream exists.)
+//
+// Those are counted as unprocessed, not failed: the server provably did not
+// process them, and a client may resend them. Any other error fails.
+type load struct {
+	kind        string
+	clients     []*http.Client
+	quit        chan struct{}
+	wg          sync.WaitGroup
+	start       time.Time
+	reqs        atomic.Int64
+	failed      atomic.Int64
+	unprocessed atomic.Int64 // not processed by the server, not retried (strict only)
+	retries     atomic.Int64 // attempts beyond the first, made by the transport
+	notH2       atomic.Int64
+
+	mu   sync.Mutex
+	pids map[int]int64
+	errs []string
+	seen chan struct{} // closed and replaced when a new pid answers
+}
+
+// unprocessedErrors are the errors of requests the server did not process
+// (see load), when the body cannot be replayed.
+var unprocessedErrors = []string{
+	"received Server's graceful shutdown GOAWAY",
+	"net/http: cannot rewind body after connection loss",
+}
+
+func unprocessed(err error) bool {
+	for _, e := range unprocessedErrors {
+		if strings.Contains(err.Error(), e) {
+			return true
+		}
+	}
+	return false
+}
+
+type report struct {
+	Kind                                          string
+	Requests, Failed, Unprocessed, Retries, NotH2 int64
+	Pids                                          map[int]int64
+	Errors                                        []string
+	Took                                          time.Duration
+}
+
+func (r report) String() string {
+	pids := slices.Sorted(maps.Keys(r.Pids))
+	s := fmt.Sprintf("%d requests in %v, %d failed", r.Requests, r.Took.Round(time.Millisecond), r.Failed)
+	if r.Kind == "strict" {
+		s += fmt.Sprintf(", %d not processed by the server (GOAWAY race) and not replayable", r.Unprocessed)
+	}
+	s += fmt.Sprintf(", %d retried by the transport, %d pids answered", r.Retries, len(pids))
+	if len(r.Errors) > 0 {
+		s += "; failures: " + strings.Join(r.Errors, "; ")
+	}
+	return s
+}
+
+func startLoad(url string, transports, workers int, replayable bool) *load {
+	kind := "strict"
+	if replayable {
+		kind = "replay"
+	}
+	l := &load{kind: kind, quit: make(chan struct{}), pids: map[int]int64{}, seen: make(chan struct{}), start: time.Now()}
+	for range transports {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true) // and not HTTP/1
+		l.clients = append(l.clients, &http.Client{Transport: tr, Timeout: 10 * time.Second})
+	}
+	for i, c := range l.clients {
+		for w := range workers {
+			l.wg.Add(1)
+			target := url + "/"
+			if w == workers-1 {
+				target = url + "/slow?ms=150"
+			}
+			go l.send(c, target, fmt.Sprintf("%s-t%dw%d", kind, i, w), replayable)
+		}
+	}
+	return l
+}
+
+// onceReader is a request body the transport cannot replay: http.NewRequest
+// sets GetBody only for the bytes and strings readers it knows.
+type onceReader struct{ r io.Reader }
+
+func (o *onceReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func (l *load) send(c *http.Client, url, name string, replayable bool) {
+	defer l.wg.Done()
+	for n := 0; ; n++ {
+		select {
+		case <-l.quit:
+			return
+		default:
+		}
+		payload := name + "-" + strconv.Itoa(n)
+		var body io.Reader = strings.NewReader(payload)
+		if !replayable {
+			body = &onceReader{body}
+		}
+		var attempts atomic.Int64
+		trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
+		// Not derived from a context that stop cancels: a request in
+		// flight when the load stops runs to its end and is counted.
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", url, body)
+		if err != nil {
+			panic(err)
+		}
+		req.ContentLength = int64(len(payload))
+		resp, err := c.Do(req)
+		l.reqs.Add(1)
+		if n := attempts.Load(); n > 1 {
+			l.retries.Add(n - 1)
+		}
+		if err != nil {
+			if !replayable && unprocessed(err) {
+				l.unprocessed.Add(1)
+				continue
+			}
+			l.fail(err.Error())
+			continue
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			l.fail("read body: " + err.Error())
+			continue
+		}
+		if resp.StatusCode != http.StatusOK {
+			l.fail(resp.Status)
+			continue
+		}
+		if resp.ProtoMajor != 2 {
+			l.notH2.Add(1)
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		pid, err := strconv.Atoi(first)
+		if err != nil {
+			l.fail(fmt.Sprintf("body %q has no pid", b))
+			continue
+		}
+		l.answered(pid)
+	}
+}
+
+func (l *load) fail(msg string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	if len(l.errs) < 10 {
+		l.errs = append(l.errs, msg)
+	}
+	l.mu.Unlock()
+}
+
+func (l *load) answered(pid int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.pids[pid] == 0 {
+		close(l.seen)
+		l.seen = make(chan struct{})
+	}
+	l.pids[pid]++
+}
+
+// waitAnswer waits until pid has answered a request, or ctx is done.
+func (l *load) waitAnswer(ctx context.Context, pid int) error {
+	for {
+		l.mu.Lock()
+		n, seen := l.pids[pid], l.seen
+		l.mu.Unlock()
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-seen:
+		case <-ctx.Done():
+			return fmt.Errorf("pid %d answered no request: %w", pid, ctx.Err())
+		}
+	}
+}
+
+// stop ends the load, once the requests in flight are done, and reports.
+func (l *load) stop() report {
+	close(l.quit)
+	l.wg.Wait()
+	for _, c := range l.clients {
+		c.CloseIdleConnections()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return report{
+		Kind:        l.kind,
+		Requests:    l.reqs.Load(),
+		Failed:      l.failed.Load(),
+		Unprocessed: l.unprocessed.Load(),
+		Retries:     l.retries.Load(),
+		NotH2:       l.notH2.Load(),
+		Pids:        maps.Clone(l.pids),
+		Errors:      slices.Clone(l.errs),
+		Took:        time.Since(l.start),
+	}
+}
+
+// ---- running the example as real processes ----
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary.path != "" {
+		os.RemoveAll(filepath.Dir(binary.path))
+	}
+	os.Exit(code)
+}
+
+// build builds this example once per test binary.
+func build(t *testing.T) string {
+	t.Helper()
+	binary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "handoff-h2c-test-*")
+		if err != nil {
+			binary.err = err
+			return
+		}
+		binary.path = filepath.Join(dir, "h2c")
+		if out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput(); err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
+	}
+	return binary.path
+}
+
+// server is the example running as a real process, watched through a
+// NOTIFY_SOCKET of the test's own as systemd watches a Type=notify service:
+// readiness and every upgrade's outcome arrive as datagrams, so the test
+// waits on events, never on sleeps.
+type server struct {
+	t        *testing.T
+	addr     string
+	firstPid int
+	events   chan sdnotify.Message
+	stderr   *syncBuffer
+
+	mu   sync.Mutex
+	pids map[int]bool // every generation seen, killed at cleanup
+}
+
+func startServer(t *testing.T, ctx context.Context, flags ...string) *server {
+	t.Helper()
+	exe := build(t)
+	recv, err := sdnotify.Listen(filepath.Join(t.TempDir(), "notify.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, addr: freeAddr(t), events: make(chan sdnotify.Message, 1024), stderr: &syncBuffer{}, pids: map[int]bool{}}
+	go func() {
+		defer close(s.events)
+		for {
+			d, err := recv.Receive()
+			if err != nil {
+				return
+			}
+			if d.Err == nil {
+				s.events <- d.Msg
+			}
+		}
+	}()
+	cmd := exec.Command(exe, append([]string{"-v", "-addr", s.addr}, flags...)...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+recv.Path())
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		recv.Close()
+		t.Fatal(err)
+	}
+	s.firstPid = cmd.Process.Pid
+	s.track(s.firstPid)
+	go cmd.Wait() // reap the first generation whenever it exits
+	t.Cleanup(func() {
+		s.killAll()
+		recv.Close()
+		if t.Failed() {
+			t.Logf("server stderr:\n%s", s.stderr.String())
+		}
+	})
+	m := s.waitFor(ctx, "first READY=1", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
+	if pid, _ := strconv.Atoi(get(m, "MAINPID")); pid != s.firstPid {
+		t.Fatalf("first READY=1 has MAINPID=%q, want %d", get(m, "MAINPID"), s.firstPid)
+	}
+	return s
+}
+
+// upgrade sends SIGHUP to the serving generation and waits for systemd's
+// view of the outcome: READY=1 with a MAINPID and a STATUS.
+func (s *server) upgrade(ctx context.Context, servingPid int) (newPid int, status string) {
+	s.t.Helper()
+	if err := syscall.Kill(servingPid, syscall.SIGHUP); err != nil {
+		s.t.Fatalf("SIGHUP %d: %v", servingPid, err)
+	}
+	m := s.waitFor(ctx, "READY=1 after SIGHUP", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
+	pid, _ := strconv.Atoi(get(m, "MAINPID"))
+	return pid, get(m, "STATUS")
+}
+
+// waitFor returns the first event matching ok, failing the test when ctx
+// is done first.
+func (s *server) waitFor(ctx context.Context, what string, ok func(sdnotify.Message) bool) sdnotify.Message {
+	s.t.Helper()
+	for {
+		select {
+		case m, open := <-s.events:
+			if !open {
+				s.t.Fatalf("notify socket closed while waiting for %s", what)
+			}
+			if pid, err := strconv.Atoi(get(m, "MAINPID")); err == nil {
+				s.track(pid)
+			}
+			if ok(m) {
+				return m
+			}
+		case <-ctx.Done():
+			s.t.Fatalf("no %s: %v", what, ctx.Err())
+		}
+	}
+}
+
+func (s *server) track(pid int) {
+	s.mu.Lock()
+	s.pids[pid] = true
+	s.mu.Unlock()
+}
+
+func (s *server) killAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid := range s.pids {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+func get(m sdnotify.Message, key string) string {
+	v, _ := m.Get(key)
+	return v
+}
+
+// waitExit waits for pid to exit (it need not be our child) on a pidfd.
+func waitExit(ctx context.Context, pid int) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(fd)
+	for {
+		ms := -1
+		if deadline, ok := ctx.Deadline(); ok {
+			ms = int(time.Until(deadline).Milliseconds()) + 1
+			if ms <= 0 {
+				return fmt.Errorf("pid %d still running: %w", pid, context.DeadlineExceeded)
+			}
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, ms)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("poll pidfd %d: %w", pid, err)
+		}
+		if n > 0 {
+			return nil
+		}
+	}
+}
+
+// freeAddr asks the kernel for a free loopback port.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
