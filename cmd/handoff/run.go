@@ -32,6 +32,11 @@ activation (LISTEN_FDS, LISTEN_FDNAMES, LISTEN_PID; fds from 3). A worker is
 ready when it sends READY=1 to $NOTIFY_SOCKET (or see --ready). The
 supervisor's pid never changes.
 
+A worker that can pass live connections or state to its successor announces
+its handover socket in READY=1 (X_HANDOFF_HANDOVER=PATH, X_HANDOFF_STATE=1);
+the worker an upgrade starts in its place gets HANDOFF_HANDOVER_SOCKET,
+HANDOFF_HANDOVER_PID and HANDOFF_STATE, and the two talk directly.
+
 Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again); TERM, INT
 and QUIT drain the workers and exit, a second one kills them at once; USR1 is
 forwarded to the workers; WINCH drains the workers but keeps the sockets until

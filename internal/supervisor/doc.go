@@ -50,6 +50,28 @@
 // 1 (ErrCrashLoop), since a supervisor that restarts forever hides the
 // problem from whoever supervises it.
 //
+// # Handover
+//
+// A worker that can pass live connections or state to its successor
+// (package internal/handover) adds X_HANDOFF_HANDOVER=<absolute path of
+// its handover socket>, and X_HANDOFF_STATE=1 if it will send a state
+// blob, to its READY=1 datagram. When an upgrade (or a rollback, or the
+// undo of a rolling upgrade) starts a worker for a slot whose current
+// worker is ready, alive and made that announcement, the new worker gets
+// HANDOFF_HANDOVER_SOCKET=<that path>, HANDOFF_HANDOVER_PID=<that worker's
+// pid, or its MAINPID=> and, if announced, HANDOFF_STATE=1. Slot i of the
+// new generation is introduced to slot i of the old one, with either
+// strategy. A worker restarted after a crash, or started into an empty
+// slot, gets none of them, and neither ever comes from the supervisor's
+// own environment. A path that is not absolute, holds a NUL or is longer
+// than a unix socket address allows is logged as a warning and not
+// relayed; the worker is not failed for it.
+//
+// That is all the supervisor does: the new worker dials the socket before
+// it reports READY=1, and each side checks the other's credentials from
+// the kernel. The old worker learns of its successor from the dial, and is
+// told nothing but the usual drain signal after the cutover.
+//
 // # Signals
 //
 // TERM, INT and QUIT drain every worker and exit (a second one SIGKILLs

@@ -71,6 +71,7 @@ func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
 				return
 			}
 		}
+		s.noteHandover(w, m)
 		s.markReady(w, "READY=1")
 	}
 }

@@ -46,6 +46,11 @@ type worker struct {
 	mainPID  int       // from MAINPID=
 	status   string    // last STATUS=
 	errno    int       // last ERRNO=
+	// handover is the handover socket the worker announced in its last
+	// READY=1 (validated; empty if none), and handoverState whether it
+	// will send a state blob there: what its successor is told.
+	handover      string
+	handoverState bool
 	// failure says why the supervisor gave up on the worker (not ready in
 	// time, watchdog, protocol mismatch); it is set before the kill, so
 	// reports name the cause rather than "signal: killed".
@@ -72,6 +77,9 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
 	}
+	// Every HANDOFF_ variable of the supervisor's own environment goes,
+	// the handover ones included: only handoverEnv may introduce a worker
+	// to a predecessor, never whatever started the supervisor.
 	env := activation.Clean(s.cfg.Env, "HANDOFF_")
 	act, err := activation.Env(s.names, 0)
 	if err != nil {
@@ -89,6 +97,8 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 	if s.cfg.Control != "" {
 		env = append(env, proto.EnvControl+"="+s.cfg.Control)
 	}
+	from, intro := s.handoverEnv(slot)
+	env = append(env, intro...)
 	if s.cfg.Watchdog > 0 {
 		// No WATCHDOG_PID: it would have to be the worker's pid, unknown
 		// before fork, and sd_watchdog_enabled accepts its absence.
@@ -116,7 +126,11 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 	now := time.Now()
 	w := &worker{gen: g, slot: slot, proc: p, recv: recv, started: now, deadline: now.Add(s.cfg.ReadyTimeout)}
 	g.workers = append(g.workers, w)
-	s.log.Info("handoff: worker started", "generation", g.n, "slot", slot, "pid", p.Pid, "path", g.exe.path)
+	attrs := []any{"generation", g.n, "slot", slot, "pid", p.Pid, "path", g.exe.path}
+	if from != 0 {
+		attrs = append(attrs, "handover_from", from)
+	}
+	s.log.Info("handoff: worker started", attrs...)
 
 	go func() {
 		<-p.Done()

@@ -1,0 +1,96 @@
+package supervisor
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/proto"
+	"github.com/handoff-go/handoff/internal/sdnotify"
+)
+
+// The supervisor's whole part in the handover channel (internal/handover):
+// it introduces a worker to the one it replaces, and nothing more. The old
+// worker announces its socket in READY=1 (proto.HandoverField); when an
+// upgrade starts a worker for the same slot, the supervisor passes that
+// path and the old worker's pid to it (proto.EnvHandover and friends). The
+// two then talk directly and check each other's credentials from the
+// kernel, so a supervisor that merely relays a path can neither forge nor
+// intercept anything, and needs no understanding of what is moved.
+
+// maxSocketPath is the longest path a unix socket address can hold:
+// sun_path less its terminating NUL (107 bytes on Linux, 103 on darwin and
+// the BSDs). A longer one could never be dialled.
+const maxSocketPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
+// checkHandoverPath says why path cannot be relayed, or "" when it can.
+// Only what would make the path unusable for any successor is checked; that
+// the socket exists and answers is the successor's to find out.
+func checkHandoverPath(path string) string {
+	switch {
+	case strings.IndexByte(path, 0) >= 0:
+		return "it contains a NUL byte"
+	case !filepath.IsAbs(path):
+		// A relative path would be resolved against the successor's
+		// working directory, which is not the announcer's business.
+		return "it is not absolute"
+	case len(path) > maxSocketPath:
+		return fmt.Sprintf("it is %d bytes long; a unix socket address holds at most %d", len(path), maxSocketPath)
+	}
+	return ""
+}
+
+// noteHandover records what w's READY=1 datagram m announces for its
+// successor. Each READY=1 replaces the previous announcement, so a worker
+// can also withdraw one. A bad announcement is only warned about: the
+// worker serves fine without a handover, so it must not cost it its life.
+func (s *Supervisor) noteHandover(w *worker, m sdnotify.Message) {
+	path, _ := m.Get(proto.HandoverField)
+	state, _ := m.Get(proto.StateField)
+	w.handover, w.handoverState = "", false
+	if path == "" {
+		if state == "1" {
+			s.log.Warn("handoff: worker announced "+proto.StateField+"=1 without "+proto.HandoverField+"; its successor will not be introduced",
+				"generation", w.gen.n, "pid", w.pid())
+		}
+		return
+	}
+	if why := checkHandoverPath(path); why != "" {
+		s.log.Warn("handoff: worker announced a handover socket that cannot be relayed; its successor will not be introduced",
+			"generation", w.gen.n, "pid", w.pid(), "path", path, "reason", why)
+		return
+	}
+	w.handover, w.handoverState = path, state == "1"
+}
+
+// handoverEnv introduces a worker about to start in slot to the worker that
+// holds the slot now, if that one is ready, alive and announced a handover
+// socket: it returns the variables for the new worker's environment and the
+// pid they name (0 and nil when there is nobody to introduce). A slot whose
+// worker crashed, the first generation, and a slot emptied by a stop or
+// WINCH have no live predecessor, so a worker started there never gets the
+// path of a process that is gone.
+func (s *Supervisor) handoverEnv(slot int) (int, []string) {
+	old := s.slots[slot]
+	if old == nil || old.state != workerReady || old.proc.Exited() || old.handover == "" {
+		return 0, nil
+	}
+	// The process at the other end of the socket: the worker, or the main
+	// process it named with MAINPID= (a wrapper's child, say), which is
+	// the one systemd would consider the service.
+	pid := old.pid()
+	if old.mainPID > 0 {
+		pid = old.mainPID
+	}
+	env := []string{
+		proto.EnvHandover + "=" + old.handover,
+		proto.EnvHandoverPID + "=" + strconv.Itoa(pid),
+	}
+	if old.handoverState {
+		env = append(env, proto.EnvState+"=1")
+	}
+	return pid, env
+}
