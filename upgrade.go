@@ -63,16 +63,16 @@ func (h *Handoff) Upgrade() error {
 	h.setPhase(Upgrading)
 	sockets := h.sockets
 	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		h.upgrading = false
-		h.mu.Unlock()
-	}()
 
 	start := time.Now()
 	next := h.generation + 1
 	h.notifyUpstream("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading to generation "+strconv.Itoa(next))
 	err := h.upgrade(next, sockets, append(alive, os.Getpid()))
+	// Before the outcome is announced: whoever hears it may upgrade again
+	// at once.
+	h.mu.Lock()
+	h.upgrading = false
+	h.mu.Unlock()
 	switch {
 	case err == nil:
 		h.log.Info("handoff: upgrade done", "generation", next, "took", time.Since(start).Round(time.Millisecond))
