@@ -25,6 +25,7 @@ var bin struct {
 	handoff string
 	hello   string
 	many    string // testdata/many: TCP, UDP and unix sockets at once
+	state   string // testdata/state: hands a state blob to its successor
 }
 
 func TestMain(m *testing.M) {
@@ -43,7 +44,9 @@ func testMain(m *testing.M) int {
 	bin.handoff = filepath.Join(dir, "handoff")
 	bin.hello = filepath.Join(dir, "hello")
 	bin.many = filepath.Join(dir, "many")
-	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello", bin.many: "../../testdata/many"} {
+	bin.state = filepath.Join(dir, "state")
+	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello", bin.many: "../../testdata/many",
+		bin.state: "../../testdata/state"} {
 		args := []string{"build", "-o", out}
 		if raceEnabled && pkg == "." {
 			args = append(args, "-race")
