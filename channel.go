@@ -46,7 +46,8 @@ const dialTimeout = 5 * time.Second
 // successorLink is the old generation's end: the socket it offers and
 // the channel its successor opened on it.
 type successorLink struct {
-	settled chan struct{} // closed when sender is final (self-upgrade) or usable (supervised)
+	connected chan struct{} // closed when a successor connected (self-upgrade)
+	settled   chan struct{} // closed when sender is final (self-upgrade) or usable (supervised)
 	cancel  context.CancelFunc
 	sender  *handover.Sender // guarded by Handoff.mu
 }
@@ -63,7 +64,7 @@ func (h *Handoff) offer(hl *handover.Listener, want handover.Peer, many bool) *s
 	} else {
 		ctx, cancel = context.WithTimeout(context.Background(), h.opts.ReadyTimeout+dialTimeout)
 	}
-	link := &successorLink{settled: make(chan struct{}), cancel: cancel}
+	link := &successorLink{connected: make(chan struct{}), settled: make(chan struct{}), cancel: cancel}
 	go func() {
 		select {
 		case <-h.stopping():
@@ -90,6 +91,7 @@ func (h *Handoff) acceptOne(ctx context.Context, hl *handover.Listener, want han
 		}
 		return
 	}
+	close(link.connected)
 	h.giveState(ctx, s)
 	h.mu.Lock()
 	link.sender = s
@@ -121,6 +123,27 @@ func (h *Handoff) acceptMany(ctx context.Context, hl *handover.Listener, want ha
 		if prev != nil {
 			prev.Abort("a newer generation connected")
 		}
+	}
+}
+
+// connectedBy tells whether the successor connected to link by the time
+// it declared itself ready (it connects before it sends READY=1; the wait
+// covers this side's accept catching up). A successor that did not is not
+// a handoff program, or could not connect: the link is dropped, so the
+// drain does not wait for it.
+func (h *Handoff) connectedBy(link *successorLink) bool {
+	if link == nil {
+		return false
+	}
+	t := time.NewTimer(100 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-link.connected:
+		return true
+	case <-t.C:
+		h.log.Info("handoff: handover: the new generation did not connect its channel (not a handoff program?); connections will drain")
+		h.abandon(link, "too late")
+		return false
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -29,21 +31,13 @@ import (
 func TestConcurrentUpgrades_OneRuns(t *testing.T) {
 	hello := filepath.Join(buildBinaries(t), "hello")
 	addr := freeAddr(t)
-	h, err := handoff.New(handoff.Options{
+	h, ln := listenWith(t, handoff.Options{
 		NoSignals: true,
 		Probation: 50 * time.Millisecond,
 		Command: func() (string, []string, error) {
 			return hello, []string{hello, "-addr", addr}, nil
 		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Stop()
-	ln, err := h.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}, addr)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Pid", "0")
 	})}
@@ -162,15 +156,7 @@ func TestNewRefusesUnknownProtocolVersion(t *testing.T) {
 // its way (on a loaded machine the client's write can lag its connect by
 // more than DrainIdle), and closing the connection would fail it.
 func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
-	h, err := handoff.New(handoff.Options{NoSignals: true, NoMigrate: true, DrainIdle: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Stop()
-	ln, err := h.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, ln := listenWith(t, handoff.Options{NoSignals: true, NoMigrate: true, DrainIdle: 50 * time.Millisecond}, "127.0.0.1:0")
 	accepted := make(chan struct{}, 2)
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }),
@@ -245,15 +231,7 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 // the drain sends it GOAWAY (srv.Shutdown) instead of closing it as an idle
 // HTTP/1 connection under the client's feet.
 func TestDrain_H2CConnectionWithoutRequest_GetsGoAway(t *testing.T) {
-	h, err := handoff.New(handoff.Options{NoSignals: true, DrainIdle: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Stop()
-	ln, err := h.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, ln := listenWith(t, handoff.Options{NoSignals: true, DrainIdle: 50 * time.Millisecond}, "127.0.0.1:0")
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
@@ -296,4 +274,71 @@ func TestDrain_H2CConnectionWithoutRequest_GetsGoAway(t *testing.T) {
 		}
 	}
 	t.Fatal("the connection was closed without GOAWAY")
+}
+
+// A successor that is not a handoff program (here the Python example, run
+// through Options.Command) never connects the handover channel: the old
+// generation notices at cutover, says so once, and drains at once instead
+// of waiting for a channel that will not come.
+func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3")
+	}
+	script, _ := filepath.Abs("examples/python/server.py")
+	addr := freeAddr(t)
+	var logs syncBuffer
+	h, ln := listenWith(t, handoff.Options{
+		NoSignals: true,
+		Probation: -1,
+		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
+		Command: func() (string, []string, error) {
+			return py, []string{py, script, "--name", "tcp|" + strings.ReplaceAll(addr, ":", "|"), "--drain-idle", "0.05"}, nil
+		},
+	}, addr)
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(context.Background(), &http.Server{Handler: http.NotFoundHandler()}, ln) }()
+	for phase, changed := h.Phase(); phase == handoff.Starting; phase, changed = h.Phase() {
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Serve did not declare the generation ready")
+		}
+	}
+	if err := h.Upgrade(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	defer func() {
+		if child > 0 {
+			syscall.Kill(child, syscall.SIGKILL)
+		}
+	}()
+	child = servedBy(t, addr)
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "did not connect its channel (not a handoff program?)") {
+		t.Fatalf("no word about the missing channel:\n%s", out)
+	}
+	if strings.Contains(out, "level=WARN") {
+		t.Fatalf("warnings for an ordinary upgrade to a non-handoff program:\n%s", out)
+	}
+}
+
+// listenWith creates a Handoff in this process with opts and listens on
+// addr through it; Stop runs at the end of the test.
+func listenWith(t *testing.T, opts handoff.Options, addr string) (*handoff.Handoff, net.Listener) {
+	t.Helper()
+	h, err := handoff.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Stop() })
+	ln, err := h.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, ln
 }

@@ -63,7 +63,21 @@ func TestSystemdSocketActivation(t *testing.T) {
 	second := servedBy(t, addr)
 	pids = append(pids, second)
 	if second == first {
-		t.Fatalf("still served by %d after the upgrade", first)
+		// What the generations said meanwhile, for the failure message.
+		var more []string
+		for len(more) < 50 {
+			select {
+			case l, ok := <-lines:
+				if !ok {
+					break
+				}
+				more = append(more, l)
+				continue
+			case <-time.After(500 * time.Millisecond):
+			}
+			break
+		}
+		t.Fatalf("still served by %d after the upgrade; then:\n%s", first, strings.Join(more, "\n"))
 	}
 }
 

@@ -180,6 +180,9 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	select {
 	case err := <-ready:
 		if err == nil {
+			if !h.connectedBy(link) {
+				link = nil
+			}
 			return h.cutover(next, p, link)
 		}
 		failure = err.Error()
