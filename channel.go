@@ -48,8 +48,8 @@ const dialTimeout = 5 * time.Second
 type successorLink struct {
 	connected chan struct{} // closed when a successor connected (self-upgrade)
 	settled   chan struct{} // closed when sender is final (self-upgrade) or usable (supervised)
-	cancel  context.CancelFunc
-	sender  *handover.Sender // guarded by Handoff.mu
+	cancel    context.CancelFunc
+	sender    *handover.Sender // guarded by Handoff.mu
 }
 
 // offer starts accepting the successor on hl. Self-upgrade (many false):
