@@ -45,6 +45,9 @@ func TestSystemdSocketActivation(t *testing.T) {
 	}
 	pids := []int{cmd.Process.Pid}
 	t.Cleanup(func() {
+		// Every generation runs this test's own copy of hello: kill them
+		// all by pid, including one the test never learned of.
+		pids = append(pids, processesOf(exe)...)
 		for _, p := range pids {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
@@ -147,4 +150,20 @@ func listFDs(pid int) string {
 		b.WriteString(e.Name() + " -> " + target + "\n")
 	}
 	return b.String()
+}
+
+// processesOf lists the pids of running processes whose executable is exe.
+func processesOf(exe string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if target, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && target == exe {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
