@@ -171,23 +171,36 @@ func (cl *client) pickSlow() bool {
 	return false
 }
 
-// do sends one request and reads its response. It never retries.
-func (cl *client) do(ctx context.Context) (res result) {
-	tmpl, off := cl.normal, cl.normalOff
+// next returns the bytes of the client's next request, with its sequence
+// number patched into the X-Request-Id at off.
+func (cl *client) next() (tmpl []byte, off int, seq uint64) {
+	tmpl, off = cl.normal, cl.normalOff
 	if cl.pickSlow() {
 		tmpl, off = cl.slow, cl.slowOff
 	}
-	seq := cl.seq
+	seq = cl.seq
 	cl.seq++
 	putHex(tmpl[off+idPrefixLen:off+idLen], seq)
+	return tmpl, off, seq
+}
+
+// failWith makes r a failure caused by err.
+func (r *result) failWith(err error) {
+	r.err = err
+	r.outcome = classify(err)
+	// The server closed or reset a connection that carried a request.
+	r.cut = r.outcome == OutcomeReset || r.outcome == OutcomeEOF
+}
+
+// do sends one request and reads its response. It never retries.
+func (cl *client) do(ctx context.Context) (res result) {
+	tmpl, off, seq := cl.next()
 
 	res.start = time.Now()
 	deadline := res.start.Add(cl.timeout)
 	fail := func(err error) result {
 		res.latency = time.Since(res.start)
-		res.err = err
-		res.outcome = classify(err)
-		res.cut = res.outcome == OutcomeReset || res.outcome == OutcomeEOF
+		res.failWith(err)
 		cl.drop()
 		return res
 	}
@@ -225,8 +238,19 @@ func (cl *client) do(ctx context.Context) (res result) {
 		return fail(err)
 	}
 	res.latency = time.Since(res.start)
-	res.status = resp.status
+	if !cl.judge(&res, tmpl[off:off+idLen], seq) {
+		cl.drop()
+	}
+	return res
+}
 
+// judge sets res from the complete response in cl.resp to the request whose
+// X-Request-Id was id (sequence number seq), and reports whether the
+// connection may carry the next request. Both engines use it, so that they
+// classify a response the same way.
+func (cl *client) judge(res *result, id []byte, seq uint64) (reuse bool) {
+	resp := &cl.resp
+	res.status = resp.status
 	if resp.hasPID {
 		res.pid = resp.pid
 	} else {
@@ -237,23 +261,19 @@ func (cl *client) do(ctx context.Context) (res result) {
 	if resp.status < 200 || resp.status > 299 {
 		res.outcome = OutcomeBadStatus
 	}
-	if v := resp.reqID; v != nil && !bytes.Equal(v, tmpl[off:off+idLen]) {
+	if v := resp.reqID; v != nil && !bytes.Equal(v, id) {
 		res.outcome = OutcomeMismatched
 		if s, ok := parseIDSeq(string(v), cl.prefix); ok && s < seq && cl.answered.has(s) {
 			res.outcome = OutcomeDuplicate
 		}
 		// Whatever answered us was not our response, so the stream is out
 		// of step; a fresh connection stops one error from cascading.
-		cl.drop()
-		return res
+		return false
 	}
 	cl.answered.add(seq)
-	if resp.close || cl.closeMode {
-		// The server said Connection: close (or we did): the next request
-		// reconnects, which is normal HTTP, not a failure.
-		cl.drop()
-	}
-	return res
+	// After Connection: close from the server (or from us) the next
+	// request reconnects, which is normal HTTP, not a failure.
+	return !resp.close && !cl.closeMode
 }
 
 // firstLine returns b up to its first newline.

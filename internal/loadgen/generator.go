@@ -45,9 +45,23 @@ type Generator struct {
 	stopAfter func() bool
 	stopAt    int64 // ns since t0 when Stop (or an abort) began
 
+	// loops are the event loops driving the busy clients, if that engine
+	// runs (engine.go); halt and abort wake them.
+	loops []waker
+	// engine chooses how busy clients are driven; loopCount, if positive,
+	// overrides how many event loops do it (tests and benchmarks only).
+	engine    engineKind
+	loopCount int
+
 	// beforeReuse, if set (tests only), runs before a client checks whether
-	// its idle keep-alive connection is still open.
-	beforeReuse func(net.Conn)
+	// its idle keep-alive connection is still open; beforeReuseFD is the
+	// same for the event loop, which has a descriptor, not a net.Conn.
+	beforeReuse   func(net.Conn)
+	beforeReuseFD func(fd int)
+	// afterRequest, if set (tests only), sees every result a busy client
+	// records, from that client's goroutine or event loop; returning false
+	// ends that client.
+	afterRequest func(cl *client, r *result) bool
 }
 
 // upgradeMark is one upgrade as the caller marked it.
@@ -116,9 +130,11 @@ func (g *Generator) Start(ctx context.Context) error {
 	}
 	g.started = true
 	g.t0 = time.Now()
-	for i, cl := range g.busy {
-		g.wg.Add(1)
-		go g.runBusy(ctx, cl, g.shards[i])
+	if !g.startEventLoops() {
+		for i, cl := range g.busy {
+			g.wg.Add(1)
+			go g.runBusy(ctx, cl, g.shards[i])
+		}
 	}
 	nb := len(g.busy)
 	for i, cl := range g.hold {
@@ -251,6 +267,9 @@ func (g *Generator) halt() {
 		g.stopping.Store(true)
 		close(g.stopCh)
 	})
+	for _, l := range g.loops {
+		l.wake()
+	}
 	for _, cl := range g.hold {
 		cl.mu.Lock()
 		if cl.waiting && cl.c != nil {
@@ -290,10 +309,16 @@ func (g *Generator) pause(d time.Duration) bool {
 
 // finish records r unless the run was aborted and r is a casualty of that.
 func (g *Generator) finish(sh *shard, r *result, w int) bool {
+	return g.finishAt(sh, r, w, g.since())
+}
+
+// finishAt is finish for a request that ended at end (ns since Start),
+// for a caller that has read the clock already.
+func (g *Generator) finishAt(sh *shard, r *result, w int, end int64) bool {
 	if g.aborted.Load() && r.outcome.Failed() {
 		return false
 	}
-	sh.record(r, w, g.epoch(), g.since())
+	sh.record(r, w, g.epoch(), end)
 	return true
 }
 
@@ -304,6 +329,9 @@ func (g *Generator) runBusy(ctx context.Context, cl *client, sh *shard) {
 		w := g.window()
 		r := cl.do(ctx)
 		if !g.finish(sh, &r, w) {
+			return
+		}
+		if h := g.afterRequest; h != nil && !h(cl, &r) {
 			return
 		}
 		if r.dialFailed && !g.pause(g.cfg.ReconnectDelay) {

@@ -15,7 +15,7 @@ import (
 const testTimeout = 20 * time.Second
 
 // startHTTP serves h on 127.0.0.1 with net/http and returns its URL.
-func startHTTP(t *testing.T, h http.Handler) string {
+func startHTTP(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,7 +37,7 @@ func startHTTP(t *testing.T, h http.Handler) string {
 // startRaw accepts connections on 127.0.0.1 and runs serve on each in a
 // goroutine of its own; cleanup closes the listener and every connection and
 // waits for all of them.
-func startRaw(t *testing.T, serve func(c net.Conn, br *bufio.Reader)) string {
+func startRaw(t testing.TB, serve func(c net.Conn, br *bufio.Reader)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,7 +115,7 @@ func newTestGen(t *testing.T, cfg Config) *Generator {
 	return g
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx

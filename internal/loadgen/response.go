@@ -35,9 +35,15 @@ type response struct {
 	head    []byte // the first bytes of the body (at most len(headBuf))
 	length  int64  // Content-Length, -1 if absent
 	chunked bool
+	http10  bool // the status line said HTTP/1.0
 	headBuf [32]byte
 	idBuf   [64]byte
 	line    []byte // scratch for lines longer than the reader's buffer
+
+	// The incremental parse (response_feed.go) only.
+	state  feedState
+	remain int64 // body bytes still to come in feedBody
+	isHead bool  // the request was HEAD: no body
 }
 
 // readResponse reads one response from br, body included. head says the
@@ -102,20 +108,9 @@ func (r *response) readChunked(br *bufio.Reader) error {
 		if err != nil {
 			return noEOF(err)
 		}
-		if i := bytes.IndexByte(line, ';'); i >= 0 {
-			line = line[:i] // chunk extensions
-		}
-		line = bytes.TrimSpace(line)
-		var size int64
-		if len(line) == 0 || len(line) > 15 {
-			return fmt.Errorf("%w: chunk size %q", errMalformed, clip(line))
-		}
-		for _, c := range line {
-			v, ok := unhex(c)
-			if !ok {
-				return fmt.Errorf("%w: chunk size %q", errMalformed, clip(line))
-			}
-			size = size<<4 | int64(v)
+		size, err := parseChunkSize(line)
+		if err != nil {
+			return err
 		}
 		if size == 0 {
 			break
@@ -143,7 +138,7 @@ func (r *response) readChunked(br *bufio.Reader) error {
 
 // readHeader reads a status line and the headers after it.
 func (r *response) readHeader(br *bufio.Reader) error {
-	r.status, r.close, r.pid, r.hasPID, r.reqID, r.length, r.chunked = 0, false, 0, false, nil, -1, false
+	r.resetHeader()
 	line, err := r.readLine(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) && len(line) > 0 {
@@ -151,18 +146,9 @@ func (r *response) readHeader(br *bufio.Reader) error {
 		}
 		return err
 	}
-	// "HTTP/1.1 200 OK"; the reason phrase may be empty.
-	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
-		return fmt.Errorf("%w: status line %q", errMalformed, clip(line))
+	if err := r.parseStatusLine(line); err != nil {
+		return err
 	}
-	http10 := line[7] == '0'
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("%w: status line %q", errMalformed, clip(line))
-		}
-		r.status = r.status*10 + int(c-'0')
-	}
-	r.close = http10
 	for {
 		line, err := r.readLine(br)
 		if err != nil {
@@ -171,33 +157,92 @@ func (r *response) readHeader(br *bufio.Reader) error {
 		if len(line) == 0 {
 			return nil
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
-			return fmt.Errorf("%w: header %q", errMalformed, clip(line))
+		if err := r.parseHeaderLine(line); err != nil {
+			return err
 		}
-		name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
-		switch {
-		case equalFold(name, "content-length"):
-			n, ok := parseLength(value)
-			if !ok || (r.length >= 0 && r.length != n) {
-				return fmt.Errorf("%w: Content-Length %q", errMalformed, clip(value))
-			}
-			r.length = n
-		case equalFold(name, "transfer-encoding"):
-			// Only chunked is framed differently; it must come last.
-			r.chunked = hasSuffixFold(value, "chunked")
-		case equalFold(name, "connection"):
-			if containsFold(value, "close") {
-				r.close = true
-			} else if http10 && containsFold(value, "keep-alive") {
-				r.close = false
-			}
-		case equalFold(name, "x-pid"):
-			r.hasPID = true
-			r.pid = parsePID(value)
-		case equalFold(name, "x-request-id"):
-			r.reqID = append(r.idBuf[:0], value[:min(len(value), len(r.idBuf))]...)
+	}
+}
+
+// resetHeader forgets what the previous header said.
+func (r *response) resetHeader() {
+	r.status, r.close, r.pid, r.hasPID, r.reqID, r.length, r.chunked, r.http10 = 0, false, 0, false, nil, -1, false, false
+}
+
+// parseStatusLine parses "HTTP/1.1 200 OK" (the reason phrase may be
+// empty). Both readers (this one and feed) use it and parseHeaderLine, so
+// that they accept and reject exactly the same responses.
+func (r *response) parseStatusLine(line []byte) error {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' || (len(line) > 12 && line[12] != ' ') {
+		return fmt.Errorf("%w: status line %q", errMalformed, clip(line))
+	}
+	r.http10 = line[7] == '0'
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return fmt.Errorf("%w: status line %q", errMalformed, clip(line))
 		}
+		r.status = r.status*10 + int(c-'0')
+	}
+	r.close = r.http10
+	return nil
+}
+
+// parseHeaderLine takes in one header line (not the empty one that ends
+// the header), keeping only what the load generator uses.
+func (r *response) parseHeaderLine(line []byte) error {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 {
+		return fmt.Errorf("%w: header %q", errMalformed, clip(line))
+	}
+	name, value := line[:colon], bytes.TrimSpace(line[colon+1:])
+	switch {
+	case equalFold(name, "content-length"):
+		n, ok := parseLength(value)
+		if !ok || (r.length >= 0 && r.length != n) {
+			return fmt.Errorf("%w: Content-Length %q", errMalformed, clip(value))
+		}
+		r.length = n
+	case equalFold(name, "transfer-encoding"):
+		// Only chunked is framed differently; it must come last.
+		r.chunked = hasSuffixFold(value, "chunked")
+	case equalFold(name, "connection"):
+		if containsFold(value, "close") {
+			r.close = true
+		} else if r.http10 && containsFold(value, "keep-alive") {
+			r.close = false
+		}
+	case equalFold(name, "x-pid"):
+		r.hasPID = true
+		r.pid = parsePID(value)
+	case equalFold(name, "x-request-id"):
+		r.reqID = append(r.idBuf[:0], value[:min(len(value), len(r.idBuf))]...)
+	}
+	return nil
+}
+
+// parseChunkSize parses a chunk-size line, extensions allowed.
+func parseChunkSize(line []byte) (int64, error) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i] // chunk extensions
+	}
+	line = bytes.TrimSpace(line)
+	var size int64
+	if len(line) == 0 || len(line) > 15 {
+		return 0, fmt.Errorf("%w: chunk size %q", errMalformed, clip(line))
+	}
+	for _, c := range line {
+		v, ok := unhex(c)
+		if !ok {
+			return 0, fmt.Errorf("%w: chunk size %q", errMalformed, clip(line))
+		}
+		size = size<<4 | int64(v)
+	}
+	return size, nil
+}
+
+// headFrom keeps the first body bytes of b in head, up to len(headBuf).
+func (r *response) headFrom(b []byte) {
+	if k := min(len(r.headBuf)-len(r.head), len(b)); k > 0 {
+		r.head = append(r.head, b[:k]...)
 	}
 }
 
