@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The bar for any protocol: clients connected before 10 upgrades
@@ -206,26 +208,14 @@ func (s *chatServer) nextPID(t *testing.T, old int, d time.Duration) int {
 	}
 }
 
-// waitExit waits until pid is gone (or a zombie nobody reaps yet).
+// waitExit waits until pid has exited (on a pidfd: it need not be our child).
 func waitExit(t *testing.T, pid int, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil || zombie(pid) {
-			return
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, under a deadline
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := testserver.WaitExit(ctx, pid); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pid %d still running after %v", pid, d)
-}
-
-func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // client holds one connection and sends numbered lines on it, burst at a

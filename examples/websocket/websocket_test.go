@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The bar for WebSockets: they cannot move to the new generation,
@@ -302,29 +304,17 @@ func (s *wsServer) checkLog(t *testing.T) int {
 	return answered
 }
 
-// waitExit waits until pid is gone (or a zombie nobody reaps yet).
+// waitExit waits until pid has exited (on a pidfd: it need not be our child).
 func (s *wsServer) waitExit(t *testing.T, pid int, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil || zombie(pid) {
-			s.mu.Lock()
-			s.gone[pid] = true
-			s.mu.Unlock()
-			return
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, under a deadline
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := testserver.WaitExit(ctx, pid); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("pid %d still running after %v", pid, d)
-}
-
-func zombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
+	s.mu.Lock()
+	s.gone[pid] = true
+	s.mu.Unlock()
 }
 
 // A minimal WebSocket client, independent of the server's code: masked
