@@ -56,7 +56,7 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
 		}
-		next := srv.nextPID(t, pid, 20*time.Second)
+		next := srv.nextPID(t, 20*time.Second)
 		waitExit(t, pid, 20*time.Second)
 		if _, err := io.WriteString(partial.conn, "llo\n"); err != nil {
 			t.Fatalf("upgrade %d: partial write: %v", u, err)
@@ -95,11 +95,7 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 type chatServer struct {
 	addr string
 	pid  int
-
-	mu        sync.Mutex
-	lines     []string
-	announced map[int]bool // pids that said "listening", seen by nextPID
-	change    chan struct{}
+	log  *testserver.Log // every generation's stderr
 }
 
 var listening = regexp.MustCompile(`chat: listening on (\S+) pid=(\d+)`)
@@ -120,92 +116,41 @@ func startChat(t *testing.T) *chatServer {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &chatServer{change: make(chan struct{}), announced: make(map[int]bool)}
+	s := &chatServer{log: testserver.NewLog()}
 	seen := map[int]bool{cmd.Process.Pid: true}
 	t.Cleanup(func() {
 		// Every generation is killed by pid (later ones are not our children).
-		s.mu.Lock()
-		for _, l := range s.lines {
+		for _, l := range s.log.Lines() {
 			if m := listening.FindStringSubmatch(l); m != nil {
 				p, _ := strconv.Atoi(m[2])
 				seen[p] = true
 			}
 		}
-		s.mu.Unlock()
 		for p := range seen {
 			syscall.Kill(p, syscall.SIGKILL)
 		}
 		cmd.Wait()
 		if t.Failed() {
-			s.mu.Lock()
-			t.Logf("server log:\n%s", strings.Join(s.lines, "\n"))
-			s.mu.Unlock()
+			t.Logf("server log:\n%s", strings.Join(s.log.Lines(), "\n"))
 		}
 	})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			s.mu.Lock()
-			s.lines = append(s.lines, sc.Text())
-			close(s.change)
-			s.change = make(chan struct{})
-			s.mu.Unlock()
+			s.log.Add(sc.Text())
 		}
 	}()
-	m := s.waitLine(t, listening, 0, 20*time.Second)
+	m := s.log.NextPID(t, listening, 20*time.Second)
 	s.addr = m[1]
 	s.pid, _ = strconv.Atoi(m[2])
-	s.mu.Lock()
-	s.announced[s.pid] = true
-	s.mu.Unlock()
 	return s
 }
 
-// waitLine waits for a log line matching re among lines[from:].
-func (s *chatServer) waitLine(t *testing.T, re *regexp.Regexp, from int, d time.Duration) []string {
-	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		for _, l := range s.lines[min(from, len(s.lines)):] {
-			if m := re.FindStringSubmatch(l); m != nil {
-				s.mu.Unlock()
-				return m
-			}
-		}
-		ch := s.change
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("no log line matching %s within %v", re, d)
-		}
-	}
-}
-
 // nextPID waits for a generation that has not announced itself before.
-func (s *chatServer) nextPID(t *testing.T, old int, d time.Duration) int {
+func (s *chatServer) nextPID(t *testing.T, d time.Duration) int {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		for _, l := range s.lines {
-			if m := listening.FindStringSubmatch(l); m != nil {
-				if p, _ := strconv.Atoi(m[2]); p > 0 && !s.announced[p] {
-					s.announced[p] = true
-					s.mu.Unlock()
-					return p
-				}
-			}
-		}
-		ch := s.change
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("no new generation after pid %d within %v", old, d)
-		}
-	}
+	pid, _ := strconv.Atoi(s.log.NextPID(t, listening, d)[2])
+	return pid
 }
 
 // waitExit waits until pid has exited (on a pidfd: it need not be our child).

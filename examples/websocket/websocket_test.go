@@ -66,7 +66,7 @@ func TestWebSocket_Close1012AndReconnectThrough5Upgrades(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
 		}
-		next := srv.nextPID(t, pid, 10*time.Second)
+		next := srv.nextPID(t, 10*time.Second)
 		srv.waitExit(t, pid, 10*time.Second)
 		if u == 1 {
 			// The one generation that is our child: it exited, and cleanly.
@@ -151,11 +151,10 @@ type wsServer struct {
 
 	firstExit chan error // the first generation's exit, our child's
 
-	mu        sync.Mutex
-	lines     []string
-	announced map[int]bool // pids that said "listening", seen by nextPID
-	gone      map[int]bool // pids seen to exit by waitExit
-	change    chan struct{}
+	log *testserver.Log // every generation's stderr
+
+	mu   sync.Mutex
+	gone map[int]bool // pids seen to exit by waitExit
 }
 
 var listening = regexp.MustCompile(`websocket: listening on (\S+) pid=(\d+)`)
@@ -202,15 +201,14 @@ func startServer(t *testing.T) *wsServer {
 		stderr.Close()
 		t.Fatal(err)
 	}
-	s := &wsServer{change: make(chan struct{}), announced: make(map[int]bool), gone: make(map[int]bool),
-		firstExit: make(chan error, 1)}
+	s := &wsServer{log: testserver.NewLog(), gone: make(map[int]bool), firstExit: make(chan error, 1)}
 	go func() { s.firstExit <- cmd.Wait() }()
 	t.Cleanup(func() {
 		// Every generation is killed by pid (later ones are not our
 		// children), but not one seen to exit: its pid may be reused.
 		cmd.Process.Kill() // safe even once reaped
 		s.mu.Lock()
-		for _, l := range s.lines {
+		for _, l := range s.log.Lines() {
 			if m := listening.FindStringSubmatch(l); m != nil {
 				if p, _ := strconv.Atoi(m[2]); p > 0 && p != cmd.Process.Pid && !s.gone[p] {
 					syscall.Kill(p, syscall.SIGKILL)
@@ -225,55 +223,26 @@ func startServer(t *testing.T) *wsServer {
 		}
 		stderr.Close()
 		if t.Failed() {
-			s.mu.Lock()
-			t.Logf("server log:\n%s", strings.Join(s.lines, "\n"))
-			s.mu.Unlock()
+			t.Logf("server log:\n%s", strings.Join(s.log.Lines(), "\n"))
 		}
 	})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			s.mu.Lock()
-			s.lines = append(s.lines, sc.Text())
-			close(s.change)
-			s.change = make(chan struct{})
-			s.mu.Unlock()
+			s.log.Add(sc.Text())
 		}
 	}()
-	s.pid = s.nextPID(t, 0, 20*time.Second)
-	s.mu.Lock()
-	for _, l := range s.lines {
-		if m := listening.FindStringSubmatch(l); m != nil {
-			s.addr = m[1]
-		}
-	}
-	s.mu.Unlock()
+	m := s.log.NextPID(t, listening, 20*time.Second)
+	s.addr = m[1]
+	s.pid, _ = strconv.Atoi(m[2])
 	return s
 }
 
 // nextPID waits for a generation that has not announced itself before.
-func (s *wsServer) nextPID(t *testing.T, old int, d time.Duration) int {
+func (s *wsServer) nextPID(t *testing.T, d time.Duration) int {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		s.mu.Lock()
-		for _, l := range s.lines {
-			if m := listening.FindStringSubmatch(l); m != nil {
-				if p, _ := strconv.Atoi(m[2]); p > 0 && !s.announced[p] {
-					s.announced[p] = true
-					s.mu.Unlock()
-					return p
-				}
-			}
-		}
-		ch := s.change
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("no new generation after pid %d within %v", old, d)
-		}
-	}
+	pid, _ := strconv.Atoi(s.log.NextPID(t, listening, d)[2])
+	return pid
 }
 
 var sessionsClosed = regexp.MustCompile(`sessions closed" .*answered_1012=(\d+) no_answer=(\d+) gone=(\d+) cut=(\d+)`)
@@ -286,10 +255,8 @@ var sessionsClosed = regexp.MustCompile(`sessions closed" .*answered_1012=(\d+) 
 func (s *wsServer) checkLog(t *testing.T) int {
 	t.Helper()
 	bad := regexp.MustCompile(`DATA RACE|panic:|level=(WARN|ERROR)`)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	answered := 0
-	for _, l := range s.lines {
+	for _, l := range s.log.Lines() {
 		if bad.MatchString(l) || strings.HasPrefix(l, "websocket: ") && !listening.MatchString(l) {
 			t.Errorf("server log: %s", l)
 		}
