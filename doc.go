@@ -47,18 +47,31 @@
 // (Options.SaveState there; State here, before Ready), its idle HTTP/1.1
 // keep-alive connections (Serve, unless Options.NoMigrate: they are
 // answered here on the same TCP connection), and the program's own
-// connections (HandOver there; HandedOver here):
+// connections (PassConns there; InheritedConns here):
 //
 //	// old generation, once Draining is closed: stop reading c, then
-//	n, err := h.HandOver(ctx, handoff.Conn{Conn: c, Buffered: unread, Meta: session})
+//	n, err := h.PassConns(ctx, handoff.Conn{Raw: c, Buffered: unread, Meta: session})
 //
 //	// new generation, before Ready
-//	for c := range h.HandedOver() {
-//		go resume(c.Conn, c.Buffered, c.Meta)
+//	for c := range h.InheritedConns() {
+//		go resume(c.NetConn(), c.Meta) // NetConn reads c.Buffered first
 //	}
 //
 // Connections that cannot move (TLS, HTTP/2, WebSockets) drain: HTTP/2
-// gets GOAWAY, WebSockets a close frame with status 1012 (CloseWebSocket).
+// gets GOAWAY, WebSockets a close frame with status 1012 (package
+// github.com/handoff-go/handoff/wsclose).
+//
+// # What importing the package does
+//
+// On Unix, importing handoff installs a package init function that runs
+// before main. It does nothing unless the process was started by an
+// upgrading handoff parent with one of two variables set: with
+// HANDOFF_ADOPT_FDS=1 it sets LISTEN_PID to its own pid and returns; with
+// HANDOFF_SHIM_EXEC=<program> it is the LISTEN_PID shim, and it replaces
+// the process with that program (execve, same pid, LISTEN_PID set), or, if
+// the exec fails, prints why and exits with status 127, as a shell does. No
+// code of the importing program runs on that path. On Windows the package
+// has no init function.
 //
 // # Protocol
 //
@@ -77,4 +90,12 @@
 // only guard); the LISTEN_PID shim runs the executable path this process
 // started from rather than /proc/self/exe, so replacing that file changes
 // the shim too; and there is no parent-death signal.
+//
+// On Windows the package builds and serves plain: Listen binds fresh
+// sockets, nothing is inherited, Ready, Draining, Drain and Stop work, and
+// Ctrl-C or the console's close and shutdown events drain as SIGTERM does.
+// Upgrade returns ErrNotSupported (sockets cannot be passed to another
+// process there), PassConns returns ErrNoSuccessor, InheritedConns is
+// closed and State returns ErrNoState. The supervisor does not run on
+// Windows.
 package handoff

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/handover"
 )
 
 // drainer tracks an http.Server's connections so the drain can close each
@@ -19,7 +17,7 @@ type drainer struct {
 
 	closing atomic.Bool // answer HTTP/1 requests with Connection: close
 	migrate atomic.Bool // connections are migConns that may move to the successor (migrate.go)
-	sender  *handover.Sender
+	sender  passer      // the successor's channel, while migrating
 	// Owned by drain: what moved and what fell back to the drain.
 	migrated, fellBack int
 
@@ -157,7 +155,9 @@ func (d *drainer) drain() error {
 
 	if d.migrate.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		d.sender = h.successorChannel(ctx)
+		if h.links != nil {
+			d.sender = h.links.successor(ctx)
+		}
 		cancel()
 		if d.sender == nil {
 			// Nobody to pass them to: the drain below, with

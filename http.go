@@ -78,7 +78,9 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	d := newDrainer(h, srv)
 	if l, ok := ln.(*listener); ok {
-		h.takeHandedOver(l)
+		if h.links != nil {
+			h.links.takeHTTP(l)
+		}
 		// Wrapped even without migration: the wrapper also tells h2c
 		// connections from HTTP/1 ones before their first request.
 		l.setWrap(d.wrapConn(l.Addr().String()))
@@ -92,8 +94,8 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 
 	for {
 		phase, changed := h.Phase()
-		d.setClosing(phase == Probation || phase == Draining || phase == Stopped)
-		if phase == Draining || phase == Stopped {
+		d.setClosing(phase == PhaseProbation || phase == PhaseDraining || phase == PhaseStopped)
+		if phase == PhaseDraining || phase == PhaseStopped {
 			break
 		}
 		select {
@@ -101,7 +103,7 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 		case <-ctx.Done():
 			h.Drain()
 		case err := <-serveErr:
-			if p, _ := h.Phase(); p == Draining || p == Stopped {
+			if p, _ := h.Phase(); p == PhaseDraining || p == PhaseStopped {
 				serveErr <- err // let the drain below see it again
 				continue
 			}

@@ -298,7 +298,7 @@ func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing
 	}, addr)
 	served := make(chan error, 1)
 	go func() { served <- h.Serve(context.Background(), &http.Server{Handler: http.NotFoundHandler()}, ln) }()
-	for phase, changed := h.Phase(); phase == handoff.Starting; phase, changed = h.Phase() {
+	for phase, changed := h.Phase(); phase == handoff.PhaseStarting; phase, changed = h.Phase() {
 		select {
 		case <-changed:
 		case <-time.After(5 * time.Second):

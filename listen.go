@@ -5,22 +5,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"strings"
 	"syscall"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/handoff-go/handoff/internal/activation"
-	"github.com/handoff-go/handoff/internal/sockets"
 )
 
 // Listen returns a listener for network ("tcp", "tcp4", "tcp6", "unix",
 // "unixpacket") and address, as net.Listen does. If this process inherited a
 // matching socket it is used, and no bind happens: the kernel's accept queue
 // is shared with the previous generation, so no connection is refused or lost
-// while processes change hands. Otherwise a fresh socket is bound.
+// while processes change hands. Otherwise a fresh socket is bound (always,
+// on Windows).
 //
 // An inherited socket matches by name first (the one this library gives it,
 // or a name the supervisor or systemd gave that equals address), then by
@@ -36,28 +33,26 @@ import (
 //
 // The listener stops accepting while a successor is in probation and for
 // good when this generation drains; its Close does not close the socket.
+// Another network fails with ErrNotSupported; after Stop, Listen fails
+// with ErrStopped.
 func (h *Handoff) Listen(network, address string) (net.Listener, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6", "unix", "unixpacket":
 	default:
-		return nil, fmt.Errorf("handoff: listen %s %s: unsupported network (use ListenPacket for datagrams)", network, address)
+		return nil, fmt.Errorf("handoff: listen %s %s: %w: unknown network (use ListenPacket for datagrams)", network, address, ErrNotSupported)
 	}
 	name := fdName(network, address)
-	if in := h.claim(name, network, address); in != nil {
-		inner, err := listenerFromFD(in.FD, name)
+	if h.links != nil {
+		s, err := h.links.inheritListener(name, network, address)
 		if err != nil {
-			return nil, fmt.Errorf("handoff: listen %s %s: inherited fd %d (%s): %w", network, address, in.FD, in.Name, err)
-		}
-		s, err := listenerSocket(in.Name, inner)
-		if err != nil {
-			inner.Close()
 			return nil, fmt.Errorf("handoff: listen %s %s: %w", network, address, err)
 		}
-		if network == "unix" && strings.HasPrefix(in.Name, "unix|") {
-			s.unlinkPath = address
+		if s != nil {
+			if network == "unix" && strings.HasPrefix(s.name, "unix|") {
+				s.unlinkPath = address
+			}
+			return h.add(s)
 		}
-		h.log.Debug("handoff: listen: inherited", "network", network, "address", address, "fd", in.FD, "name", in.Name)
-		return h.add(s, inner.Addr())
 	}
 
 	if network == "unix" {
@@ -80,7 +75,7 @@ func (h *Handoff) Listen(network, address string) (net.Listener, error) {
 	}
 	// The name is the request ("tcp|:0"); a successor asking the same
 	// finds it by name, and one asking for the now-known port by address.
-	return h.add(s, inner.Addr())
+	return h.add(s)
 }
 
 // ListenPacket returns a packet socket ("udp", "udp4", "udp6", "unixgram")
@@ -92,37 +87,40 @@ func (h *Handoff) ListenPacket(network, address string) (net.PacketConn, error) 
 	switch network {
 	case "udp", "udp4", "udp6", "unixgram":
 	default:
-		return nil, fmt.Errorf("handoff: listen packet %s %s: unsupported network", network, address)
+		return nil, fmt.Errorf("handoff: listen packet %s %s: %w: unknown network", network, address, ErrNotSupported)
 	}
 	name := fdName(network, address)
-	if in := h.claim(name, network, address); in != nil {
-		pc, err := packetConnFromFD(in.FD, name)
+	if h.links != nil {
+		s, pc, err := h.links.inheritPacket(name, network, address)
 		if err != nil {
-			return nil, fmt.Errorf("handoff: listen packet %s %s: inherited fd %d: %w", network, address, in.FD, err)
+			return nil, fmt.Errorf("handoff: listen packet %s %s: %w", network, address, err)
 		}
-		s := &socket{name: in.Name, fd: in.FD}
-		if network == "unixgram" && strings.HasPrefix(in.Name, "unixgram|") {
-			s.unlinkPath = address
+		if s != nil {
+			if network == "unixgram" && strings.HasPrefix(s.name, "unixgram|") {
+				s.unlinkPath = address
+			}
+			if _, err := h.add(s); err != nil {
+				pc.Close()
+				return nil, err
+			}
+			return pc, nil
 		}
-		if _, err := h.add(s, pc.LocalAddr()); err != nil {
-			pc.Close()
-			return nil, err
-		}
-		return pc, nil
 	}
 	pc, err := net.ListenPacket(network, address)
 	if err != nil {
 		return nil, fmt.Errorf("handoff: listen packet %s %s: %w", network, address, err)
 	}
-	s := &socket{name: name}
+	s := &socket{name: name, fd: -1}
 	if _, ok := pc.(*net.UnixConn); ok {
 		s.unlinkPath = address
 	}
-	if s.fd, err = dupConn(pc.(syscall.Conn)); err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("handoff: listen packet %s %s: %w", network, address, err)
+	if h.links != nil {
+		if s.fd, err = h.links.keep(pc.(syscall.Conn)); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("handoff: listen packet %s %s: %w", network, address, err)
+		}
 	}
-	if _, err := h.add(s, pc.LocalAddr()); err != nil {
+	if _, err := h.add(s); err != nil {
 		pc.Close()
 		return nil, err
 	}
@@ -131,55 +129,56 @@ func (h *Handoff) ListenPacket(network, address string) (net.PacketConn, error) 
 
 // File passes any other descriptor on under name: it returns the inherited
 // file of that name, or calls open and keeps a duplicate to pass to a
-// successor. A duplicate shares the file offset with the original.
+// successor. A duplicate shares the file offset with the original. A name
+// LISTEN_FDNAMES cannot carry (empty, over 255 bytes, a ':' or a control
+// character) fails with ErrBadName.
 func (h *Handoff) File(name string, open func() (*os.File, error)) (*os.File, error) {
-	if err := activation.ValidName(name); err != nil {
+	if err := validName(name); err != nil {
 		return nil, fmt.Errorf("handoff: file %q: %w", name, err)
 	}
-	h.mu.Lock()
-	var found *inheritedFD
-	for _, in := range h.inherited {
-		if !in.claimed && in.Name == name {
-			in.claimed, found = true, in
-			break
-		}
-	}
-	h.mu.Unlock()
-	if found != nil {
-		f, err := dupFile(found.FD, name)
+	if h.links != nil {
+		s, f, err := h.links.inheritFile(name)
 		if err != nil {
-			return nil, fmt.Errorf("handoff: file %q: inherited fd %d: %w", name, found.FD, err)
+			return nil, fmt.Errorf("handoff: file %q: %w", name, err)
 		}
-		h.add(&socket{name: name, fd: found.FD}, nil)
-		return f, nil
+		if s != nil {
+			if _, err := h.add(s); err != nil {
+				f.Close()
+				return nil, err
+			}
+			return f, nil
+		}
 	}
 	f, err := open()
 	if err != nil {
 		return nil, fmt.Errorf("handoff: file %q: open: %w", name, err)
 	}
-	fd, err := dupConn(f)
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("handoff: file %q: %w", name, err)
+	s := &socket{name: name, fd: -1}
+	if h.links != nil {
+		if s.fd, err = h.links.keep(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("handoff: file %q: %w", name, err)
+		}
 	}
-	if _, err := h.add(&socket{name: name, fd: fd}, nil); err != nil {
+	if _, err := h.add(s); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-// add registers a socket as this generation's. It fails after Stop.
-func (h *Handoff) add(s *socket, addr net.Addr) (net.Listener, error) {
+// add registers a socket as this generation's, in the state the phase
+// calls for. It fails after Stop.
+func (h *Handoff) add(s *socket) (net.Listener, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.phase == Stopped {
+	switch h.phase {
+	case PhaseStopped:
 		s.close(false)
 		return nil, ErrStopped
-	}
-	if h.phase == Draining {
+	case PhaseDraining:
 		s.stopAccepting()
-	} else if h.phase == Probation {
+	case PhaseProbation:
 		s.pause()
 	}
 	h.sockets = append(h.sockets, s)
@@ -189,47 +188,18 @@ func (h *Handoff) add(s *socket, addr net.Addr) (net.Listener, error) {
 	return s.ln, nil
 }
 
-// claim finds the inherited descriptor for a Listen call: by name, then by
-// what the kernel says the socket is.
-func (h *Handoff) claim(name, network, address string) *inheritedFD {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.byName == nil {
-		// Indexed once: a server with thousands of sockets makes thousands
-		// of Listen calls, and a scan per call would be quadratic.
-		h.byName = make(map[string][]*inheritedFD)
-		for _, in := range h.inherited {
-			h.byName[in.Name] = append(h.byName[in.Name], in)
-		}
+// maxNameLen is the longest name LISTEN_FDNAMES carries (systemd's limit).
+const maxNameLen = 255
+
+// validName checks a LISTEN_FDNAMES entry: 1 to 255 printable ASCII
+// characters, no ':' (the separator).
+func validName(name string) error {
+	if name == "" || len(name) > maxNameLen {
+		return fmt.Errorf("%w: %q: length must be 1 to %d", ErrBadName, name, maxNameLen)
 	}
-	for _, key := range []string{name, address} {
-		list := h.byName[key]
-		for len(list) > 0 && list[0].claimed {
-			list = list[1:]
-		}
-		h.byName[key] = list
-		if len(list) > 0 {
-			list[0].claimed = true
-			return list[0]
-		}
-	}
-	for h.scanFrom < len(h.inherited) && h.inherited[h.scanFrom].claimed {
-		h.scanFrom++
-	}
-	for _, in := range h.inherited[h.scanFrom:] {
-		if in.claimed {
-			continue
-		}
-		if !in.described {
-			d, err := sockets.Describe(in.FD)
-			if err != nil {
-				h.log.Warn("handoff: inherited fd unusable", "fd", in.FD, "name", in.Name, "err", err)
-			}
-			in.desc, in.described = d, true
-		}
-		if sockets.Match(in.desc, network, address) {
-			in.claimed = true
-			return in
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c < 0x20 || c >= 0x7f || c == ':' {
+			return fmt.Errorf("%w: %q: character %q at %d", ErrBadName, name, c, i)
 		}
 	}
 	return nil
@@ -239,20 +209,11 @@ func (h *Handoff) claim(name, network, address string) *inheritedFD {
 // readable, without the ':' systemd reserves as separator.
 func fdName(network, address string) string {
 	n := network + "|" + strings.ReplaceAll(address, ":", "|")
-	if activation.ValidName(n) == nil {
+	if validName(n) == nil {
 		return n
 	}
 	sum := sha256.Sum256([]byte(address))
 	return network + "|" + hex.EncodeToString(sum[:8])
-}
-
-// dupConn keeps a descriptor of our own for c's socket, without Fd().
-func dupConn(c syscall.Conn) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	return sockets.Dup(rc)
 }
 
 // removeStaleUnixSocket removes a socket file left by a process that died
@@ -269,14 +230,14 @@ func removeStaleUnixSocket(path string) error {
 		return err
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("%s exists and is not a socket", path)
+		return fmt.Errorf("%s exists and is not a socket: %w", path, fs.ErrExist)
 	}
 	c, err := net.Dial("unix", path)
 	if err == nil {
 		c.Close()
-		return fmt.Errorf("%s: %w (another process listens on it)", path, unix.EADDRINUSE)
+		return fmt.Errorf("%s: %w (another process listens on it)", path, syscall.EADDRINUSE)
 	}
-	if !errors.Is(err, unix.ECONNREFUSED) {
+	if !errors.Is(err, syscall.ECONNREFUSED) {
 		return fmt.Errorf("%s: check for a stale socket: %w", path, err)
 	}
 	return os.Remove(path)

@@ -9,16 +9,14 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/handover"
 )
 
 // Keep-alive migration (on unless Options.NoMigrate): the old generation
 // passes idle HTTP/1.1 connections to its successor over the handover
-// channel (channel.go) instead of closing them. This file holds the
+// channel (successor.go) instead of closing them. This file holds the
 // connection wrapper that lets the drain take a connection without
 // consuming a byte of it, and the drain's side that sends them; the new
-// generation feeds them to its listener (channel.go's route).
+// generation feeds them to its listener (predecessor.go's route).
 
 // longAgo is a deadline in the past: it makes a blocked Read return a
 // timeout at once, with no data.
@@ -222,15 +220,15 @@ func (c *migConn) isTaken() bool {
 // send passes connections to the successor. What it cannot pass is
 // closed: net/http has already let go of them.
 func (d *drainer) send(out []*migConn) {
-	conns := make([]handover.Conn, len(out))
+	conns := make([]outgoing, len(out))
 	for i, c := range out {
-		conns[i] = handover.Conn{Socket: c.TCPConn, Meta: append([]byte{metaHTTP}, c.ln...)}
+		conns[i] = outgoing{sock: c.TCPConn, meta: append([]byte{metaHTTP}, c.ln...)}
 	}
 	// Each batch of 253 is acknowledged: allow for thousands on a loaded
 	// machine (an unconfirmed batch is closed here: never two owners).
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second+time.Duration(len(conns))*time.Millisecond)
 	defer cancel()
-	n, err := d.sender.SendConns(ctx, conns)
+	n, err := d.sender.pass(ctx, conns)
 	d.migrated += n
 	if err == nil {
 		return

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package handoff
 
 import (
@@ -14,24 +16,24 @@ import (
 // notifyUpstream sends sd_notify assignments to systemd (or the supervisor,
 // when supervised). Failures are logged, never fatal: readiness reporting to
 // a service manager must not take down a serving process.
-func (h *Handoff) notifyUpstream(assignments ...string) {
-	target := h.upstream
-	if h.supervised {
-		target = h.notify
+func (c *chain) notifyUpstream(assignments ...string) {
+	target := c.upstream
+	if c.isSupervised {
+		target = c.notify
 	}
 	if target == "" {
 		return
 	}
-	h.send(target, assignments...)
+	c.send(target, assignments...)
 }
 
-func (h *Handoff) send(target string, assignments ...string) error {
+func (c *chain) send(target string, assignments ...string) error {
 	msg, err := sdnotify.Format(assignments...)
 	if err == nil {
 		err = sdnotify.Send(target, msg)
 	}
 	if err != nil {
-		h.log.Warn("handoff: notify", "socket", target, "message", strings.Join(assignments, " "), "err", err)
+		c.log.Warn("handoff: notify", "socket", target, "message", strings.Join(assignments, " "), "err", err)
 	}
 	return err
 }

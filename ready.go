@@ -2,13 +2,7 @@ package handoff
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"strconv"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/handoff-go/handoff/internal/proto"
 )
 
 // Ready declares that this generation serves: its listeners are in place
@@ -23,69 +17,33 @@ import (
 // Call it after your servers have started: connections that arrive earlier
 // wait in the accept queue, none is refused. Until Ready, the previous
 // generation keeps serving, and if Ready never comes it kills this process
-// after Options.ReadyTimeout. Calling Ready again does nothing.
+// after Options.ReadyTimeout. Calling Ready again does nothing; after Stop
+// it returns ErrStopped. An error (the PID file, or the message to the
+// waiting side, could not be written) does not undo Ready: this generation
+// serves either way.
 func (h *Handoff) Ready() error {
 	h.mu.Lock()
 	switch h.phase {
-	case Starting:
-	case Stopped:
+	case PhaseStarting:
+	case PhaseStopped:
 		h.mu.Unlock()
 		return ErrStopped
 	default:
 		h.mu.Unlock()
 		return nil
 	}
-	var unused []*inheritedFD
-	for _, in := range h.inherited {
-		if !in.claimed {
-			in.claimed = true
-			unused = append(unused, in)
-		}
-	}
-	h.setPhase(Serving)
+	h.setPhaseLocked(PhaseServing)
 	h.mu.Unlock()
 
-	for _, in := range unused {
-		h.log.Info("handoff: closing inherited fd nobody asked for", "fd", in.FD, "name", in.Name)
-		unix.Close(in.FD)
-	}
 	var errs []error
 	if h.opts.PIDFile != "" {
 		if err := writePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	// Connect to the previous generation before it hears we are ready:
-	// it drains from then on, and passes its connections on this channel.
-	h.connectPredecessor()
-	status := "STATUS=serving, generation " + strconv.Itoa(h.generation)
-	ready := []string{"READY=1", selfPID(), proto.ReadyField + "=" + strconv.Itoa(proto.Version), status}
-	ready = append(ready, h.announceHandover()...)
-	switch {
-	case h.fromParent || h.supervised:
-		if err := h.send(h.notify, ready...); err != nil {
-			errs = append(errs, fmt.Errorf("handoff: ready: tell the previous generation: %w", err))
-		}
-	default:
-		h.notifyUpstream(ready...)
+	if h.links != nil {
+		errs = append(errs, h.links.ready()...)
 	}
-	h.switchStderr()
-	h.log.Info("handoff: ready", "generation", h.generation, "pid", os.Getpid())
+	h.log.Info("handoff: ready", "generation", h.Generation(), "pid", os.Getpid())
 	return errors.Join(errs...)
-}
-
-// switchStderr moves the parent's real stderr onto fd 2: until now fd 2 was
-// a pipe into the parent, which is about to drain and exit.
-func (h *Handoff) switchStderr() {
-	h.mu.Lock()
-	fd := h.stderrFD
-	h.stderrFD = -1
-	h.mu.Unlock()
-	if fd < 0 {
-		return
-	}
-	if err := dup2(fd, 2); err != nil {
-		h.log.Warn("handoff: move stderr off the parent's pipe", "err", err)
-	}
-	unix.Close(fd)
 }

@@ -5,21 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/handoff-go/handoff/internal/activation"
-	"github.com/handoff-go/handoff/internal/sockets"
 )
-
-// inheritedFD is a descriptor received from the previous generation, systemd
-// or the supervisor, waiting for the Listen call that claims it.
-type inheritedFD struct {
-	activation.Passed
-	desc      sockets.Desc
-	described bool
-	claimed   bool
-}
 
 // socket is a descriptor this generation owns and would pass to a
 // successor, under its name.
@@ -27,10 +13,11 @@ type inheritedFD struct {
 // A listener costs one descriptor: the one inside the net.Listener, which
 // the Handoff owns (the user gets a wrapper whose Close leaves it open), so
 // ten thousand sockets fit under a 20,000 descriptor limit. A packet socket
-// or file is the user's to close, so the Handoff keeps a duplicate of it.
+// or file is the user's to close, so the Handoff keeps a duplicate of it
+// (when it has a successor to pass it to: links.keep).
 type socket struct {
 	name string
-	fd   int             // our own duplicate (packet sockets, files), FD_CLOEXEC; -1 for listeners
+	fd   int             // our own duplicate (packet sockets, files), FD_CLOEXEC; -1 for listeners and when nothing is kept
 	rc   syscall.RawConn // the listener's descriptor, for listeners
 	// unlinkPath is a unix socket path the handoff chain bound itself: the
 	// last generation to stop without a successor removes it. Paths bound by
@@ -92,46 +79,10 @@ func (s *socket) close(last bool) {
 		s.inner.Close()
 	}
 	if s.fd >= 0 {
-		unix.Close(s.fd)
+		closeFD(s.fd)
 		s.fd = -1
 	}
 	if last && s.unlinkPath != "" {
 		os.Remove(s.unlinkPath)
 	}
-}
-
-// fromFD builds a net.Listener, net.PacketConn or *os.File of our own from a
-// descriptor we keep: dup it (the net package takes ownership of what it is
-// given) so that both copies can be closed independently.
-func dupFile(fd int, name string) (*os.File, error) {
-	nfd, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	return os.NewFile(uintptr(nfd), name), nil
-}
-
-// listenerFromFD turns an inherited descriptor into a net.Listener, which
-// takes a duplicate; the inherited one is closed, so the socket costs one
-// descriptor from then on.
-func listenerFromFD(fd int, name string) (net.Listener, error) {
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	ln, err := net.FileListener(f)
-	if err != nil {
-		return nil, err
-	}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false)
-	}
-	return ln, nil
-}
-
-func packetConnFromFD(fd int, name string) (net.PacketConn, error) {
-	f, err := dupFile(fd, name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return net.FilePacketConn(f)
 }

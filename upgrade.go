@@ -1,8 +1,11 @@
+//go:build !windows
+
 package handoff
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -24,55 +27,39 @@ import (
 // draining, so that Options.MaxDraining can count them across processes.
 const envAncestors = "HANDOFF_DRAINING"
 
-// Upgrade starts the next generation and hands it this generation's sockets.
-// It returns once the outcome is final:
-//
-//   - nil: the new generation became ready and survived the probation
-//     window; this generation is draining (Draining is closed).
-//   - ErrUpgradeFailed: the new program is missing, exited, crashed or was
-//     not ready within Options.ReadyTimeout. It was killed; this generation
-//     keeps serving and never stopped accepting. The error says why, with
-//     the exit status and the last lines the new process wrote to stderr.
-//   - ErrRolledBack: the new generation became ready, then died within the
-//     probation window; this generation accepts again.
-//   - ErrUpgradeInProgress, ErrNotServing, ErrSupervised,
-//     ErrTooManyDraining: nothing was started.
-//
-// One upgrade runs at a time. SIGHUP and SIGUSR2 call Upgrade (unless
-// Options.NoSignals) and log its result.
-func (h *Handoff) Upgrade() error {
-	if h.supervised {
+// upgrade is Handoff.Upgrade (documented there) on Unix.
+func (c *chain) upgrade() error {
+	h := c.h
+	if c.isSupervised {
 		return ErrSupervised
 	}
-	h.mu.Lock()
-	if h.upgrading {
-		h.mu.Unlock()
+	if !c.upgrading.CompareAndSwap(false, true) {
 		return ErrUpgradeInProgress
 	}
-	if h.phase != Serving {
+	h.mu.Lock()
+	if h.phase != PhaseServing {
 		phase := h.phase
 		h.mu.Unlock()
+		c.upgrading.Store(false)
 		return fmt.Errorf("%w (%s)", ErrNotServing, phase)
 	}
-	alive := aliveAncestors(h.ancestors)
+	alive := aliveAncestors(c.ancestors)
 	if len(alive) >= h.opts.MaxDraining {
 		h.mu.Unlock()
+		c.upgrading.Store(false)
 		return fmt.Errorf("%w: pids %v (Options.MaxDraining is %d)", ErrTooManyDraining, alive, h.opts.MaxDraining)
 	}
-	h.upgrading = true
-	h.setPhase(Upgrading)
+	h.setPhaseLocked(PhaseUpgrading)
 	sockets := h.sockets
 	h.mu.Unlock()
 
 	start := time.Now()
-	next := h.generation + 1
-	h.notifyUpstream("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading to generation "+strconv.Itoa(next))
-	err := h.upgrade(next, sockets, append(alive, os.Getpid()))
+	next := c.gen + 1
+	c.notifyUpstream("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading to generation "+strconv.Itoa(next))
+	err := c.start(next, sockets, append(alive, os.Getpid()))
 	// Before the outcome is announced: whoever hears it may upgrade again
 	// at once.
-	h.mu.Lock()
-	h.upgrading = false
-	h.mu.Unlock()
+	c.upgrading.Store(false)
 	switch {
 	case err == nil:
 		h.log.Info("handoff: upgrade done", "generation", next, "took", time.Since(start).Round(time.Millisecond))
@@ -81,28 +68,30 @@ func (h *Handoff) Upgrade() error {
 		h.log.Error("handoff: upgrade", "err", err)
 		// sd_notify cannot say "reload failed"; HAProxy's convention is
 		// READY=1 with a STATUS that says so.
-		h.notifyUpstream("READY=1", selfPID(), "STATUS=upgrade failed, generation "+strconv.Itoa(h.generation)+" still serving: "+oneLine(err.Error()))
+		c.notifyUpstream("READY=1", selfPID(), "STATUS=upgrade failed, generation "+strconv.Itoa(c.gen)+" still serving: "+oneLine(err.Error()))
 	}
 	return err
 }
 
-func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
-
-	path, args, err := h.command()
+// start starts generation next with sockets and sees it through to its
+// outcome: ready and past probation (cutover), or failed.
+func (c *chain) start(next int, sockets []*socket, draining []int) error {
+	h := c.h
+	path, args, err := c.command()
 	if err != nil {
-		h.backToServing()
-		return fmt.Errorf("%w: generation %d: %v", ErrUpgradeFailed, next, err)
+		c.backToServing()
+		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
 	dir, err := os.MkdirTemp("", "handoff-upgrade-*") // 0700: only we can reach the socket
 	if err != nil {
-		h.backToServing()
-		return fmt.Errorf("%w: generation %d: notify socket: %v", ErrUpgradeFailed, next, err)
+		c.backToServing()
+		return fmt.Errorf("%w: generation %d: notify socket: %w", ErrUpgradeFailed, next, err)
 	}
 	defer os.RemoveAll(dir)
 	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
 	if err != nil {
-		h.backToServing()
-		return fmt.Errorf("%w: generation %d: notify socket: %v", ErrUpgradeFailed, next, err)
+		c.backToServing()
+		return fmt.Errorf("%w: generation %d: notify socket: %w", ErrUpgradeFailed, next, err)
 	}
 	defer recv.Close()
 
@@ -124,10 +113,10 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 		// spawn places our real stderr right after the sockets.
 		proto.EnvStderrFD+"="+strconv.Itoa(activation.FirstFD+len(sockets)),
 	)
-	if h.upstream != "" {
-		env = append(env, proto.EnvUpstreamNotify+"="+h.upstream)
+	if c.upstream != "" {
+		env = append(env, proto.EnvUpstreamNotify+"="+c.upstream)
 	}
-	// The handover channel (channel.go): the new generation connects to
+	// The handover channel (successor.go): the new generation connects to
 	// it before it declares itself ready.
 	hl, err := handover.Listen("")
 	if err != nil {
@@ -161,75 +150,80 @@ func (h *Handoff) upgrade(next int, sockets []*socket, draining []int) error {
 	})
 	h.fdMu.RUnlock()
 	if err != nil {
-		h.backToServing()
-		return fmt.Errorf("%w: generation %d: %v", ErrUpgradeFailed, next, err)
+		c.backToServing()
+		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
 	h.log.Info("handoff: upgrade: started", "generation", next, "pid", p.Pid, "path", path)
 	var link *successorLink
 	if hl != nil {
-		link = h.offer(hl, handover.Peer{PID: p.Pid}, false)
+		link = c.succ.offer(hl, handover.Peer{PID: p.Pid}, false)
 		hl = nil
 	}
 
 	ready := make(chan error, 1)
-	go waitReady(recv, p.Pid, ready, h)
+	go waitReady(recv, p.Pid, ready, h.log)
 
 	timer := time.NewTimer(h.opts.ReadyTimeout)
 	defer timer.Stop()
 	var failure string
+	var cause error // a version mismatch the new generation reported
 	select {
 	case err := <-ready:
 		if err == nil {
-			if !h.connectedBy(link) {
+			if !c.succ.connectedBy(link) {
 				link = nil
 			}
-			return h.cutover(next, p, link)
+			return c.cutover(next, p, link)
 		}
-		failure = err.Error()
+		failure, cause = err.Error(), err
 	case <-p.Done():
 		failure = "exited before it was ready: " + p.Describe()
 	case <-timer.C:
 		failure = "not ready within " + h.opts.ReadyTimeout.String()
 	case <-h.stopping():
 		p.Kill()
-		h.abandon(link, "this generation stopped")
+		c.succ.abandon(link, "this generation stopped")
 		return ErrStopped
 	}
 	p.Kill()
-	h.abandon(link, "the upgrade failed")
+	c.succ.abandon(link, "the upgrade failed")
 	if !strings.Contains(failure, "last stderr lines") {
 		if t := strings.TrimSpace(p.Tail()); t != "" {
 			failure += "; last stderr lines:\n" + t
 		}
 	}
-	h.backToServing()
-	return fmt.Errorf("%w: generation %d (pid %d, %s): %s", ErrUpgradeFailed, next, p.Pid, path, failure)
+	c.backToServing()
+	err = fmt.Errorf("%w: generation %d (pid %d, %s): %s", ErrUpgradeFailed, next, p.Pid, path, failure)
+	if cause != nil {
+		err = fmt.Errorf("%w: generation %d (pid %d, %s): %w%s", ErrUpgradeFailed, next, p.Pid, path, cause, strings.TrimPrefix(failure, cause.Error()))
+	}
+	return err
 }
 
 // waitReady reads the new generation's notifications until READY=1 or the
 // socket closes. Datagrams from other processes are ignored: the socket is in
 // a 0700 directory, and on Linux the kernel vouches for the sender's pid.
-func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, h *Handoff) {
+func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, log *slog.Logger) {
 	for {
 		d, err := recv.Receive()
 		if err != nil {
 			return
 		}
 		if d.Err != nil {
-			h.log.Warn("handoff: upgrade: malformed notification", "pid", d.PID, "err", d.Err)
+			log.Warn("handoff: upgrade: malformed notification", "pid", d.PID, "err", d.Err)
 			continue
 		}
 		if d.PID != 0 && d.PID != pid {
-			h.log.Warn("handoff: upgrade: notification from another process ignored", "pid", d.PID, "want", pid)
+			log.Warn("handoff: upgrade: notification from another process ignored", "pid", d.PID, "want", pid)
 			continue
 		}
 		if s, ok := d.Msg.Get("STATUS"); ok {
-			h.log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
+			log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
 		}
 		if v, ok := d.Msg.Get("READY"); ok && v == "1" {
 			if version, ok := d.Msg.Get(proto.ReadyField); ok {
 				if err := proto.Check(version); err != nil {
-					ready <- fmt.Errorf("new generation is ready but: %w", err)
+					ready <- fmt.Errorf("new generation is ready but: %w: %w", ErrProtocol, err)
 					return
 				}
 			}
@@ -241,18 +235,18 @@ func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, h *Handoff)
 
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
-func (h *Handoff) cutover(next int, p *spawn.Process, link *successorLink) error {
+func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
+	h := c.h
 	h.mu.Lock()
-	if h.phase == Stopped {
+	if h.phase == PhaseStopped {
 		h.mu.Unlock()
 		p.Kill()
-		h.abandon(link, "this generation stopped")
+		c.succ.abandon(link, "this generation stopped")
 		return ErrStopped
 	}
-	h.link = link
-	drainingAlready := h.phase == Draining // a stop signal came during the upgrade
-	if !drainingAlready {
-		h.setPhase(Probation)
+	c.succ.install(link)
+	drainingAlready := h.phase == PhaseDraining // a stop signal came during the upgrade
+	if !drainingAlready && h.setPhaseLocked(PhaseProbation) {
 		for _, s := range h.sockets {
 			s.pause()
 		}
@@ -266,7 +260,7 @@ func (h *Handoff) cutover(next int, p *spawn.Process, link *successorLink) error
 	}
 	// We are still systemd's main process, so this is accepted even with
 	// NotifyAccess=main.
-	h.notifyUpstream(mainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
+	c.notifyUpstream(mainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
 	h.log.Info("handoff: upgrade: new generation ready", "generation", next, "pid", p.Pid)
 
 	if !drainingAlready && h.opts.Probation > 0 {
@@ -274,31 +268,31 @@ func (h *Handoff) cutover(next int, p *spawn.Process, link *successorLink) error
 		defer timer.Stop()
 		select {
 		case <-p.Done():
-			return h.rollback(next, p)
+			return c.rollback(next, p)
 		case <-timer.C:
 		case <-h.stopping():
 		}
 	}
 	h.mu.Lock()
-	h.handedOver = true
+	h.superseded = true
 	h.beginDrainLocked()
 	h.mu.Unlock()
 	h.log.Info("handoff: draining: the new generation passed probation", "generation", next, "pid", p.Pid)
 	return nil
 }
 
-func (h *Handoff) rollback(next int, p *spawn.Process) error {
+func (c *chain) rollback(next int, p *spawn.Process) error {
+	h := c.h
 	h.mu.Lock()
-	if h.phase != Probation {
+	if h.phase != PhaseProbation {
 		// A stop signal arrived during probation: this generation is on
 		// its way out and must not start accepting again.
 		h.mu.Unlock()
 		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
 	}
-	link := h.link
-	h.link = nil
-	defer h.abandon(link, "the new generation died in probation")
-	h.setPhase(Serving)
+	link := c.succ.uninstall()
+	defer c.succ.abandon(link, "the new generation died in probation")
+	h.setPhaseLocked(PhaseServing)
 	for _, s := range h.sockets {
 		s.resume()
 	}
@@ -311,21 +305,22 @@ func (h *Handoff) rollback(next int, p *spawn.Process) error {
 	}
 	// Accepted by systemd only with NotifyAccess=all: the main pid is
 	// now the dead successor's.
-	h.notifyUpstream(selfPID(), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(h.generation)+" serving")
+	c.notifyUpstream(selfPID(), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(c.gen)+" serving")
 	return fmt.Errorf("%w: generation %d (pid %d) died in probation: %s", ErrRolledBack, next, p.Pid, p.Describe())
 }
 
-func (h *Handoff) backToServing() {
+func (c *chain) backToServing() {
+	h := c.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.phase == Upgrading {
-		h.setPhase(Serving)
+	if h.phase == PhaseUpgrading {
+		h.setPhaseLocked(PhaseServing)
 	}
 }
 
-func (h *Handoff) command() (string, []string, error) {
-	if h.opts.Command != nil {
-		path, args, err := h.opts.Command()
+func (c *chain) command() (string, []string, error) {
+	if c.h.opts.Command != nil {
+		path, args, err := c.h.opts.Command()
 		if err != nil {
 			return "", nil, err
 		}
@@ -334,10 +329,10 @@ func (h *Handoff) command() (string, []string, error) {
 		}
 		return path, args, nil
 	}
-	if _, err := os.Stat(h.exe); err != nil {
+	if _, err := os.Stat(c.exe); err != nil {
 		return "", nil, fmt.Errorf("new binary: %w", err)
 	}
-	return h.exe, h.args, nil
+	return c.exe, c.args, nil
 }
 
 // shimPath is the handoff binary that sets LISTEN_PID and execs the new

@@ -1,6 +1,6 @@
 // Command chat is a line-based TCP echo server whose clients stay connected
 // across upgrades: the example of handing over a program's own connections
-// (Handoff.HandOver and Handoff.HandedOver), for any protocol.
+// (Handoff.PassConns and Handoff.InheritedConns), for any protocol.
 //
 //	chat [-addr 127.0.0.1:7070] [-probation D] [-v]
 //
@@ -59,10 +59,10 @@ func run(addr string, probation time.Duration, verbose bool) error {
 	s := newServer(logger)
 	// Connections the previous generation hands over; asked for before
 	// Ready, so none arrives with nobody to take it.
-	handed := h.HandedOver()
+	handed := h.InheritedConns()
 	go func() {
 		for c := range handed {
-			s.serve(c.Conn, c.Buffered, c.Meta)
+			s.serve(c.Raw, c.Buffered, c.Meta)
 		}
 	}()
 	go s.acceptLoop(ln)

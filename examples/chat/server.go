@@ -70,7 +70,7 @@ func (s *server) serve(c net.Conn, buffered, meta []byte) {
 	if s.stopping {
 		s.mu.Unlock()
 		// Arrived after the drain began: hand it over untouched.
-		s.stopped <- handoff.Conn{Conn: c, Buffered: buffered, Meta: meta}
+		s.stopped <- handoff.Conn{Raw: c, Buffered: buffered, Meta: meta}
 		return
 	}
 	s.sessions[sess] = struct{}{}
@@ -103,7 +103,7 @@ func (s *server) run(sess *session) {
 			notYet, _ := io.ReadAll(sess.pre)
 			buf := append(append([]byte(line), held...), notYet...)
 			s.remove(sess)
-			s.stopped <- handoff.Conn{Conn: sess.conn, Buffered: buf, Meta: []byte(strconv.FormatUint(sess.lines, 10))}
+			s.stopped <- handoff.Conn{Raw: sess.conn, Buffered: buf, Meta: []byte(strconv.FormatUint(sess.lines, 10))}
 			return
 		}
 		s.end(sess)
@@ -147,11 +147,11 @@ func (s *server) handOver(ctx context.Context, h *handoff.Handoff) {
 		if len(batch) == 0 {
 			return
 		}
-		n, err := h.HandOver(ctx, batch...)
+		n, err := h.PassConns(ctx, batch...)
 		if err != nil {
 			s.log.Warn("chat: hand over; closing the rest", "moved", n, "of", len(batch), "err", err)
 			for _, c := range batch[n:] {
-				c.Close()
+				c.Raw.Close()
 			}
 		}
 		batch = batch[:0]

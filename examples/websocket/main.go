@@ -3,7 +3,7 @@
 // frame.go), that shows what an upgrade does to connections that cannot
 // move to the next generation: when the old generation drains, every
 // WebSocket gets a Close frame with status 1012, Service Restart
-// (handoff.CloseWebSocket), and its client reconnects at once, to the new
+// (wsclose.Restart), and its client reconnects at once, to the new
 // generation, which already accepts on the same socket.
 //
 //	websocket [-addr 127.0.0.1:8082] [-probation D] [-v]
@@ -106,10 +106,10 @@ func announce(h *handoff.Handoff, addr net.Addr) {
 	for {
 		phase, changed := h.Phase()
 		switch phase {
-		case handoff.Starting:
+		case handoff.PhaseStarting:
 			<-changed
 			continue
-		case handoff.Stopped:
+		case handoff.PhaseStopped:
 			return
 		}
 		fmt.Fprintf(os.Stderr, "websocket: listening on %s pid=%d\n", addr, os.Getpid())

@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/wsclose"
 )
 
 const (
@@ -149,7 +149,7 @@ func (s *server) readFailed(sess *session) {
 // again to the new generation.
 func (s *server) closeForRestart(sess *session) {
 	sess.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if err := handoff.CloseWebSocket(sess.conn, "server restarting"); err != nil {
+	if err := wsclose.Restart(sess.conn, "server restarting"); err != nil {
 		s.log.Debug("websocket: close", "err", err)
 		s.vanished.Add(1)
 		return

@@ -1,19 +1,19 @@
-package handoff_test
+package wsclose_test
 
 import (
 	"bytes"
 	"strings"
 	"testing"
 
-	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/wsclose"
 )
 
 // The frame is what RFC 6455 says a server's Close frame is: FIN + opcode
 // 8, unmasked, the status in network order, then the reason, cut to fit a
 // control frame at a UTF-8 boundary.
-func TestCloseWebSocket_WritesAServiceRestartCloseFrame(t *testing.T) {
+func TestRestart_WritesAServiceRestartCloseFrame(t *testing.T) {
 	var b bytes.Buffer
-	if err := handoff.CloseWebSocket(&b, "restarting"); err != nil {
+	if err := wsclose.Restart(&b, "restarting"); err != nil {
 		t.Fatal(err)
 	}
 	want := append([]byte{0x88, 12, 0x03, 0xf4}, "restarting"...)
@@ -23,7 +23,7 @@ func TestCloseWebSocket_WritesAServiceRestartCloseFrame(t *testing.T) {
 
 	b.Reset()
 	long := strings.Repeat("é", 100) // 200 bytes: cut to 122, not 123 (mid-rune)
-	if err := handoff.CloseWebSocket(&b, long); err != nil {
+	if err := wsclose.Restart(&b, long); err != nil {
 		t.Fatal(err)
 	}
 	f := b.Bytes()
