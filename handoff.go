@@ -109,7 +109,7 @@ func (h *Handoff) Drain() {
 }
 
 func (h *Handoff) beginDrainLocked() {
-	if !h.setPhaseLocked(PhaseDraining) {
+	if h.phase == PhaseStopped || !h.setPhaseLocked(PhaseDraining) {
 		return
 	}
 	h.drainOnce.Do(func() {
