@@ -18,6 +18,7 @@ import (
 
 	"github.com/handoff-go/handoff/internal/activation"
 	"github.com/handoff-go/handoff/internal/proto"
+	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/sockets"
 )
 
@@ -221,6 +222,10 @@ func (c *chain) ready() []error {
 	switch {
 	case c.fromParent || c.isSupervised:
 		if err := c.send(c.notify, ready...); err != nil {
+			if errors.Is(err, sdnotify.ErrNoSocket) {
+				// The parent promised a notify socket and left none.
+				err = fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
 			errs = append(errs, fmt.Errorf("handoff: ready: tell the previous generation: %w", err))
 		}
 	default:

@@ -74,7 +74,8 @@ type Options struct {
 	// an upgrade starts (ErrTooManyDraining beyond it). Default 4.
 	MaxDraining int
 
-	// Command returns the program an upgrade starts. The default is the
+	// Command returns the program an upgrade starts (unused on Windows,
+	// which has no upgrades). The default is the
 	// executable this process was started from, resolved once at New (so a
 	// binary replaced on disk at the same path is the one that starts), with
 	// the same arguments.
@@ -83,7 +84,8 @@ type Options struct {
 	// NoSignals leaves signals to the caller. By default New handles SIGHUP
 	// and SIGUSR2 (upgrade) and SIGTERM, SIGINT and SIGQUIT (drain and exit:
 	// Draining is closed). Under the handoff supervisor, SIGHUP and SIGUSR2
-	// are the supervisor's and are not handled.
+	// are the supervisor's and are not handled. On Windows, Ctrl-C,
+	// Ctrl-Break and the console's close, logoff and shutdown events drain.
 	NoSignals bool
 
 	// Logger receives what happens: upgrades, readiness, drains, failures.
