@@ -3,7 +3,9 @@ package handoff_test
 import (
 	"context"
 	"log"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/handoff-go/handoff"
 )
@@ -59,3 +61,35 @@ func ExampleHandoff_Upgrade() {
 		w.Write([]byte("upgraded; this generation is draining\n"))
 	})
 }
+
+// Live connections of the program's own protocol move to the new
+// generation: the old one passes them once it drains, the new one takes
+// them before it is ready and reads through NetConn, which returns the
+// bytes the old one had read but not processed before the socket's own.
+func ExampleHandoff_PassConns() {
+	h, err := handoff.New(handoff.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Stop()
+	go func() {
+		for c := range h.InheritedConns() { // before Ready
+			go resume(c.NetConn(), c.Meta)
+		}
+	}()
+	h.Ready()
+	<-h.Draining()
+	// Stop reading each session, then pass what it had read but not yet
+	// processed along with its socket and the program's own metadata.
+	var sessions []handoff.Conn // handoff.Conn{Raw: c, Buffered: unread, Meta: id}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := h.PassConns(ctx, sessions...)
+	if err != nil {
+		for _, c := range sessions[n:] {
+			c.Raw.Close() // no successor (a plain stop), or the channel broke
+		}
+	}
+}
+
+func resume(c net.Conn, meta []byte) { c.Close() }
