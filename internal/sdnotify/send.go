@@ -1,3 +1,5 @@
+//go:build unix
+
 package sdnotify
 
 import (
@@ -11,11 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// ErrNoSocket is returned by Send and Barrier when socket is empty, i.e.
-// when NOTIFY_SOCKET is unset. It is returned unwrapped: callers usually
-// treat it as "nobody is listening" and carry on, as sd_notify does.
-var ErrNoSocket = errors.New("sdnotify: no notify socket")
 
 // Send sends msg as one datagram to socket, which is a filesystem path or
 // "@name" for the Linux abstract namespace, in the form of NOTIFY_SOCKET.

@@ -1,0 +1,30 @@
+//go:build !unix
+
+package sockets
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+)
+
+// This system's numbers, which Desc holds.
+const (
+	afInet        = syscall.AF_INET
+	afInet6       = syscall.AF_INET6
+	afUnix        = syscall.AF_UNIX
+	sockStream    = syscall.SOCK_STREAM
+	sockDgram     = syscall.SOCK_DGRAM
+	sockSeqpacket = syscall.SOCK_SEQPACKET
+)
+
+// Describe returns an error wrapping ErrNotSupported.
+func Describe(fd int) (Desc, error) {
+	return Desc{}, fmt.Errorf("describe fd %d on %s: %w", fd, runtime.GOOS, ErrNotSupported)
+}
+
+// Dup returns an error wrapping ErrNotSupported: a Windows socket is a
+// handle, not a descriptor a child could find at 3.
+func Dup(syscall.RawConn) (int, error) {
+	return -1, fmt.Errorf("dup on %s: %w", runtime.GOOS, ErrNotSupported)
+}
