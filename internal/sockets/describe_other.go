@@ -8,16 +8,6 @@ import (
 	"syscall"
 )
 
-// This system's numbers, which Desc holds.
-const (
-	afInet        = syscall.AF_INET
-	afInet6       = syscall.AF_INET6
-	afUnix        = syscall.AF_UNIX
-	sockStream    = syscall.SOCK_STREAM
-	sockDgram     = syscall.SOCK_DGRAM
-	sockSeqpacket = syscall.SOCK_SEQPACKET
-)
-
 // Describe returns an error wrapping ErrNotSupported.
 func Describe(fd int) (Desc, error) {
 	return Desc{}, fmt.Errorf("describe fd %d on %s: %w", fd, runtime.GOOS, ErrNotSupported)

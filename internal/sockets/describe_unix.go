@@ -10,16 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The kernel's numbers, which Desc holds.
-const (
-	afInet        = unix.AF_INET
-	afInet6       = unix.AF_INET6
-	afUnix        = unix.AF_UNIX
-	sockStream    = unix.SOCK_STREAM
-	sockDgram     = unix.SOCK_DGRAM
-	sockSeqpacket = unix.SOCK_SEQPACKET
-)
-
 // Describe asks the kernel about fd. A descriptor that is not a socket is
 // described with Family 0 and no error.
 func Describe(fd int) (Desc, error) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"syscall"
 )
 
 // ErrNotSupported is returned by Describe and Dup on systems where a
@@ -30,9 +31,9 @@ func (d Desc) IsSocket() bool { return d.Family != 0 }
 // String renders d the way a person would write the address.
 func (d Desc) String() string {
 	switch d.Family {
-	case afInet, afInet6:
+	case syscall.AF_INET, syscall.AF_INET6:
 		return typeName(d.Type, "tcp", "udp") + "://" + net.JoinHostPort(d.IP.String(), strconv.Itoa(d.Port))
-	case afUnix:
+	case syscall.AF_UNIX:
 		return typeName(d.Type, "unix", "unixgram") + "://" + d.Path
 	}
 	return "file"
@@ -40,11 +41,11 @@ func (d Desc) String() string {
 
 func typeName(t int, stream, dgram string) string {
 	switch t {
-	case sockStream:
+	case syscall.SOCK_STREAM:
 		return stream
-	case sockDgram:
+	case syscall.SOCK_DGRAM:
 		return dgram
-	case sockSeqpacket:
+	case syscall.SOCK_SEQPACKET:
 		return "unixpacket"
 	}
 	return "socket"
@@ -61,22 +62,22 @@ func Match(d Desc, network, address string) bool {
 	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
 		return matchInet(d, network, address)
 	case "unix":
-		return d.Family == afUnix && d.Type == sockStream && d.Path == address
+		return d.Family == syscall.AF_UNIX && d.Type == syscall.SOCK_STREAM && d.Path == address
 	case "unixgram":
-		return d.Family == afUnix && d.Type == sockDgram && d.Path == address
+		return d.Family == syscall.AF_UNIX && d.Type == syscall.SOCK_DGRAM && d.Path == address
 	case "unixpacket":
-		return d.Family == afUnix && d.Type == sockSeqpacket && d.Path == address
+		return d.Family == syscall.AF_UNIX && d.Type == syscall.SOCK_SEQPACKET && d.Path == address
 	}
 	return false
 }
 
 func matchInet(d Desc, network, address string) bool {
-	if d.Family != afInet && d.Family != afInet6 {
+	if d.Family != syscall.AF_INET && d.Family != syscall.AF_INET6 {
 		return false
 	}
-	wantType := sockStream
+	wantType := syscall.SOCK_STREAM
 	if network[0] == 'u' {
-		wantType = sockDgram
+		wantType = syscall.SOCK_DGRAM
 	}
 	if d.Type != wantType {
 		return false
@@ -87,7 +88,7 @@ func matchInet(d Desc, network, address string) bool {
 			return false
 		}
 	case '6':
-		if d.Family != afInet6 {
+		if d.Family != syscall.AF_INET6 {
 			return false
 		}
 	}
