@@ -16,7 +16,6 @@ import (
 
 	"github.com/handoff-go/handoff/internal/activation"
 	"github.com/handoff-go/handoff/internal/proto"
-	"github.com/handoff-go/handoff/internal/sockets"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
 
@@ -111,27 +110,21 @@ func TestOrder_SortsByDescriptorAndFitsNames(t *testing.T) {
 	}
 }
 
-// The whole parent side against a real child: the sockets arrive at 3..,
+// The whole parent side against a real child: the sockets (here one end
+// of a socketpair) arrive at 3..,
 // the parent's stderr where HANDOFF_STDERR_FD says, and the child's
 // READY=1 (sent by the real systemd-notify, exec'd so that it keeps the
 // child's pid; --pid=$$ because it otherwise claims its parent's pid in
 // the credentials, which root may) is what WaitReady reports.
 func TestChildReportsReady_EndToEnd(t *testing.T) {
 	notify := needSystemdNotify(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	rc, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fd, err := sockets.Dup(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	fd := pair[0]
 
 	n := listenNotify(t)
 	fds, names := Order([]Socket{{fd, "http"}})
@@ -143,11 +136,9 @@ func TestChildReportsReady_EndToEnd(t *testing.T) {
 	script := `test "$LISTEN_FDS" = 1 && test "$LISTEN_FDNAMES" = http && test -S /dev/fd/3 || { echo "no socket at fd 3" >&2; exit 3; }
 test -w /dev/fd/$HANDOFF_STDERR_FD || { echo "no stderr at $HANDOFF_STDERR_FD" >&2; exit 4; }
 exec ` + notify + ` --pid=$$ --ready "STATUS=generation $HANDOFF_GENERATION" X_HANDOFF_PROTOCOL=1`
-	stderr := &lockedBuffer{}
-	p := start(t, spawn.Config{Path: path, Args: []string{"sh", "-c", script}, Env: env, Files: fds,
-		Stderr: stderr, TailLines: 5, PassStderr: true})
-	if err := waitFor(t, n.WaitReady(p.Pid, quietLog()), p, stderr); err != nil {
-		t.Fatalf("WaitReady = %v; stderr:\n%s", err, stderr)
+	p := start(t, spawn.Config{Path: path, Args: []string{"sh", "-c", script}, Env: env, Files: fds, PassStderr: true})
+	if err := waitFor(t, n.WaitReady(p.Pid, quietLog()), p); err != nil {
+		t.Fatalf("WaitReady = %v; stderr:\n%s", err, p.Tail())
 	}
 }
 
@@ -160,7 +151,6 @@ func TestWaitReady_UnknownVersionIsAnError_OthersIgnored(t *testing.T) {
 	}
 	notify := needSystemdNotify(t)
 	n := listenNotify(t)
-	stderr := &lockedBuffer{}
 	// The child waits for a line on its fd 3, which the test writes after
 	// sending its own READY=1: datagrams arrive in order.
 	r, w, err := os.Pipe()
@@ -177,13 +167,13 @@ func TestWaitReady_UnknownVersionIsAnError_OthersIgnored(t *testing.T) {
 	p := start(t, spawn.Config{Path: "/bin/sh",
 		Args:  []string{"sh", "-c", "read go <&3; exec " + notify + " --pid=$$ --ready X_HANDOFF_PROTOCOL=2"},
 		Env:   []string{"NOTIFY_SOCKET=" + n.Path(), "PATH=/usr/bin:/bin"},
-		Files: []int{rfd}, Stderr: stderr, TailLines: 5})
+		Files: []int{rfd}})
 	ch := n.WaitReady(p.Pid, quietLog())
 	if err := sendReady(n.Path()); err != nil {
 		t.Fatal(err)
 	}
 	w.Write([]byte("go\n"))
-	err = waitFor(t, ch, p, stderr)
+	err = waitFor(t, ch, p)
 	if !errors.Is(err, proto.ErrVersion) {
 		t.Fatalf("WaitReady = %v, want proto.ErrVersion (the test's own READY=1 must not count)", err)
 	}

@@ -8,31 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
-
-// lockedBuffer collects a child's stderr, written from spawn's copier.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
@@ -56,9 +37,11 @@ func listenNotify(t *testing.T) *Notify {
 	return n
 }
 
-// start spawns a child and kills it (by its pid) at the end of the test.
+// start spawns a child, keeping its last stderr lines, and kills it (by
+// its pid) at the end of the test.
 func start(t *testing.T, c spawn.Config) *spawn.Process {
 	t.Helper()
+	c.Stderr, c.TailLines = io.Discard, 10
 	p, err := spawn.Start(c)
 	if err != nil {
 		t.Fatal(err)
@@ -68,8 +51,9 @@ func start(t *testing.T, c spawn.Config) *spawn.Process {
 }
 
 // waitFor returns what ch delivers, failing the test if the child exits
-// first or nothing comes within 10 s.
-func waitFor(t *testing.T, ch <-chan error, p *spawn.Process, stderr *lockedBuffer) error {
+// first or nothing comes within 10 s. The child's last stderr lines (spawn
+// keeps them: Config.TailLines) say why.
+func waitFor(t *testing.T, ch <-chan error, p *spawn.Process) error {
 	t.Helper()
 	select {
 	case err := <-ch:
@@ -81,9 +65,9 @@ func waitFor(t *testing.T, ch <-chan error, p *spawn.Process, stderr *lockedBuff
 			return err
 		case <-time.After(5 * time.Second):
 		}
-		t.Fatalf("child exited before it was ready: %s; stderr:\n%s", p.Describe(), stderr)
+		t.Fatalf("child exited before it was ready: %s", p.Describe())
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no READY=1 within 10s; stderr:\n%s", stderr)
+		t.Fatalf("no READY=1 within 10s; stderr:\n%s", p.Tail())
 	}
 	return errors.New("unreachable")
 }

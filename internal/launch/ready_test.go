@@ -3,21 +3,19 @@ package launch
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
 
-func msg(t *testing.T, assignments ...string) sdnotify.Message {
+// msg is the datagram a sender would build from these lines.
+func msg(t *testing.T, lines ...string) sdnotify.Message {
 	t.Helper()
-	b, err := sdnotify.Format(assignments...)
+	m, err := sdnotify.Parse([]byte(strings.Join(lines, "\n")))
 	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := sdnotify.Parse(b)
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Parse(%q): %v", lines, err)
 	}
 	return m
 }
