@@ -11,9 +11,10 @@
 // package is where a parent puts them together, so that a new protocol
 // variable is added in one place for both parents.
 //
-// What needs unix descriptors and processes (Child, Order's fds, Alive) is
-// built for unix systems only; the PID file, the clock, the shim path and
-// the readiness check build everywhere. On Windows a generation cannot be
-// started this way at all: Go's Windows process API passes no sockets, and
-// sd_notify needs unix datagram sockets.
+// Child, Order and Alive are built for unix systems only. Everything else
+// builds everywhere, so that a caller's portable code can use the PID file,
+// the clock and the readiness check; on Windows ListenNotify fails with
+// sdnotify.ErrNotSupported. A generation cannot be started there at all:
+// Go's Windows process API passes no sockets, and sd_notify needs unix
+// datagram sockets.
 package launch
