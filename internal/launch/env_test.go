@@ -118,10 +118,14 @@ func TestOrder_SortsByDescriptorAndFitsNames(t *testing.T) {
 // the credentials, which root may) is what WaitReady reports.
 func TestChildReportsReady_EndToEnd(t *testing.T) {
 	notify := needSystemdNotify(t)
-	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Close-on-exec, as every descriptor the parent does not mean to pass:
+	// spawn places the one it passes itself (SOCK_CLOEXEC is not on darwin).
+	unix.CloseOnExec(pair[0])
+	unix.CloseOnExec(pair[1])
 	defer unix.Close(pair[0])
 	defer unix.Close(pair[1])
 	fd := pair[0]
