@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Version is the protocol version this build speaks. A new generation refuses
@@ -73,7 +74,20 @@ const (
 	// the handover channel, so the new generation knows whether to wait for
 	// one.
 	EnvState = "HANDOFF_STATE"
+	// EnvDraining lists the pids of older generations that may still be
+	// draining, comma-separated (FormatPIDs), so that a self-upgrading
+	// library can cap how many pile up (Options.MaxDraining) across
+	// processes. A supervisor counts its own generations and does not set it.
+	EnvDraining = "HANDOFF_DRAINING"
+	// EnvWorkerPID is given to a supervisor's readiness probe (--ready=exec),
+	// with EnvGeneration: the pid of the worker the probe is to check.
+	EnvWorkerPID = "HANDOFF_WORKER_PID"
 )
+
+// Prefix starts the name of every handoff variable: a parent removes all
+// of them from the environment it passes on, so that nothing it was told
+// itself reaches its child by accident.
+const Prefix = "HANDOFF_"
 
 // Fields a supervised worker adds to its READY=1 datagram, so the
 // supervisor can introduce the worker that replaces it (the supervisor
@@ -89,6 +103,10 @@ const (
 // protocol version along with READY=1. systemd ignores unknown X_ fields.
 const ReadyField = "X_HANDOFF_PROTOCOL"
 
+// ReadyVersion is the ReadyField assignment a handoff program adds to its
+// READY=1 datagram: "X_HANDOFF_PROTOCOL=<Version>".
+func ReadyVersion() string { return ReadyField + "=" + strconv.Itoa(Version) }
+
 // ErrVersion reports a peer that speaks a protocol version this build does not.
 var ErrVersion = errors.New("unsupported handoff protocol version")
 
@@ -103,4 +121,27 @@ func Check(announced string) error {
 		return fmt.Errorf("%w: peer speaks %d, this build speaks %d", ErrVersion, v, Version)
 	}
 	return nil
+}
+
+// FormatPIDs renders pids the way EnvDraining holds them: decimal,
+// comma-separated, in order ("" for none).
+func FormatPIDs(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+// ParsePIDs reads a FormatPIDs list. It is lenient, as a reader of its own
+// environment should be: entries that are not positive numbers are
+// skipped, never an error.
+func ParsePIDs(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+			out = append(out, pid)
+		}
+	}
+	return out
 }

@@ -10,4 +10,7 @@
 // The sending side is [Send] and [Barrier]; the listening side is
 // [Listen] and [Receiver]. [Parse], [Format] and [Message] handle the
 // payload.
+//
+// Messages (Parse, Format) work everywhere; the sockets need unix datagram
+// sockets, so on Windows Listen, Send and Barrier return ErrNotSupported.
 package sdnotify

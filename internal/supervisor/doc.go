@@ -11,7 +11,9 @@
 // its shim role, which sets LISTEN_PID and execs the program keeping the
 // pid), NOTIFY_SOCKET pointing at a datagram socket of its own in a private
 // 0700 directory, and HANDOFF_PROTOCOL, HANDOFF_GENERATION,
-// HANDOFF_SUPERVISOR_PID and HANDOFF_CONTROL (see internal/proto). A Go
+// HANDOFF_SUPERVISOR_PID and HANDOFF_CONTROL (see internal/proto). The
+// environment is built by internal/launch, which the library's
+// self-upgrade uses too, so both parents say the same. A Go
 // program built on the handoff library therefore runs unchanged, and so
 // does anything that speaks systemd's protocols.
 //
@@ -89,4 +91,11 @@
 // parent-death signal, so they drain and exit if the supervisor is killed.
 // Elsewhere orphans go to init as usual and workers outlive a killed
 // supervisor until they are stopped.
+//
+// # Systems
+//
+// Unix only. On Windows, which cannot pass listening sockets to a child
+// process nor speak sd_notify, the package builds but New returns
+// ErrNotSupported; ParseListen, ParseReadiness and Config are there so a
+// command's flags parse the same everywhere.
 package supervisor

@@ -1,13 +1,15 @@
+//go:build unix
+
 package supervisor
 
 import (
 	"fmt"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
@@ -68,15 +70,16 @@ func (s *Supervisor) noteHandover(w *worker, m sdnotify.Message) {
 
 // handoverEnv introduces a worker about to start in slot to the worker that
 // holds the slot now, if that one is ready, alive and announced a handover
-// socket: it returns the variables for the new worker's environment and the
-// pid they name (0 and nil when there is nobody to introduce). A slot whose
+// socket: it returns the introduction for the new worker's environment and
+// the pid it names (0 and the zero Handover when there is nobody to
+// introduce). A slot whose
 // worker crashed, the first generation, and a slot emptied by a stop or
 // WINCH have no live predecessor, so a worker started there never gets the
 // path of a process that is gone.
-func (s *Supervisor) handoverEnv(slot int) (int, []string) {
+func (s *Supervisor) handoverEnv(slot int) (int, launch.Handover) {
 	old := s.slots[slot]
 	if old == nil || old.state != workerReady || old.proc.Exited() || old.handover == "" {
-		return 0, nil
+		return 0, launch.Handover{}
 	}
 	// The process at the other end of the socket: the worker, or the main
 	// process it named with MAINPID= (a wrapper's child, say), which is
@@ -85,12 +88,5 @@ func (s *Supervisor) handoverEnv(slot int) (int, []string) {
 	if old.mainPID > 0 {
 		pid = old.mainPID
 	}
-	env := []string{
-		proto.EnvHandover + "=" + old.handover,
-		proto.EnvHandoverPID + "=" + strconv.Itoa(pid),
-	}
-	if old.handoverState {
-		env = append(env, proto.EnvState+"=1")
-	}
-	return pid, env
+	return pid, launch.Handover{Path: old.handover, PID: pid, State: old.handoverState}
 }

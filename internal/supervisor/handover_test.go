@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -7,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/spawn"
@@ -41,6 +44,24 @@ func relayFixture(t *testing.T) (*Supervisor, *worker, *bytes.Buffer) {
 	w := &worker{gen: &generation{n: 1}, proc: &spawn.Process{Pid: 4242}, state: workerReady}
 	s.slots[0] = w
 	return s, w, &logs
+}
+
+// introduction is what a new worker's environment says about h: the
+// handover variables launch.Child puts there, in order; nil for none.
+func introduction(t *testing.T, h launch.Handover) []string {
+	t.Helper()
+	_, env, err := launch.Child{Program: "/srv/app", Handover: h}.Command()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if name == proto.EnvHandover || name == proto.EnvHandoverPID || name == proto.EnvState {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func ready(t *testing.T, fields ...string) sdnotify.Message {
@@ -90,7 +111,8 @@ func TestHandoverRelay_AnnouncementToEnvironment(t *testing.T) {
 			if c.prepare != nil {
 				c.prepare(w)
 			}
-			pid, env := s.handoverEnv(0)
+			pid, h := s.handoverEnv(0)
+			env := introduction(t, h)
 			if !slices.Equal(env, c.want) {
 				t.Errorf("env = %q, want %q", env, c.want)
 			}
@@ -114,13 +136,13 @@ func TestHandoverRelay_LaterReadyReplacesAnnouncement(t *testing.T) {
 	s, w, _ := relayFixture(t)
 	s.noteHandover(w, ready(t, proto.HandoverField+"=/a.sock", proto.StateField+"=1"))
 	s.noteHandover(w, ready(t, proto.HandoverField+"=relative.sock"))
-	if _, env := s.handoverEnv(0); env != nil {
-		t.Fatalf("after a bad announcement, env = %q", env)
+	if _, h := s.handoverEnv(0); introduction(t, h) != nil {
+		t.Fatalf("after a bad announcement, the successor is introduced to %+v", s.slots[0].handover)
 	}
 	s.noteHandover(w, ready(t, proto.HandoverField+"=/b.sock"))
 	s.noteHandover(w, ready(t))
-	if _, env := s.handoverEnv(0); env != nil {
-		t.Fatalf("after READY=1 without the field, env = %q", env)
+	if _, h := s.handoverEnv(0); introduction(t, h) != nil {
+		t.Fatalf("after READY=1 without the field, the successor is introduced to %+v", s.slots[0].handover)
 	}
 }
 
@@ -128,7 +150,7 @@ func TestHandoverRelay_EmptySlotIntroducesNobody(t *testing.T) {
 	s, w, _ := relayFixture(t)
 	s.noteHandover(w, ready(t, proto.HandoverField+"=/a.sock"))
 	s.slots[0] = nil
-	if pid, env := s.handoverEnv(0); pid != 0 || env != nil {
-		t.Fatalf("empty slot: pid %d, env %q", pid, env)
+	if pid, h := s.handoverEnv(0); pid != 0 || introduction(t, h) != nil {
+		t.Fatalf("empty slot: pid %d, env %q", pid, introduction(t, h))
 	}
 }

@@ -1,9 +1,9 @@
 package supervisor
 
 import (
-	"bytes"
 	"os"
-	"strconv"
+
+	"github.com/handoff-go/handoff/internal/launch"
 )
 
 // Lineage answers "may this pid speak for worker root?": it may if it is
@@ -29,37 +29,17 @@ func checkLineage(pid, root int) lineage {
 		if pid == root {
 			return lineageYes
 		}
-		ppid, pgrp, ok := procStat(pid)
+		st, ok := launch.ReadProcStat(pid)
 		if !ok {
 			return lineageUnknown
 		}
-		if pgrp == root {
+		if st.PGRP == root {
 			return lineageYes
 		}
-		if ppid <= 1 || ppid == os.Getpid() {
+		if st.PPID <= 1 || st.PPID == os.Getpid() {
 			return lineageNo
 		}
-		pid = ppid
+		pid = st.PPID
 	}
 	return lineageNo
-}
-
-// procStat reads ppid and pgrp from /proc/<pid>/stat. The command name in
-// parentheses may contain spaces and parentheses: parse after the last ')'.
-func procStat(pid int) (ppid, pgrp int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	f := bytes.Fields(b[i+1:]) // state ppid pgrp ...
-	if len(f) < 3 {
-		return 0, 0, false
-	}
-	ppid, err1 := strconv.Atoi(string(f[1]))
-	pgrp, err2 := strconv.Atoi(string(f[2]))
-	return ppid, pgrp, err1 == nil && err2 == nil
 }

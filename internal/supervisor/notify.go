@@ -1,10 +1,12 @@
+//go:build unix
+
 package supervisor
 
 import (
 	"strconv"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/proto"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
 
@@ -37,10 +39,8 @@ func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
 	}
 	m := d.Msg
 	s.log.Debug("handoff: notification", "generation", w.gen.n, "worker", w.pid(), "from", d.PID, "msg", string(m.Bytes()))
-	if v, ok := m.Get("MAINPID"); ok {
-		if pid, err := strconv.Atoi(v); err == nil && pid > 0 && (pid == w.pid() || checkLineage(pid, w.pid()) != lineageNo) {
-			w.mainPID = pid
-		}
+	if pid, ok := launch.ParseMainPID(m); ok && (pid == w.pid() || checkLineage(pid, w.pid()) != lineageNo) {
+		w.mainPID = pid
 	}
 	if v, ok := m.Get("STATUS"); ok {
 		w.status = v
@@ -64,13 +64,12 @@ func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
 			return
 		}
 	}
-	if v, ok := m.Get("READY"); ok && v == "1" {
-		if version, ok := m.Get(proto.ReadyField); ok {
-			if err := proto.Check(version); err != nil {
-				s.fail(w, "ready, but "+err.Error())
-				return
-			}
-		}
+	ready, err := launch.CheckReady(m)
+	if err != nil {
+		s.fail(w, "ready, but "+err.Error())
+		return
+	}
+	if ready {
 		s.noteHandover(w, m)
 		s.markReady(w, "READY=1")
 	}

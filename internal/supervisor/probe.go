@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -7,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/proto"
 )
 
 // probe runs the --ready=exec command until it exits 0 (the worker is then
@@ -17,8 +21,8 @@ func (s *Supervisor) probe(w *worker) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", s.cfg.Ready.Command)
 		cmd.Env = append(append([]string(nil), s.cfg.Env...),
-			"HANDOFF_WORKER_PID="+strconv.Itoa(w.pid()),
-			"HANDOFF_GENERATION="+strconv.Itoa(w.gen.n))
+			proto.EnvWorkerPID+"="+strconv.Itoa(w.pid()),
+			proto.EnvGeneration+"="+strconv.Itoa(w.gen.n))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := s.spawner.startCmd(cmd)

@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -41,18 +43,13 @@ func newSpawner() *spawner {
 // has been reaped by spawn's own waiter.
 func (s *spawner) start(c spawn.Config) (*spawn.Process, error) {
 	var p *spawn.Process
-	var err error
-	done := make(chan struct{})
-	s.reqs <- func() {
-		defer close(done)
-		s.mu.Lock()
-		defer s.mu.Unlock()
+	err := s.fork(func() (pid int, err error) {
 		p, err = spawn.Start(c)
-		if err == nil {
-			s.known[p.Pid] = true
+		if err != nil {
+			return 0, err
 		}
-	}
-	<-done
+		return p.Pid, nil
+	})
 	if err == nil {
 		go func() {
 			<-p.Done()
@@ -65,15 +62,26 @@ func (s *spawner) start(c spawn.Config) (*spawn.Process, error) {
 // startCmd starts an os/exec command (readiness probes) under the same
 // rules; the caller must call forget after cmd.Wait.
 func (s *spawner) startCmd(cmd *exec.Cmd) error {
+	return s.fork(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
+}
+
+// fork runs start on the spawner's thread, under the reaper's lock, and
+// records the pid it returns as known.
+func (s *spawner) fork(start func() (int, error)) error {
 	var err error
 	done := make(chan struct{})
 	s.reqs <- func() {
 		defer close(done)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		err = cmd.Start()
-		if err == nil {
-			s.known[cmd.Process.Pid] = true
+		var pid int
+		if pid, err = start(); err == nil {
+			s.known[pid] = true
 		}
 	}
 	<-done

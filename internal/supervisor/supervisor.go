@@ -1,26 +1,19 @@
+//go:build unix
+
 package supervisor
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/launch"
 )
-
-// ErrCrashLoop is returned by Run when workers kept crashing (see
-// Config.CrashLimit).
-var ErrCrashLoop = errors.New("crash loop")
-
-// ErrStartFailed is returned by Run when the first generation could not
-// start or become ready: there is nothing to keep serving.
-var ErrStartFailed = errors.New("first generation failed")
 
 // Supervisor owns the listening sockets and runs generations of a program
 // on them. All mutable state is owned by one goroutine, the loop in Run;
@@ -34,7 +27,6 @@ type Supervisor struct {
 	fds     []int
 	names   []string
 	runDir  string // private 0700 directory for the workers' notify sockets
-	shim    string // this binary, which sets LISTEN_PID and execs the program
 	ctl     *net.UnixListener
 	spawner *spawner
 	sd      *upstream
@@ -48,7 +40,6 @@ type Supervisor struct {
 	gens     []*generation
 	slots    []*worker
 	lastGen  int
-	seq      int
 	exeRefs  map[*executable]int
 	upgrade  *upgradeOp
 	last     *control.Upgrade
@@ -78,7 +69,6 @@ func New(cfg Config) (*Supervisor, error) {
 		done:    make(chan struct{}),
 		exeRefs: make(map[*executable]int),
 		slots:   make([]*worker, cfg.Workers),
-		shim:    shimPath(),
 	}
 	ok := false
 	defer func() {
@@ -142,10 +132,12 @@ func (s *Supervisor) Run() error {
 	startReaper(s.spawner, s.log, stopReaper)
 
 	if s.cfg.PIDFile != "" {
-		if err := writePIDFile(s.cfg.PIDFile); err != nil {
+		// It stays valid for the supervisor's whole life: upgrades do not
+		// change our pid.
+		if err := launch.WritePIDFile(s.cfg.PIDFile, pid()); err != nil {
 			return err
 		}
-		defer removePIDFile(s.cfg.PIDFile)
+		defer launch.RemovePIDFile(s.cfg.PIDFile, pid())
 	}
 	signal.Notify(s.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
 		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
@@ -216,20 +208,6 @@ func (s *Supervisor) release() {
 	if s.runDir != "" {
 		os.RemoveAll(s.runDir)
 	}
-}
-
-// shimPath is the handoff binary that sets LISTEN_PID and execs the
-// program. On Linux it is this process's executable as the kernel holds it,
-// which works even if the handoff binary was replaced on disk.
-func shimPath() string {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe"
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return os.Args[0]
-	}
-	return exe
 }
 
 func (s *Supervisor) tickInterval() time.Duration {

@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/launch"
 )
 
 // upgradeOp is one upgrade in progress (the first start is one too). Its
@@ -44,7 +47,7 @@ func (s *Supervisor) beginUpgrade(initial bool) *upgradeOp {
 	})
 	s.upgrade = op
 	if !initial {
-		s.sd.send("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading")
+		s.sd.send(launch.Reloading("upgrading")...)
 	}
 	go s.runUpgrade(op)
 	return op
@@ -84,7 +87,7 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	switch {
 	case op.initial && final.Stage == control.StageDone:
 		s.served = true
-		s.sd.send("READY=1", "MAINPID="+strconv.Itoa(pid()), status)
+		s.sd.send("READY=1", launch.MainPID(pid()), status)
 	case op.initial && !s.stopping:
 		s.exitErr = fmt.Errorf("handoff: %w: %s", ErrStartFailed, final.Message)
 		s.beginStop("the first generation failed", false)

@@ -1,3 +1,5 @@
+//go:build unix
+
 package supervisor
 
 import (
@@ -6,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
@@ -58,12 +58,4 @@ func (u *upstream) ping() {
 	if u.watchdog > 0 {
 		u.send("WATCHDOG=1")
 	}
-}
-
-func monotonicUsec() string {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return strconv.FormatInt(time.Now().UnixMicro(), 10)
-	}
-	return strconv.FormatInt(ts.Nano()/1000, 10)
 }

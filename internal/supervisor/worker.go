@@ -1,19 +1,17 @@
+//go:build unix
+
 package supervisor
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoff-go/handoff/internal/activation"
-	"github.com/handoff-go/handoff/internal/proto"
-	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
 
@@ -36,7 +34,7 @@ type worker struct {
 	gen     *generation
 	slot    int
 	proc    *spawn.Process
-	recv    *sdnotify.Receiver
+	recv    *launch.Notify
 	started time.Time
 
 	state    workerState
@@ -72,40 +70,32 @@ func (w *worker) alive() bool { return w.state != workerExited }
 
 // startWorker starts one process of g in slot. It runs on the loop.
 func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
-	s.seq++
-	recv, err := sdnotify.Listen(filepath.Join(s.runDir, "w"+strconv.Itoa(s.seq)+".sock"))
+	recv, err := launch.ListenNotify(s.runDir)
 	if err != nil {
 		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
 	}
+	from, intro := s.handoverEnv(slot)
 	// Every HANDOFF_ variable of the supervisor's own environment goes,
 	// the handover ones included: only handoverEnv may introduce a worker
-	// to a predecessor, never whatever started the supervisor.
-	env := activation.Clean(s.cfg.Env, "HANDOFF_")
-	act, err := activation.Env(s.names, 0)
+	// to a predecessor, never whatever started the supervisor. The worker
+	// runs through the shim, so any program gets its own LISTEN_PID.
+	path, env, err := launch.Child{
+		Env:        s.cfg.Env,
+		Program:    g.exe.target(),
+		Generation: g.n,
+		Names:      s.names,
+		Notify:     recv.Path(),
+		Supervisor: os.Getpid(),
+		Control:    s.cfg.Control,
+		Handover:   intro,
+		Watchdog:   s.cfg.Watchdog,
+	}.Command()
 	if err != nil {
 		recv.Close()
 		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
 	}
-	env = append(env, act...)
-	env = append(env,
-		activation.ShimEnv(g.exe.target()),
-		proto.EnvProtocol+"="+strconv.Itoa(proto.Version),
-		proto.EnvGeneration+"="+strconv.Itoa(g.n),
-		proto.EnvSupervisor+"="+strconv.Itoa(os.Getpid()),
-		"NOTIFY_SOCKET="+recv.Path(),
-	)
-	if s.cfg.Control != "" {
-		env = append(env, proto.EnvControl+"="+s.cfg.Control)
-	}
-	from, intro := s.handoverEnv(slot)
-	env = append(env, intro...)
-	if s.cfg.Watchdog > 0 {
-		// No WATCHDOG_PID: it would have to be the worker's pid, unknown
-		// before fork, and sd_watchdog_enabled accepts its absence.
-		env = append(env, "WATCHDOG_USEC="+strconv.FormatInt(s.cfg.Watchdog.Microseconds(), 10))
-	}
 	p, err := s.spawner.start(spawn.Config{
-		Path:      s.shim,
+		Path:      path,
 		Args:      g.args,
 		Env:       env,
 		Files:     s.fds,
