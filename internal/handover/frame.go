@@ -177,9 +177,14 @@ type readMsgFunc func(b, oob []byte) (n, oobn, flags int, err error)
 type frameReader struct {
 	readMsg readMsgFunc
 	version uint8 // negotiated version; helloVersion until then
-	hdr     [headerSize]byte
-	oob     []byte
-	fds     []int // received with the current frame, owned by the reader until taken
+	// takesFDs is set on the receiving end once its handshake is done:
+	// only there does a conns frame carry descriptors somebody will take.
+	// Everywhere else (the handshake of either side, the sender reading
+	// replies) every descriptor that arrives is closed with its frame.
+	takesFDs bool
+	hdr      [headerSize]byte
+	oob      []byte
+	fds      []int // received with the current frame, owned by the reader until taken
 }
 
 func newFrameReader(read readMsgFunc) *frameReader {
@@ -252,9 +257,12 @@ func (fr *frameReader) readHeader() (header, error) {
 }
 
 // readFrame reads one whole frame. The payload is freshly allocated (callers
-// may keep slices of it). Descriptors that came with a conns frame stay in
-// fr.fds: the caller takes them (takeFDs) or drops them (closeFDs). On error,
-// and for any other frame type, the reader has already closed them.
+// may keep slices of it). Descriptors that came with a conns frame, on a
+// reader that takes them (takesFDs), stay in fr.fds: the caller takes them
+// (takeFDs) or drops them (closeFDs). On error, for any other frame type,
+// and on a reader that takes none, the reader has already closed them and
+// a frame that brought any is refused (ErrProtocol): a peer cannot make this
+// side keep a descriptor it never asked for.
 func (fr *frameReader) readFrame() (header, []byte, error) {
 	h, err := fr.readHeader()
 	if err != nil {
@@ -265,7 +273,7 @@ func (fr *frameReader) readFrame() (header, []byte, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if h.typ != frameConns {
+	if h.typ != frameConns || !fr.takesFDs {
 		if err := fr.refuseFDs(h); err != nil {
 			return h, nil, err
 		}
