@@ -58,16 +58,32 @@ func TestParse(t *testing.T) {
 	if err != nil || len(got) != 2 || got[0] != (Passed{3, "http"}) || got[1] != (Passed{4, "admin"}) {
 		t.Fatalf("Parse = %v, %v", got, err)
 	}
-	if got, err := Parse("2", "", "a", 7); err != nil || got[1].Name != "unknown" {
+	if got, err := Parse("2", "7", "a", 7); err != nil || got[1].Name != "unknown" {
 		t.Fatalf("Parse with one name for two fds = %v, %v", got, err)
 	}
 	if _, err := Parse("1", "8", "", 7); !errors.Is(err, ErrNotForUs) {
 		t.Fatalf("Parse for another pid: err = %v, want ErrNotForUs", err)
 	}
-	for _, bad := range [][3]string{{"x", "", ""}, {"-1", "", ""}, {"1", "0", ""}, {"1", "", "a:b"}, {"99999999", "", ""}} {
+	for _, bad := range [][3]string{{"x", "7", ""}, {"-1", "7", ""}, {"1", "0", ""}, {"1", "7", "a:b"}, {"99999999", "7", ""}} {
 		if _, err := Parse(bad[0], bad[1], bad[2], 7); err == nil {
 			t.Errorf("Parse(%q) accepted", bad)
 		}
+	}
+}
+
+// Issue 12, finding 1: LISTEN_FDS without LISTEN_PID is some other
+// process's environment. libsystemd and go-systemd ignore it; so must we.
+func TestParse_ListenFDSWithoutListenPIDIsNotForUs(t *testing.T) {
+	got, err := Parse("1", "", "", 7)
+	if !errors.Is(err, ErrNotForUs) || got != nil {
+		t.Fatalf("Parse(LISTEN_FDS=1, no LISTEN_PID) = %v, %v; want nothing and ErrNotForUs", got, err)
+	}
+	if !strings.Contains(err.Error(), "without LISTEN_PID") {
+		t.Fatalf("error %q does not say LISTEN_PID is missing", err)
+	}
+	// Nothing announced is not an error, with or without LISTEN_PID.
+	if got, err := Parse("", "", "", 7); got != nil || err != nil {
+		t.Fatalf("Parse of nothing = %v, %v", got, err)
 	}
 }
 
