@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 // Limits of the framing. They are part of the protocol: a peer that exceeds
@@ -191,7 +189,7 @@ func newFrameReader(read readMsgFunc) *frameReader {
 	return &frameReader{
 		readMsg: read,
 		version: helloVersion,
-		oob:     make([]byte, unix.CmsgSpace(4*MaxFDsPerFrame)),
+		oob:     make([]byte, oobSpace(MaxFDsPerFrame)),
 	}
 }
 
@@ -206,7 +204,7 @@ func (fr *frameReader) fill(b []byte) error {
 				return cerr
 			}
 		}
-		if flags&unix.MSG_CTRUNC != 0 {
+		if flags&msgCtrunc != 0 {
 			return fmt.Errorf("%w: descriptors truncated (more than %d in one message)", ErrProtocol, MaxFDsPerFrame)
 		}
 		got += n
@@ -225,19 +223,10 @@ func (fr *frameReader) fill(b []byte) error {
 
 // collect keeps the descriptors of SCM_RIGHTS messages in oob.
 func (fr *frameReader) collect(oob []byte) error {
-	msgs, err := unix.ParseSocketControlMessage(oob)
+	fds, err := parseRights(oob)
+	fr.fds = append(fr.fds, fds...)
 	if err != nil {
-		return fmt.Errorf("%w: control message: %v", ErrProtocol, err)
-	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
-			continue
-		}
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return fmt.Errorf("%w: SCM_RIGHTS: %v", ErrProtocol, err)
-		}
-		fr.fds = append(fr.fds, fds...)
+		return err
 	}
 	if len(fr.fds) > MaxFDsPerFrame {
 		return fmt.Errorf("%w: %d descriptors in one frame, the limit is %d", ErrProtocol, len(fr.fds), MaxFDsPerFrame)
@@ -319,6 +308,6 @@ func (fr *frameReader) closeFDs() {
 
 func closeAll(fds []int) {
 	for _, fd := range fds {
-		unix.Close(fd)
+		closeFD(fd)
 	}
 }
