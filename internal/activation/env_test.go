@@ -2,6 +2,7 @@ package activation
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,15 +92,35 @@ func FuzzParse(f *testing.F) {
 	f.Add("2", "7", "http:admin")
 	f.Add("1", "", "")
 	f.Add("3", "7", "::")
+	f.Add("1", "8", "x")
+	f.Add("999999", "7", "")
+	f.Add("2", "07", "tcp|127.0.0.1|80:unix|/run/a.sock")
 	f.Fuzz(func(t *testing.T, fds, pid, names string) {
 		got, err := Parse(fds, pid, names, 7)
 		if err != nil {
+			if got != nil {
+				t.Fatalf("Parse(%q, %q, %q) returned fds with error %v", fds, pid, names, err)
+			}
 			return
+		}
+		if fds == "" {
+			if got != nil {
+				t.Fatalf("fds announced by an empty LISTEN_FDS: %v", got)
+			}
+			return
+		}
+		// Only fds announced for this very process are taken.
+		if p, perr := strconv.Atoi(pid); perr != nil || p != 7 {
+			t.Fatalf("Parse(%q, %q, %q) accepted LISTEN_PID %q for pid 7", fds, pid, names, pid)
+		}
+		if n, _ := strconv.Atoi(fds); len(got) != n || n > MaxFDs {
+			t.Fatalf("Parse(%q, ...) returned %d fds", fds, len(got))
 		}
 		for i, p := range got {
 			if p.FD != FirstFD+i || p.Name == "" {
 				t.Fatalf("Parse(%q, %q, %q)[%d] = %+v", fds, pid, names, i, p)
 			}
+			_ = Expect(p.Name) // any name has a kind, never a panic
 		}
 	})
 }
