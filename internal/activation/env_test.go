@@ -82,6 +82,14 @@ func TestParse_ListenFDSWithoutListenPIDIsNotForUs(t *testing.T) {
 	if !strings.Contains(err.Error(), "without LISTEN_PID") {
 		t.Fatalf("error %q does not say LISTEN_PID is missing", err)
 	}
+	// Not ours whatever it holds: a corrupt count in another process's
+	// environment is not this process's error.
+	if _, err := Parse("999999", "", "", 7); !errors.Is(err, ErrNotForUs) {
+		t.Fatalf("Parse(LISTEN_FDS=999999, no LISTEN_PID): %v, want ErrNotForUs", err)
+	}
+	if _, err := Parse("999999", "7", "", 7); err == nil || errors.Is(err, ErrNotForUs) {
+		t.Fatalf("Parse(LISTEN_FDS=999999, our pid): %v, want a refusal of the count", err)
+	}
 	// Nothing announced is not an error, with or without LISTEN_PID.
 	if got, err := Parse("", "", "", 7); got != nil || err != nil {
 		t.Fatalf("Parse of nothing = %v, %v", got, err)

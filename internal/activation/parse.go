@@ -37,12 +37,10 @@ func Parse(fds, pid, names string, self int) ([]Passed, error) {
 	if fds == "" {
 		return nil, nil
 	}
-	n, err := strconv.Atoi(fds)
-	if err != nil || n < 0 || n > MaxFDs {
-		return nil, fmt.Errorf("LISTEN_FDS=%q: want a count from 0 to %d", fds, MaxFDs)
-	}
+	// Whose fds they are comes first: another process's environment is
+	// left alone whatever it holds, as libsystemd does.
 	if pid == "" {
-		return nil, fmt.Errorf("%w: LISTEN_FDS=%s without LISTEN_PID, this process is %d", ErrNotForUs, fds, self)
+		return nil, fmt.Errorf("%w: LISTEN_FDS=%.20s without LISTEN_PID, this process is %d", ErrNotForUs, fds, self)
 	}
 	p, err := strconv.Atoi(pid)
 	if err != nil || p <= 0 {
@@ -50,6 +48,10 @@ func Parse(fds, pid, names string, self int) ([]Passed, error) {
 	}
 	if p != self {
 		return nil, fmt.Errorf("%w: LISTEN_PID=%d, this process is %d", ErrNotForUs, p, self)
+	}
+	n, err := strconv.Atoi(fds)
+	if err != nil || n < 0 || n > MaxFDs {
+		return nil, fmt.Errorf("LISTEN_FDS=%q: want a count from 0 to %d", fds, MaxFDs)
 	}
 	var list []string
 	if names != "" {
