@@ -14,7 +14,10 @@ import (
 type Limits struct {
 	// MaxConns is the most connections served at once. One more is
 	// answered 503 at once and closed: a client learns that the supervisor
-	// is busy instead of waiting in the accept queue behind idle ones.
+	// is busy instead of waiting in the accept queue behind idle ones. A
+	// slot is free when the server has closed its connection, which
+	// net/http delays by up to 500 ms after an error response (it
+	// half-closes first, so the client reads the whole answer).
 	MaxConns int
 	// HeaderTimeout bounds the wait for a request's header, from connect:
 	// a client that connects and sends nothing is closed after it.
