@@ -22,26 +22,36 @@ const MaxFDs = 1 << 16
 var ErrNotForUs = errors.New("LISTEN_PID is not this process")
 
 // Parse interprets the values of LISTEN_FDS, LISTEN_PID and LISTEN_FDNAMES
-// for the process self. An empty LISTEN_FDS means nothing was passed. An empty
-// LISTEN_PID is accepted (some activators omit it); a different one returns
-// ErrNotForUs. Fewer names than fds leaves the rest "unknown"; more names than
-// fds is an error, since it means the two variables disagree.
+// for the process self. An empty LISTEN_FDS means nothing was passed.
+// LISTEN_PID must be present and equal self: an absent or different one
+// returns ErrNotForUs, and the caller must leave the fds alone, as libsystemd
+// and go-systemd do. (LISTEN_FDS inherited without LISTEN_PID is the
+// environment of some other process: adopting fds 3.. then would take, and
+// later close, descriptors this process opened itself.) Fewer names than fds
+// leaves the rest "unknown"; more names than fds is an error, since it means
+// the two variables disagree.
+//
+// Parse only reads the variables: before using or closing a descriptor, the
+// caller checks that it is what it was announced as (Check).
 func Parse(fds, pid, names string, self int) ([]Passed, error) {
 	if fds == "" {
 		return nil, nil
 	}
+	// Whose fds they are comes first: another process's environment is
+	// left alone whatever it holds, as libsystemd does.
+	if pid == "" {
+		return nil, fmt.Errorf("%w: LISTEN_FDS=%.20s without LISTEN_PID, this process is %d", ErrNotForUs, fds, self)
+	}
+	p, err := strconv.Atoi(pid)
+	if err != nil || p <= 0 {
+		return nil, fmt.Errorf("LISTEN_PID=%q: not a pid", pid)
+	}
+	if p != self {
+		return nil, fmt.Errorf("%w: LISTEN_PID=%d, this process is %d", ErrNotForUs, p, self)
+	}
 	n, err := strconv.Atoi(fds)
 	if err != nil || n < 0 || n > MaxFDs {
 		return nil, fmt.Errorf("LISTEN_FDS=%q: want a count from 0 to %d", fds, MaxFDs)
-	}
-	if pid != "" {
-		p, err := strconv.Atoi(pid)
-		if err != nil || p <= 0 {
-			return nil, fmt.Errorf("LISTEN_PID=%q: not a pid", pid)
-		}
-		if p != self {
-			return nil, fmt.Errorf("%w: LISTEN_PID=%d, this process is %d", ErrNotForUs, p, self)
-		}
 	}
 	var list []string
 	if names != "" {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"strings"
 )
 
@@ -24,16 +26,46 @@ type Client struct {
 
 // NewClient returns a client for the control socket at path. It does not
 // connect until a request is made.
+//
+// Before every request it checks that the socket can be trusted, and
+// fails with ErrUntrusted (naming the socket) otherwise: the socket's
+// directory must be a real directory owned by this user or root and
+// writable by its owner only (the default directory, Dir, must be this
+// user's and mode 0700), and the process listening on it must run as this
+// user or root (SO_PEERCRED, LOCAL_PEERCRED). A root client therefore does
+// not drive another user's supervisor.
 func NewClient(path string) *Client {
+	c := &Client{Path: path}
 	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", path)
-		},
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		// Requests are rare and some stream for a long time: no pooling.
 		DisableKeepAlives: true,
 	}
-	return &Client{Path: path, http: &http.Client{Transport: tr}}
+	c.http = &http.Client{Transport: tr}
+	return c
+}
+
+// dial connects to the socket after checking its directory, and keeps the
+// connection only if the server passes checkServer.
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	abs, err := filepath.Abs(c.Path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(abs)
+	if err := checkDir(dir, dir == Dir()); err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", abs)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkServer(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 func (c *Client) do(ctx context.Context, method, route string) (*http.Response, error) {
@@ -43,6 +75,12 @@ func (c *Client) do(ctx context.Context, method, route string) (*http.Response, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		// The url.Error would repeat the made-up URL; the socket is what
+		// the reader needs to see.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("control: %s %s: %w", method, c.Path, err)
 	}
 	if v := resp.Header.Get(HeaderVersion); v != Version {

@@ -19,7 +19,17 @@
 // The socket is created mode 0600 inside a directory of mode 0700, and the
 // server also checks each peer's credentials (SO_PEERCRED on Linux,
 // LOCAL_PEERCRED elsewhere): only the supervisor's own uid and root may
-// drive it; anybody else gets 403 and a message saying why.
+// drive it; anybody else gets 403 and a message saying why. The server
+// bounds what a client can hold (Limits: a connection cap, header, idle and
+// per-write timeouts).
+//
+// The client trusts a socket no more than the server trusts its clients: it
+// refuses (ErrUntrusted, naming the socket) one in a directory that another
+// user owns or may write to, and one whose listening process runs as
+// another uid than its own or root, before it reads any answer. So another
+// local user who creates /tmp/handoff-<uid> first cannot pass a fake
+// supervisor off as ours. Peer credentials exist on Linux, macOS and
+// FreeBSD only; elsewhere every peer is refused.
 package control
 
 // Version is the control protocol version, sent in the Handoff-Control

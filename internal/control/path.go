@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Dir returns the directory for control sockets when none is given:
@@ -37,9 +36,19 @@ var ErrNoSupervisor = errors.New("no handoff supervisor found")
 // Find returns the control socket to use when a client was given no
 // --control: the only *.sock in Dir(). With none it returns
 // ErrNoSupervisor; with several it lists them, since guessing which
-// supervisor to upgrade would be worse than asking.
+// supervisor to upgrade would be worse than asking. It trusts Dir() only if
+// PrivateDir would (a real directory of this uid, mode 0700): otherwise it
+// returns ErrUntrusted naming the directory and its owner or mode, since in
+// a shared /tmp another user may have created it first and put a fake
+// supervisor's socket in it.
 func Find() (string, error) {
 	dir := Dir()
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w in %s: pass --control SOCK (printed by handoff run at start)", ErrNoSupervisor, dir)
+	}
+	if err := checkDir(dir, true); err != nil {
+		return "", fmt.Errorf("control: find a supervisor: %w", err)
+	}
 	matches, _ := filepath.Glob(filepath.Join(dir, "*.sock"))
 	sort.Strings(matches)
 	switch len(matches) {
@@ -53,25 +62,15 @@ func Find() (string, error) {
 
 // PrivateDir creates dir (and its parents) if needed and checks that it is
 // a real directory owned by this uid and reachable by nobody else (mode
-// 0700 or stricter). It refuses anything else rather than fixing it: in a
-// shared /tmp, a directory somebody else created first is an attack, and a
-// symlink may point anywhere.
+// 0700 or stricter). It refuses anything else (ErrUntrusted) rather than
+// fixing it: in a shared /tmp, a directory somebody else created first is
+// an attack, and a symlink may point anywhere.
 func PrivateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("control: create %s: %w", dir, err)
 	}
-	fi, err := os.Lstat(dir)
-	if err != nil {
+	if err := checkDir(dir, true); err != nil {
 		return fmt.Errorf("control: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("control: %s is not a directory", dir)
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("control: %s belongs to uid %d, not to us (%d)", dir, st.Uid, os.Getuid())
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("control: %s has mode %v; it must be reachable only by its owner (chmod 700)", dir, fi.Mode().Perm())
 	}
 	return nil
 }

@@ -32,18 +32,25 @@ type peer struct {
 }
 
 // Serve answers control requests on ln until ln is closed, and returns nil
-// then. Only peers with the same uid as this process, or root, are served;
-// the others get 403 with the reason, and their connection is closed. A
-// peer whose credentials cannot be read is refused the same way.
-func Serve(ln *net.UnixListener, h Handler) error {
+// then, within DefaultLimits (see ServeLimits).
+func Serve(ln *net.UnixListener, h Handler) error { return ServeLimits(ln, h, DefaultLimits) }
+
+// ServeLimits answers control requests on ln until ln is closed, and
+// returns nil then. Only peers with the same uid as this process, or root,
+// are served; the others get 403 with the reason, and their connection is
+// closed. A peer whose credentials cannot be read is refused the same way.
+// Connections beyond lim.MaxConns get 503; see Limits for the timeouts.
+func ServeLimits(ln *net.UnixListener, h Handler, lim Limits) error {
 	srv := &http.Server{
-		Handler:           handler(h),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           handler(h, lim.WriteTimeout),
+		ReadHeaderTimeout: lim.HeaderTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    16 << 10,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, ctxKey{}, credentials(c))
 		},
 	}
-	err := srv.Serve(ln)
+	err := srv.Serve(&capListener{UnixListener: ln, max: lim.MaxConns})
 	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
@@ -51,6 +58,9 @@ func Serve(ln *net.UnixListener, h Handler) error {
 }
 
 func credentials(c net.Conn) peer {
+	if cc, ok := c.(*cappedConn); ok {
+		c = cc.UnixConn
+	}
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return peer{uid: -1, err: fmt.Errorf("not a unix socket")}
@@ -66,7 +76,14 @@ func credentials(c net.Conn) peer {
 	return p
 }
 
-func handler(h Handler) http.Handler {
+// writeDeadline bounds the next write to w by d (none when d is 0).
+func writeDeadline(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		http.NewResponseController(w).SetWriteDeadline(time.Now().Add(d))
+	}
+}
+
+func handler(h Handler, writeTimeout time.Duration) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, h.Status())
@@ -83,6 +100,7 @@ func handler(h Handler) http.Handler {
 		}
 		enc := json.NewEncoder(w)
 		for ev := range h.Upgrade(r.Context()) {
+			writeDeadline(w, writeTimeout)
 			if enc.Encode(ev) != nil {
 				return // the client left; the upgrade goes on without it
 			}
@@ -93,6 +111,7 @@ func handler(h Handler) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderVersion, Version)
+		writeDeadline(w, writeTimeout)
 		p, _ := r.Context().Value(ctxKey{}).(peer)
 		if p.err != nil || (p.uid != os.Getuid() && p.uid != 0) {
 			w.Header().Set("Connection", "close")

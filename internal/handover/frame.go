@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-
-	"golang.org/x/sys/unix"
 )
 
 // Limits of the framing. They are part of the protocol: a peer that exceeds
@@ -177,16 +175,21 @@ type readMsgFunc func(b, oob []byte) (n, oobn, flags int, err error)
 type frameReader struct {
 	readMsg readMsgFunc
 	version uint8 // negotiated version; helloVersion until then
-	hdr     [headerSize]byte
-	oob     []byte
-	fds     []int // received with the current frame, owned by the reader until taken
+	// takesFDs is set on the receiving end once its handshake is done:
+	// only there does a conns frame carry descriptors somebody will take.
+	// Everywhere else (the handshake of either side, the sender reading
+	// replies) every descriptor that arrives is closed with its frame.
+	takesFDs bool
+	hdr      [headerSize]byte
+	oob      []byte
+	fds      []int // received with the current frame, owned by the reader until taken
 }
 
 func newFrameReader(read readMsgFunc) *frameReader {
 	return &frameReader{
 		readMsg: read,
 		version: helloVersion,
-		oob:     make([]byte, unix.CmsgSpace(4*MaxFDsPerFrame)),
+		oob:     make([]byte, oobSpace(MaxFDsPerFrame)),
 	}
 }
 
@@ -201,7 +204,7 @@ func (fr *frameReader) fill(b []byte) error {
 				return cerr
 			}
 		}
-		if flags&unix.MSG_CTRUNC != 0 {
+		if flags&msgCtrunc != 0 {
 			return fmt.Errorf("%w: descriptors truncated (more than %d in one message)", ErrProtocol, MaxFDsPerFrame)
 		}
 		got += n
@@ -220,19 +223,10 @@ func (fr *frameReader) fill(b []byte) error {
 
 // collect keeps the descriptors of SCM_RIGHTS messages in oob.
 func (fr *frameReader) collect(oob []byte) error {
-	msgs, err := unix.ParseSocketControlMessage(oob)
+	fds, err := parseRights(oob)
+	fr.fds = append(fr.fds, fds...)
 	if err != nil {
-		return fmt.Errorf("%w: control message: %v", ErrProtocol, err)
-	}
-	for _, m := range msgs {
-		if m.Header.Level != unix.SOL_SOCKET || m.Header.Type != unix.SCM_RIGHTS {
-			continue
-		}
-		fds, err := unix.ParseUnixRights(&m)
-		if err != nil {
-			return fmt.Errorf("%w: SCM_RIGHTS: %v", ErrProtocol, err)
-		}
-		fr.fds = append(fr.fds, fds...)
+		return err
 	}
 	if len(fr.fds) > MaxFDsPerFrame {
 		return fmt.Errorf("%w: %d descriptors in one frame, the limit is %d", ErrProtocol, len(fr.fds), MaxFDsPerFrame)
@@ -252,9 +246,12 @@ func (fr *frameReader) readHeader() (header, error) {
 }
 
 // readFrame reads one whole frame. The payload is freshly allocated (callers
-// may keep slices of it). Descriptors that came with a conns frame stay in
-// fr.fds: the caller takes them (takeFDs) or drops them (closeFDs). On error,
-// and for any other frame type, the reader has already closed them.
+// may keep slices of it). Descriptors that came with a conns frame, on a
+// reader that takes them (takesFDs), stay in fr.fds: the caller takes them
+// (takeFDs) or drops them (closeFDs). On error, for any other frame type,
+// and on a reader that takes none, the reader has already closed them and
+// a frame that brought any is refused (ErrProtocol): a peer cannot make this
+// side keep a descriptor it never asked for.
 func (fr *frameReader) readFrame() (header, []byte, error) {
 	h, err := fr.readHeader()
 	if err != nil {
@@ -265,7 +262,7 @@ func (fr *frameReader) readFrame() (header, []byte, error) {
 	if err != nil {
 		return h, nil, err
 	}
-	if h.typ != frameConns {
+	if h.typ != frameConns || !fr.takesFDs {
 		if err := fr.refuseFDs(h); err != nil {
 			return h, nil, err
 		}
@@ -311,6 +308,6 @@ func (fr *frameReader) closeFDs() {
 
 func closeAll(fds []int) {
 	for _, fd := range fds {
-		unix.Close(fd)
+		closeFD(fd)
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Protocol versions this build speaks. A peer announces its own range in
@@ -70,7 +68,7 @@ func (c *conn) frame(t frameType, flags uint16, payload []byte) []byte {
 // of the frame, the rest follows as plain bytes, which is still the same
 // frame to the reader.
 func (c *conn) writeFDs(b []byte, fds []int) error {
-	n, _, err := c.c.WriteMsgUnix(b, unix.UnixRights(fds...), nil)
+	n, _, err := c.c.WriteMsgUnix(b, unixRights(fds), nil)
 	if err == nil && n < len(b) {
 		_, err = c.c.Write(b[n:])
 	}

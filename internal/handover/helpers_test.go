@@ -1,3 +1,5 @@
+//go:build unix
+
 package handover
 
 import (
@@ -289,6 +291,7 @@ func newRawPeer(t testing.TB, c *net.UnixConn) *rawPeer {
 		n, oobn, flags, _, err := c.ReadMsgUnix(b, oob)
 		return n, oobn, flags, err
 	})}
+	p.fr.takesFDs = true // read() closes them itself
 	t.Cleanup(func() { c.Close() })
 	return p
 }

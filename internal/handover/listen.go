@@ -28,8 +28,12 @@ type Listener struct {
 // processes never collide and nobody can create it first.
 //
 // Mode bits are only the first fence: root ignores them. Accept checks each
-// peer's credentials as well.
+// peer's credentials as well. Off unix (Windows) there is no channel:
+// Listen returns ErrUnsupported.
 func Listen(parent string) (*Listener, error) {
+	if !supported {
+		return nil, fmt.Errorf("handover: listen: %w", ErrUnsupported)
+	}
 	if parent == "" {
 		parent = os.TempDir()
 	}
@@ -94,8 +98,12 @@ func (l *Listener) Close() error {
 // Listener.Path), checks the credentials of the process that listens there
 // (same uid; want.PID if set), exchanges hellos and returns the receiving
 // end. It returns ErrPeer, ErrVersion, ErrAborted (the old generation
-// refused this process, with its reason) or ctx's error.
+// refused this process, with its reason) or ctx's error; ErrUnsupported
+// off unix (Windows).
 func Dial(ctx context.Context, path string, want Peer) (*Receiver, error) {
+	if !supported {
+		return nil, fmt.Errorf("handover: dial: %w", ErrUnsupported)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {

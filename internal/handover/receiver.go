@@ -44,7 +44,12 @@ type Receiver struct {
 	closed bool
 }
 
-func newReceiver(c *conn) *Receiver { return &Receiver{c: c} }
+// newReceiver makes c, whose handshake is done, the receiving end: the only
+// reader that keeps the descriptors of conns frames.
+func newReceiver(c *conn) *Receiver {
+	c.fr.takesFDs = true
+	return &Receiver{c: c}
+}
 
 // PeerPID is the pid the sender announced in its hello (checked against
 // the kernel's word when Peer.PID was given).

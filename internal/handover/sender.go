@@ -9,8 +9,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/sockets"
 )
 
 // Socket is a connection SendConns can hand over: *net.TCPConn,
@@ -333,7 +331,7 @@ func dup(sc syscall.Conn) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	return sockets.Dup(rc)
+	return dupRaw(rc)
 }
 
 // closeSockets drops this process's descriptors of handed-over sockets.
