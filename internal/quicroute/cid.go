@@ -105,4 +105,4 @@ type generator struct {
 }
 
 func (g generator) GenerateConnectionID() (quic.ConnectionID, error) { return g.c.Make(g.gen) }
-func (g generator) ConnectionIDLen() int                              { return CIDLen }
+func (g generator) ConnectionIDLen() int                             { return CIDLen }
