@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/quic-go/quic-go"
 )
@@ -80,10 +81,19 @@ func (c *Codec) Make(gen uint32) (quic.ConnectionID, error) {
 // cid is not CIDLen long or was not made with this key (up to the 2^-32
 // chance of a random string passing the check). It does not allocate.
 func (c *Codec) Decode(cid []byte) (uint32, error) {
+	p := blocks.Get().(*[CIDLen]byte)
+	defer blocks.Put(p)
+	return c.decode(cid, p)
+}
+
+// blocks holds scratch blocks: a buffer passed to cipher.Block escapes.
+var blocks = sync.Pool{New: func() any { return new([CIDLen]byte) }}
+
+// decode is Decode with the caller's scratch block (the routing reader's).
+func (c *Codec) decode(cid []byte, p *[CIDLen]byte) (uint32, error) {
 	if len(cid) != CIDLen {
 		return 0, ErrNotOurs
 	}
-	var p [CIDLen]byte
 	c.block.Decrypt(p[:], cid)
 	if subtle.ConstantTimeCompare(p[4:8], marker[:]) != 1 {
 		return 0, ErrNotOurs

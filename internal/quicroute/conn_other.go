@@ -41,6 +41,9 @@ func (c *Conn) Start() error { return ErrUnsupported }
 // Stop returns ErrUnsupported on this platform.
 func (c *Conn) Stop(ctx context.Context) error { return ErrUnsupported }
 
+// Resume returns ErrUnsupported on this platform.
+func (c *Conn) Resume() error { return ErrUnsupported }
+
 // AddRoute closes link and returns ErrUnsupported on this platform.
 func (c *Conn) AddRoute(gen uint32, link *os.File) error {
 	link.Close()

@@ -68,6 +68,7 @@ type Conn struct {
 	readMu sync.Mutex
 	frame  []byte
 	rbuf   []byte
+	block  [CIDLen]byte
 	one    []ipv4.Message
 }
 
@@ -176,6 +177,7 @@ func (c *Conn) Stop(ctx context.Context) error {
 		// Wake a read blocked in recvmmsg; Go checks the deadline before
 		// each attempt, so no later read of the socket can succeed.
 		_ = c.udp.SetReadDeadline(time.Unix(1, 0))
+		_ = c.inbox.SetReadDeadline(c.deadline) // undo a Resume's wake-up
 		if !c.onSocket {
 			close(c.off)
 		}
@@ -189,6 +191,27 @@ func (c *Conn) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("quicroute: stop generation %d: %w", c.gen, ctx.Err())
 	}
+}
+
+// Resume undoes Stop when the successor failed before its Start: the
+// Conn reads the shared socket again (datagrams that arrived meanwhile
+// are in its buffer) and stops reading its link. It refuses a Conn that is
+// not draining. Call it only once the successor is known not to read the
+// socket (it exited, or reported that it never started).
+func (c *Conn) Resume() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st != draining {
+		return fmt.Errorf("quicroute: resume generation %d: not stopped", c.gen)
+	}
+	c.st = active
+	c.off = make(chan struct{})
+	if err := c.udp.SetReadDeadline(c.deadline); err != nil {
+		return fmt.Errorf("quicroute: resume generation %d: %w", c.gen, err)
+	}
+	_ = c.inbox.SetReadDeadline(time.Unix(1, 0)) // wake the reader off the link
+	c.signal()
+	return nil
 }
 
 // AddRoute makes datagrams for generation gen go to link, the sending end
@@ -351,6 +374,12 @@ func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
 		case draining:
 			ok, err := c.readLink(&ms[0])
 			if err != nil {
+				c.mu.Lock()
+				moved := c.st != draining
+				c.mu.Unlock()
+				if moved && errors.Is(err, os.ErrDeadlineExceeded) {
+					continue // Resume's wake-up
+				}
 				return 0, err
 			}
 			if ok {
@@ -414,7 +443,7 @@ func (c *Conn) deliver(m *ipv4.Message, routes map[uint32]*route) bool {
 		c.n.delivered.Add(1) // not QUIC: quic-go drops it or hands it to ReadNonQUICPacket
 		return true
 	}
-	gen, err := c.codec.Decode(cid)
+	gen, err := c.codec.decode(cid, &c.block)
 	switch {
 	case err != nil && long:
 		c.n.delivered.Add(1) // a new connection: the client chose this DCID

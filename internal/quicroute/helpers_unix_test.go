@@ -102,11 +102,19 @@ func dupUDP(t testing.TB, u *net.UDPConn) *net.UDPConn {
 type holder struct {
 	entered chan uint32 // the generation that started serving a held request
 	release chan struct{}
+	once    sync.Once
 }
 
-func newHolder() *holder {
-	return &holder{entered: make(chan uint32, 8), release: make(chan struct{})}
+// newHolder returns a holder that is released at the latest when the
+// test ends, so no handler outlives it.
+func newHolder(t testing.TB) *holder {
+	h := &holder{entered: make(chan uint32, 64), release: make(chan struct{})}
+	t.Cleanup(h.free)
+	return h
 }
+
+// free releases every held request, once.
+func (h *holder) free() { h.once.Do(func() { close(h.release) }) }
 
 // holdBody is the size of a held response: larger than quic-go's initial
 // stream window (512 KiB), so it completes only if the client's
@@ -121,6 +129,7 @@ type generation struct {
 	conn   *quicroute.Conn
 	tr     *quic.Transport
 	srv    *http3.Server
+	ln     *quic.EarlyListener
 	served atomic.Int64 // requests answered
 	hellos atomic.Int64 // ClientHellos seen (connections begun)
 	done   chan error   // ServeListener's result
@@ -159,6 +168,7 @@ func startGeneration(t testing.TB, shared *net.UDPConn, n uint32, tlsConf *tls.C
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.ln = ln
 	g.srv = &http3.Server{Handler: g.handler(h)}
 	go func() { g.done <- g.srv.ServeListener(ln) }()
 	t.Cleanup(func() { g.close() })
@@ -170,7 +180,11 @@ func (g *generation) handler(h *holder) http.Handler {
 		w.Header().Set("X-Gen", strconv.Itoa(int(g.n)))
 		if r.URL.Path == "/hold" {
 			h.entered <- g.n
-			<-h.release
+			select {
+			case <-h.release:
+			case <-r.Context().Done(): // the connection died or the server closed
+				return
+			}
 			w.Header().Set("Content-Length", strconv.Itoa(holdBody))
 			buf := make([]byte, 64<<10)
 			for sent := 0; sent < holdBody; sent += len(buf) {
@@ -191,6 +205,9 @@ func (g *generation) handler(h *holder) http.Handler {
 func (g *generation) drain(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// http3.Server.Shutdown leaves a listener given to ServeListener open,
+	// and quic-go would go on completing handshakes nobody serves.
+	g.ln.Close()
 	err := g.srv.Shutdown(ctx)
 	g.close()
 	return err
@@ -266,22 +283,37 @@ func startLoad(url string, loops int, clientTLS *tls.Config) (*load, *http3.Tran
 				default:
 				}
 				l.started.Add(1)
-				l.record(get(c, url))
+				if !l.record(get(c, url)) {
+					return
+				}
 			}
 		})
 	}
 	return l, tr
 }
 
-func (l *load) record(r result) {
+// maxFailures stops a loop that fails this often: a client whose every
+// request fails at once would spin, and the run has said what it had to.
+const maxFailures = 1000
+
+// record counts one outcome and reports whether the loop should go on.
+func (l *load) record(r result) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r.err != nil {
 		l.failed = append(l.failed, r)
-		return
+		return len(l.failed) < maxFailures
 	}
 	l.ok++
 	l.byGen[r.gen]++
+	return true
+}
+
+// broken reports whether the loops gave up (see maxFailures).
+func (l *load) broken() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.failed) >= maxFailures
 }
 
 func (l *load) end() {
@@ -313,6 +345,20 @@ func get(c *http.Client, url string) result {
 func isReset(err error) bool {
 	_, ok := errors.AsType[*quic.StatelessResetError](err)
 	return ok
+}
+
+// waitUntil polls cond until it holds or d passes and says which.
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		<-tick.C
+	}
+	return true
 }
 
 // waitFor polls cond until it holds or the deadline passes: waiting on an
