@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -58,10 +59,7 @@ func newBenchServer(b *testing.B, shared *net.UDPConn, tlsConf *tls.Config, code
 					if err != nil {
 						return
 					}
-					go func() {
-						n, _ := io.Copy(io.Discard, str)
-						s.bytes.Add(n)
-					}()
+					go io.Copy(counter{&s.bytes}, str)
 				}
 			}()
 		}
@@ -76,6 +74,20 @@ func newBenchServer(b *testing.B, shared *net.UDPConn, tlsConf *tls.Config, code
 		}
 	})
 	return s
+}
+
+// counter counts the bytes written to it as they arrive.
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
+	return len(b), nil
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func dialBench(b *testing.B, addr net.Addr, clientTLS *tls.Config) *quic.Conn {
@@ -95,6 +107,7 @@ func dialBench(b *testing.B, addr net.Addr, clientTLS *tls.Config) *quic.Conn {
 // server through an upload, in three setups built in the same run:
 //
 //	plain      quic-go on the *net.UDPConn
+//	routed-alone  the routing Conn of a first generation, no older one
 //	routed     the newest generation's routing Conn, with a live older
 //	           generation linked, traffic on its own connections (steady
 //	           state: every datagram is decoded, none forwarded)
@@ -144,6 +157,12 @@ func BenchmarkDatagrams(b *testing.B) {
 		}
 		return c
 	}
+	b.Run("routed-alone", func(b *testing.B) {
+		shared := listenShared(b)
+		s := newBenchServer(b, shared, serverTLS, codec(b), 1, true)
+		c := dialBench(b, shared.LocalAddr(), clientTLS)
+		run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
+	})
 	b.Run("routed", func(b *testing.B) {
 		shared := listenShared(b)
 		cd := codec(b)
@@ -185,5 +204,87 @@ func benchCutover(b *testing.B, old, next *quicroute.Conn) {
 	}
 	if err := next.Start(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkDatagramsPaired is BenchmarkDatagrams with the three paths
+// measured in alternation, one 4 MiB upload each per round, so that load
+// from other processes on the machine hits all of them alike. It reports
+// the median per-round ratio to the plain server.
+func BenchmarkDatagramsPaired(b *testing.B) {
+	serverTLS, clientTLS := testTLS(b)
+	k, err := quicroute.NewKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cd, err := quicroute.NewCodec(k)
+	if err != nil {
+		b.Fatal(err)
+	}
+	type path struct {
+		s      *benchServer
+		server *quic.Conn
+		str    *quic.Stream
+		sent   int64
+		rates  []float64
+	}
+	open := func(s *benchServer, c *quic.Conn, server *quic.Conn) *path {
+		str, err := c.OpenStreamSync(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return &path{s: s, server: server, str: str}
+	}
+	plainSock := listenShared(b)
+	plain := newBenchServer(b, plainSock, serverTLS, nil, 0, true)
+	pc := dialBench(b, plainSock.LocalAddr(), clientTLS)
+	pPlain := open(plain, pc, receive(b, "plain accept", plain.conns, 5*time.Second))
+
+	shared := listenShared(b)
+	old := newBenchServer(b, shared, serverTLS, cd, 1, true)
+	oc := dialBench(b, shared.LocalAddr(), clientTLS)
+	oldServer := receive(b, "old accept", old.conns, 5*time.Second)
+	pFwd := open(old, oc, oldServer) // opened before cutover: the handshake is done
+	next := newBenchServer(b, shared, serverTLS, cd, 2, false)
+	benchCutover(b, old.conn, next.conn)
+	nc := dialBench(b, shared.LocalAddr(), clientTLS)
+	pRouted := open(next, nc, receive(b, "new accept", next.conns, 5*time.Second))
+
+	chunk := make([]byte, 64<<10)
+	const perRound = 64 // 4 MiB
+	round := func(p *path) {
+		before := p.server.ConnectionStats().PacketsReceived
+		start := time.Now()
+		for range perRound {
+			if _, err := p.str.Write(chunk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		p.sent += perRound * int64(len(chunk))
+		if !waitUntil(30*time.Second, func() bool { return p.s.bytes.Load() >= p.sent }) {
+			b.Fatalf("server got %d of %d bytes", p.s.bytes.Load(), p.sent)
+		}
+		el := time.Since(start)
+		p.rates = append(p.rates, float64(p.server.ConnectionStats().PacketsReceived-before)/el.Seconds())
+	}
+	for b.Loop() {
+		round(pPlain)
+		round(pRouted)
+		round(pFwd)
+	}
+	ratio := func(p *path) float64 {
+		r := make([]float64, len(p.rates))
+		for i := range r {
+			r[i] = p.rates[i] / pPlain.rates[i]
+		}
+		return median(r)
+	}
+	b.ReportMetric(median(pPlain.rates), "plain-datagrams/s")
+	b.ReportMetric(median(pRouted.rates), "routed-datagrams/s")
+	b.ReportMetric(median(pFwd.rates), "forwarded-datagrams/s")
+	b.ReportMetric(ratio(pRouted), "routed/plain")
+	b.ReportMetric(ratio(pFwd), "forwarded/plain")
+	if st := next.conn.Stats(); st.Forwarded == 0 {
+		b.Fatalf("nothing forwarded: %+v", st)
 	}
 }

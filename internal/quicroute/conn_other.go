@@ -50,6 +50,12 @@ func (c *Conn) AddRoute(gen uint32, link *os.File) error {
 	return ErrUnsupported
 }
 
+// AddRouteConn closes link and returns ErrUnsupported on this platform.
+func (c *Conn) AddRouteConn(gen uint32, link *net.UnixConn) error {
+	link.Close()
+	return ErrUnsupported
+}
+
 // RemoveRoute does nothing on this platform.
 func (c *Conn) RemoveRoute(gen uint32) {}
 

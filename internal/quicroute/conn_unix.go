@@ -238,6 +238,18 @@ func (c *Conn) AddRoute(gen uint32, link *os.File) error {
 	return nil
 }
 
+// AddRouteConn is AddRoute for a link that arrived as a *net.UnixConn
+// (internal/handover's Receiver hands descriptors out as net.Conn). It
+// takes ownership of link, also on error.
+func (c *Conn) AddRouteConn(gen uint32, link *net.UnixConn) error {
+	f, err := dupFile(link, "quicroute-link")
+	link.Close()
+	if err != nil {
+		return fmt.Errorf("quicroute: add route for generation %d: %w", gen, err)
+	}
+	return c.AddRoute(gen, f)
+}
+
 // RemoveRoute drops the route to generation gen (it has exited): its
 // datagrams are dropped from then on. Removing an unknown route does
 // nothing. Routes are also removed by themselves when the old

@@ -224,22 +224,30 @@ func (g *generation) close() {
 }
 
 // cutover moves reading of the shared socket from old to next and gives
-// next a direct link to every generation old could reach.
+// next a direct link to every generation old could reach, in the order
+// the library will use: links first (next still in standby), then Stop,
+// then Start.
 func cutover(t testing.TB, old, next *generation) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := old.conn.Stop(ctx); err != nil {
-		t.Fatalf("stop generation %d: %v", old.n, err)
-	}
 	links, err := old.conn.Links()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range links {
-		if err := next.conn.AddRoute(l.Generation, l.File); err != nil {
+		// As internal/handover's Receiver would hand it out: a net.Conn.
+		c, err := net.FileConn(l.File)
+		l.File.Close()
+		if err != nil {
 			t.Fatal(err)
 		}
+		if err := next.conn.AddRouteConn(l.Generation, c.(*net.UnixConn)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.conn.Stop(ctx); err != nil {
+		t.Fatalf("stop generation %d: %v", old.n, err)
 	}
 	if err := next.conn.Start(); err != nil {
 		t.Fatal(err)

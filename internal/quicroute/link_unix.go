@@ -52,7 +52,7 @@ func newLink() (inbox *net.UnixConn, out *os.File, err error) {
 
 // dupFile duplicates f with F_DUPFD_CLOEXEC through Control, never Fd(),
 // so f stays in non-blocking mode (golang/go#43894).
-func dupFile(f *os.File, name string) (*os.File, error) {
+func dupFile(f syscall.Conn, name string) (*os.File, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return nil, err
