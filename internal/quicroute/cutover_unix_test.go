@@ -34,6 +34,20 @@ func heldRequest(t *testing.T, url string, h *holder, clientTLS *tls.Config) (ge
 	}
 }
 
+// newConnectionsLandOn checks that fresh client connections, dialled after
+// a cutover, are served by the generation that now reads the socket.
+func newConnectionsLandOn(t *testing.T, url string, clientTLS *tls.Config, want int) {
+	t.Helper()
+	for i := range 5 {
+		c, tr := newClient(clientTLS)
+		r := get(c, url)
+		tr.Close()
+		if r.err != nil || r.gen != want {
+			t.Errorf("new connection %d after cutover: served by generation %d, err %v; want %d", i, r.gen, r.err, want)
+		}
+	}
+}
+
 // TestCutoverChainUnderLoad_NoFailedRequests drives 8 client loops
 // through two cutovers, 1→2 and 2→3, while generation 1 still drains a
 // request held across both: generation 3 forwards generation 1's
@@ -66,6 +80,7 @@ func TestCutoverChainUnderLoad_NoFailedRequests(t *testing.T) {
 	cutover(t, g1, g2)
 	drained1 := make(chan error, 1)
 	go func() { drained1 <- g1.drain(30 * time.Second) }()
+	newConnectionsLandOn(t, url, clientTLS, 2)
 	waitFor(t, "generation 2 to serve 200 requests", 20*time.Second, func() bool { return g2.served.Load() >= 200 })
 	gen, held2, _ := heldRequest(t, url, h, clientTLS)
 	if gen != 2 {
@@ -75,6 +90,7 @@ func TestCutoverChainUnderLoad_NoFailedRequests(t *testing.T) {
 	cutover(t, g2, g3)
 	drained2 := make(chan error, 1)
 	go func() { drained2 <- g2.drain(30 * time.Second) }()
+	newConnectionsLandOn(t, url, clientTLS, 3)
 	hellos1, hellos2 := g1.hellos.Load(), g2.hellos.Load()
 	waitFor(t, "generation 3 to serve 200 requests", 20*time.Second, func() bool { return g3.served.Load() >= 200 })
 

@@ -254,9 +254,11 @@ func cutover(t testing.TB, old, next *generation) {
 	}
 }
 
-// client is quic-go's own HTTP/3 client, as a new user would write it.
+// newClient is quic-go's own HTTP/3 client, as a new user would write
+// it; keep-alives hold a connection whose request waits longer than the
+// idle timeout (and send the old generation datagrams the newest forwards).
 func newClient(clientTLS *tls.Config) (*http.Client, *http3.Transport) {
-	tr := &http3.Transport{TLSClientConfig: clientTLS, QUICConfig: &quic.Config{MaxIdleTimeout: 5 * time.Second}}
+	tr := &http3.Transport{TLSClientConfig: clientTLS, QUICConfig: &quic.Config{MaxIdleTimeout: 5 * time.Second, KeepAlivePeriod: time.Second}}
 	return &http.Client{Transport: tr, Timeout: 15 * time.Second}, tr
 }
 
