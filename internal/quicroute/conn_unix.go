@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
 )
 
 // Conn is the routing net.PacketConn one generation gives its
@@ -49,8 +50,9 @@ type Conn struct {
 	codec *Codec
 	gen   uint32
 
-	inbox  *net.UnixConn // receiving end of this generation's link
-	outbox *os.File      // its sending end, dup'd for successors by Links
+	inbox    *net.UnixConn // receiving end of this generation's link
+	inboxRaw syscall.RawConn
+	outbox   *os.File // its sending end, dup'd for successors by Links
 
 	routes atomic.Pointer[map[uint32]*route] // copy on write, under mu
 
@@ -116,6 +118,9 @@ func New(udp *net.UDPConn, cfg Config) (*Conn, error) {
 		off:     make(chan struct{}),
 		rbuf:    make([]byte, MaxFrame),
 		one:     []ipv4.Message{{Buffers: [][]byte{nil}, OOB: make([]byte, MaxControl)}},
+	}
+	if raw, err := inbox.SyscallConn(); err == nil {
+		c.inboxRaw = raw
 	}
 	if cfg.Active {
 		c.st = active
@@ -395,7 +400,7 @@ func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
 				return 0, err
 			}
 			if ok {
-				return 1, nil
+				return 1 + c.moreFromLink(ms[1:]), nil
 			}
 		}
 	}
@@ -505,17 +510,49 @@ func (c *Conn) readLink(m *ipv4.Message) (bool, error) {
 		}
 		return false, err
 	}
-	f, err := parseFrame(c.rbuf[:n])
+	return c.fill(m, c.rbuf[:n]), nil
+}
+
+// fill decodes one forwarded frame into m; false for a frame that does
+// not parse (counted, dropped).
+func (c *Conn) fill(m *ipv4.Message, frame []byte) bool {
+	f, err := parseFrame(frame)
 	if err != nil {
 		c.n.badFrames.Add(1)
-		return false, nil
+		return false
 	}
 	m.N = copy(m.Buffers[0], f.datagram)
 	m.NN = copy(m.OOB, f.control)
 	m.Flags = 0
 	m.Addr = f.udpAddr()
 	c.n.fromLink.Add(1)
-	return true, nil
+	return true
+}
+
+// moreFromLink fills ms with frames already queued on the link, without
+// waiting, so that a busy old generation takes a batch per wake-up as it
+// would from recvmmsg.
+func (c *Conn) moreFromLink(ms []ipv4.Message) int {
+	if len(ms) == 0 || c.inboxRaw == nil {
+		return 0
+	}
+	k := 0
+	_ = c.inboxRaw.Read(func(fd uintptr) bool {
+		for k < len(ms) {
+			n, err := unix.Read(int(fd), c.rbuf)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return true // EAGAIN: nothing more queued
+			}
+			if c.fill(&ms[k], c.rbuf[:n]) {
+				k++
+			}
+		}
+		return true
+	})
+	return k
 }
 
 // ReadFrom reads one datagram meant for this generation (see ReadBatch).
