@@ -351,6 +351,9 @@ func (c *Conn) Close() error {
 // (os.ErrDeadlineExceeded) at the read deadline, and net.ErrClosed after
 // Close, as a socket would.
 func (c *Conn) ReadBatch(ms []ipv4.Message, flags int) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
 	for {
 		c.mu.Lock()
 		st, dl, changed := c.st, c.deadline, c.changed
