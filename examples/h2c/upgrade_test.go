@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +50,7 @@ func TestH2CThrough20UpgradesWithoutMigration_NoFailedRequests(t *testing.T) {
 func testH2CUpgrades(t *testing.T, flags ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s := testserver.Start(t, ctx, testserver.Build(t, "h2c"), flags...)
+	s := testserver.Start(t, ctx, testserver.Build(t, "."), flags...)
 	replay := startLoad("http://"+s.Addr, 3, 4, true)
 	strict := startLoad("http://"+s.Addr, 2, 4, false)
 	stopped := false
@@ -62,28 +61,8 @@ func testH2CUpgrades(t *testing.T, flags ...string) {
 		}
 	}()
 
-	pid := s.FirstPID
-	if err := replay.waitAnswer(ctx, pid); err != nil {
-		t.Fatal(err)
-	}
-	generations := []int{pid}
 	start := time.Now()
-	for i := range 20 {
-		next, status := s.Upgrade(ctx, pid)
-		if next == pid || !strings.Contains(status, "serving") {
-			t.Fatalf("upgrade %d: MAINPID=%d STATUS=%q", i+1, next, status)
-		}
-		// The old generation's exit proves the drain ended; an answer
-		// from the new one, that the clients moved.
-		if err := testserver.WaitExit(ctx, pid); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		if err := replay.waitAnswer(ctx, next); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		pid = next
-		generations = append(generations, pid)
-	}
+	generations := s.Upgrades(ctx, 20, replay.waitAnswer)
 	took := time.Since(start)
 	rr, sr := replay.stop(), strict.stop()
 	stopped = true
@@ -346,8 +325,4 @@ func (l *load) stop() report {
 
 // ---- running the example as real processes ----
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testserver.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m) }
