@@ -7,20 +7,19 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // runBench runs `handoff bench ARGS` in this process and returns its output
 // (stdout and stderr together) and exit status.
 func runBench(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	var out syncBuffer
+	var out testserver.SyncBuffer
 	code := benchCmd(append([]string{"-q"}, args...), &out, &out)
 	return out.String(), code
 }
@@ -74,7 +73,7 @@ func TestBench_ServerThatAnswers500_CountedAsBadStatus(t *testing.T) {
 }
 
 func TestBench_NobodyListening_CountedAsRefused(t *testing.T) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t)) // free, and closed again
+	addr := testserver.FreeAddr(t) // free, and closed again
 	js := filepath.Join(t.TempDir(), "r.json")
 	out, code := runBench(t, "--url", "http://"+addr+"/", "--upgrades", "0", "--duration", "200ms", "--json", js)
 	m := readBenchJSON(t, js)
@@ -172,49 +171,20 @@ func TestBench_BadFlags_ExitUsage(t *testing.T) {
 // library's SIGHUP, measured by bench with a shell command.
 func TestBench_HelloSelfUpgrade_Passes(t *testing.T) {
 	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
 	pidFile := filepath.Join(dir, "hello.pid")
 	js := filepath.Join(dir, "r.json")
-	hello := startHello(t, "-addr", addr, "-pidfile", pidFile, "-probation", "100ms", "-drain-idle", "200ms")
-	out, code := runBench(t, "--url", "http://"+addr+"/", "--upgrade-cmd", "kill -HUP $(cat "+pidFile+")",
+	// hello tells its NOTIFY_SOCKET when it serves: no polling needed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hello := testserver.Start(t, ctx, bin.hello, "-pidfile", pidFile, "-probation", "100ms", "-drain-idle", "200ms")
+	out, code := runBench(t, "--url", "http://"+hello.Addr+"/", "--upgrade-cmd", "kill -HUP $(cat "+pidFile+")",
 		"--upgrades", "2", "--every", "500ms", "--warmup", "300ms", "--duration", "300ms",
 		"--slow-path", "/slow?ms=50", "--slow-fraction", "0.05", "--json", js)
 	m := readBenchJSON(t, js)
 	for _, p := range m["pids"].([]any) {
-		hello.pids = append(hello.pids, int(p.(map[string]any)["pid"].(float64)))
+		hello.PIDs.Add(int(p.(map[string]any)["pid"].(float64)))
 	}
 	if code != exitOK || m["failures"].(float64) != 0 || len(m["no_new_generation"].([]any)) != 0 || len(m["pids"].([]any)) != 3 {
 		t.Fatalf("exit %d, want 0 with 3 generations serving; output:\n%s", code, out)
 	}
-}
-
-// helloProc is a hello started by a test; cleanup kills it and every later
-// generation the test recorded in pids.
-type helloProc struct{ pids []int }
-
-func startHello(t *testing.T, args ...string) *helloProc {
-	t.Helper()
-	h := &helloProc{}
-	// hello tells its NOTIFY_SOCKET when it serves: no polling needed.
-	w, err := listenNotify(filepath.Join(t.TempDir(), "notify.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	cmd := exec.Command(bin.hello, args...)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+w.Path())
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h.pids = append(h.pids, cmd.Process.Pid)
-	t.Cleanup(func() {
-		for _, pid := range h.pids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		cmd.Wait()
-	})
-	if _, err := w.waitReady(context.Background(), 0, nil, 10*time.Second); err != nil {
-		t.Fatalf("hello %v: %v", args, err)
-	}
-	return h
 }

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // pidAt returns the X-Pid of one fresh-connection request, or 0.
@@ -62,7 +64,7 @@ func BenchmarkSupervisorUpgrade(b *testing.B) {
 
 // BenchmarkHelloBareStart is the baseline: exec hello to its first answer.
 func BenchmarkHelloBareStart(b *testing.B) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
+	addr := testserver.FreeAddr(b)
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command(bin.hello, "-addr", addr)
 		if err := cmd.Start(); err != nil {
@@ -79,7 +81,7 @@ func BenchmarkHelloBareStart(b *testing.B) {
 // BenchmarkLibrarySelfUpgrade is the library's own upgrade (SIGHUP to
 // hello) to the first answer from the new process, on the same machine.
 func BenchmarkLibrarySelfUpgrade(b *testing.B) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
+	addr := testserver.FreeAddr(b)
 	pidFile := b.TempDir() + "/hello.pid"
 	cmd := exec.Command(bin.hello, "-addr", addr, "-pidfile", pidFile, "-probation", "1ms", "-drain-idle", "50ms")
 	if err := cmd.Start(); err != nil {

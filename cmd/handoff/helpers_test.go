@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,76 +14,40 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// Binaries built once for the whole test binary.
+// Binaries built once for the whole test binary, by testserver, into one
+// world-readable directory (a test runs handoff as another uid).
 var bin struct {
-	dir     string // world-readable, so a test can run handoff as another uid
-	handoff string
+	dir     string
+	handoff string // with -race under go test -race: the supervisor is checked too
 	hello   string
 	many    string // testdata/many: TCP, UDP and unix sockets at once
 	state   string // testdata/state: hands a state blob to its successor
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
+func TestMain(m *testing.M) { testserver.Main(m, buildBinaries) }
 
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "handoff-cmd-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	bin.dir = dir
-	bin.handoff = filepath.Join(dir, "handoff")
-	bin.hello = filepath.Join(dir, "hello")
-	bin.many = filepath.Join(dir, "many")
-	bin.state = filepath.Join(dir, "state")
-	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello", bin.many: "../../testdata/many",
-		bin.state: "../../testdata/state"} {
-		args := []string{"build", "-o", out}
-		if raceEnabled && pkg == "." {
-			args = append(args, "-race")
+func buildBinaries() error {
+	for _, b := range []struct {
+		path      *string
+		name, pkg string
+		flags     []string
+	}{
+		{&bin.handoff, "handoff", ".", testserver.RaceFlags()},
+		{&bin.hello, "hello", "../../examples/hello", nil},
+		{&bin.many, "many", "../../testdata/many", nil},
+		{&bin.state, "state", "../../testdata/state", nil},
+	} {
+		p, err := testserver.Binary(b.name, b.pkg, b.flags...)
+		if err != nil {
+			return err
 		}
-		cmd := exec.Command("go", append(args, pkg)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, b)
-			return 1
-		}
+		*b.path = p
 	}
-	return m.Run()
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	bin.dir = testserver.Dir()
+	return nil
 }
 
 // sup is a `handoff run` started by a test.
@@ -95,7 +56,7 @@ type sup struct {
 	cmd     *exec.Cmd
 	ctl     string
 	addr    string
-	stderr  *syncBuffer
+	stderr  *testserver.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 
@@ -131,8 +92,8 @@ func launchSupWrapped(t testing.TB, wrap []string, flags []string, program ...st
 	s := &sup{
 		t:      t,
 		ctl:    filepath.Join(dir, "ctl.sock"),
-		addr:   "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		stderr: &syncBuffer{},
+		addr:   "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t)),
+		stderr: &testserver.SyncBuffer{},
 		exited: make(chan struct{}),
 		pids:   map[int]bool{},
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
@@ -209,7 +210,7 @@ func TestReadyProbes_DelayAndExec(t *testing.T) {
 // finds them by address, and after an upgrade the new worker reads the same
 // UDP socket and accepts on the same unix socket.
 func TestUDPAndUnixListeners(t *testing.T) {
-	udp := "127.0.0.1:" + itoa(freeUDPPort(t))
+	udp := testserver.FreeUDPAddr(t)
 	sock := filepath.Join(t.TempDir(), "app.sock")
 	flags := append([]string{"--listen", "dns=udp://" + udp, "--listen", "sock=unix://" + sock}, fastFlags...)
 	s := startSup(t, flags, bin.many, "-n", "1", "-addr", "ADDR", "-udp", udp, "-unix", sock)
@@ -241,15 +242,6 @@ func TestUDPAndUnixListeners(t *testing.T) {
 	c.Close()
 	s.stop(t)
 	s.assertNoneLeft(t)
-}
-
-func freeUDPPort(t *testing.T) int {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().(*net.UDPAddr).Port
 }
 
 // udpPID asks the many test server which pid reads the UDP socket; the

@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/handoff-go/handoff/internal/control"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
 )
 
 // procInfo reads comm, state and ppid of a host pid.

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -49,7 +49,7 @@ func (t *selfTarget) start(ctx context.Context) (int, error) {
 func (t *selfTarget) upgrade(ctx context.Context) (demoStep, error) {
 	step := demoStep{oldPID: t.pid, generation: t.gen + 1}
 	start := time.Now()
-	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
+	if err := kill(t.pid, syscall.SIGHUP); err != nil {
 		return step, fmt.Errorf("signal pid %d: %w", t.pid, err)
 	}
 	// The old generation reports failure itself (READY=1 with its own pid);
