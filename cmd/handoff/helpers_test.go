@@ -269,3 +269,43 @@ func copyFile(t testing.TB, from, to string) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Flags that keep the suite fast: a short probation and drain.
+var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s", "--max-draining", "16"}
+
+// appCopy copies hello to a path of the test's own, so the test can
+// replace "the binary on disk" as a deploy would.
+func appCopy(t *testing.T) string {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	copyFile(t, bin.hello, app)
+	return app
+}
+
+func onlyServingPID(t *testing.T, s *sup) int {
+	t.Helper()
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := servingPIDs(st)
+	if len(pids) != 1 {
+		t.Fatalf("want one serving worker, status: %+v", st)
+	}
+	return pids[0]
+}
+
+// python3 resolved to the interpreter itself, not a version manager's shim
+// (whose shell wrapper costs 200ms a start).
+func python(t testing.TB) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Skipf("python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -1,18 +1,10 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/handoff-go/handoff/internal/control"
 )
-
-// Flags that keep the suite fast: a short probation and drain.
-var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s", "--max-draining", "16"}
 
 func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
@@ -57,21 +49,6 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	t.Logf("%d requests, 0 failed, %d pids answered, supervisor pid %d unchanged", ok, len(pids), supPID)
 }
 
-// python3 resolved to the interpreter itself, not a version manager's shim
-// (whose shell wrapper costs 200ms a start).
-func python(t testing.TB) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found")
-	}
-	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Skipf("python3: %v", err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	py := python(t)
 	script, err := filepath.Abs("../../examples/python/server.py")
@@ -107,40 +84,4 @@ func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	}
 	s.stop(t)
 	s.assertNoneLeft(t)
-}
-
-func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
-	if out, code := s.upgrade(t); code != 0 {
-		t.Fatalf("upgrade: %d %s", code, out)
-	}
-	out, code := handoffCmd(t, "status", "--control", s.ctl)
-	if code != 0 || !strings.Contains(out, "generation 2: serving") || !strings.Contains(out, "last upgrade: done") {
-		t.Fatalf("status: exit %d:\n%s", code, out)
-	}
-	st, err := s.status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageDone || st.Listeners[0].Name != "http" {
-		t.Fatalf("status: %+v", st)
-	}
-	s.stop(t)
-}
-
-func TestPIDFileHoldsTheSupervisorAcrossUpgrades(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "run.pid")
-	s := startSup(t, append([]string{"--pid-file", pidFile}, fastFlags...), bin.hello, "-addr", "ADDR")
-	want := s.cmd.Process.Pid
-	if out, code := s.upgrade(t); code != 0 {
-		t.Fatalf("upgrade: %d %s", code, out)
-	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(want) {
-		t.Fatalf("pid file = %q, %v; want %d", b, err, want)
-	}
-	s.stop(t)
-	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
-		t.Fatalf("pid file still there after stop: %v", err)
-	}
 }

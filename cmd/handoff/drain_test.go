@@ -1,0 +1,35 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestDrainingWorkerIgnoringTERM_KilledAfterDrainTimeout(t *testing.T) {
+	app := filepath.Join(t.TempDir(), "app")
+	writeExecutable(t, app, []byte("#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n"))
+	s := startSup(t, []string{"-q", "--probation", "100ms", "--drain-timeout", "1s"}, app, "-addr", "ADDR")
+	stubborn := onlyServingPID(t, s)
+	copyFile(t, bin.hello, app)
+	start := time.Now()
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: exit %d:\n%s", code, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(stubborn, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("worker %d ignoring TERM still alive 10s after the upgrade (drain timeout 1s)", stubborn)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("killed after %v, before the 1s drain timeout", took)
+	}
+	if !strings.Contains(s.stderr.String(), "still draining after 1s") {
+		t.Errorf("no log line about the drain timeout:\n%s", s.stderr.String())
+	}
+	s.stop(t)
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: %d %s", code, out)
+	}
+	out, code := handoffCmd(t, "status", "--control", s.ctl)
+	if code != 0 || !strings.Contains(out, "generation 2: serving") || !strings.Contains(out, "last upgrade: done") {
+		t.Fatalf("status: exit %d:\n%s", code, out)
+	}
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageDone || st.Listeners[0].Name != "http" {
+		t.Fatalf("status: %+v", st)
+	}
+	s.stop(t)
+}
