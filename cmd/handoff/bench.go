@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/bench"
@@ -73,31 +69,27 @@ func parseBenchFlags(args []string, stderr io.Writer) (*benchFlags, int, bool) {
 	if code, ok := parseFlags(fs, args); !ok {
 		return nil, code, false
 	}
-	usage := func(format string, a ...any) (*benchFlags, int, bool) {
-		fmt.Fprintf(stderr, "handoff bench: "+format+"\n", a...)
-		return nil, exitUsage, false
-	}
 	if fs.NArg() > 0 {
-		return usage("unexpected arguments %q", fs.Args())
+		return nil, usageError(stderr, "bench", "unexpected arguments %q", fs.Args()), false
 	}
 	if f.Config.URL == "" {
-		return usage("--url is required")
+		return nil, usageError(stderr, "bench", "--url is required"), false
 	}
 	if f.Config.Upgrades > 0 && f.UpgradeCmd == "" {
-		return usage("--upgrade-cmd is required with --upgrades %d (use --upgrades 0 to measure throughput only)", f.Config.Upgrades)
+		return nil, usageError(stderr, "bench", "--upgrade-cmd is required with --upgrades %d (use --upgrades 0 to measure throughput only)", f.Config.Upgrades), false
 	}
 	if f.Config.Every <= 0 || f.Duration <= 0 || f.UpgradeTimeout <= 0 {
-		return usage("--every, --duration and --upgrade-timeout must be positive")
+		return nil, usageError(stderr, "bench", "--every, --duration and --upgrade-timeout must be positive"), false
 	}
 	var err error
 	if f.Config.Mode, err = loadgen.ParseMode(*mode); err != nil {
-		return usage("--mode: %v", err)
+		return nil, usageError(stderr, "bench", "--mode: %v", err), false
 	}
 	f.Config.Settle = bench.SettleFor(f.Config.Every)
 	// Validate everything else (URL, counts, fractions) the way the load
 	// generator will, so that a bad flag is a usage error, not a failed run.
 	if _, err := loadgen.New(f.Config); err != nil {
-		return usage("%v", err)
+		return nil, usageError(stderr, "bench", "%v", err), false
 	}
 	return &f, 0, true
 }
@@ -107,7 +99,5 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return bench.Run(ctx, bench.Options(*f), stdout, stderr)
+	return untilInterrupted(func(ctx context.Context) int { return bench.Run(ctx, bench.Options(*f), stdout, stderr) })
 }

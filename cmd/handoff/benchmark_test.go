@@ -104,15 +104,11 @@ func BenchmarkLibrarySelfUpgrade(b *testing.B) {
 		b.StopTimer()
 		// Let the old generation finish its drain, so that the library's
 		// MaxDraining never refuses an upgrade of the next iteration.
-		for deadline := time.Now().Add(60 * time.Second); ; {
-			if _, state, _, ok := procInfo(old); !ok || state == 'Z' {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("old generation %d still draining after 60s", old)
-			}
-			time.Sleep(time.Millisecond) // polling interval
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		if err := testserver.WaitExit(ctx, old); err != nil {
+			b.Fatalf("old generation %d still draining after 60s: %v", old, err)
 		}
+		cancel()
 		b.StartTimer()
 	}
 }

@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/demo"
@@ -59,19 +55,15 @@ func parseDemoFlags(args []string, stderr io.Writer) (*demoFlags, int, bool) {
 	if code, ok := parseFlags(fs, args); !ok {
 		return nil, code, false
 	}
-	bad := func(format string, a ...any) (*demoFlags, int, bool) {
-		fmt.Fprintf(stderr, "handoff demo: "+format+"\n", a...)
-		return nil, exitUsage, false
-	}
 	switch {
 	case fs.NArg() > 0:
-		return bad("unexpected arguments %q", fs.Args())
+		return nil, usageError(stderr, "demo", "unexpected arguments %q", fs.Args()), false
 	case f.Mode != demo.ModeSupervisor && f.Mode != demo.ModeSelf && f.Mode != demo.ModeNaive:
-		return bad("-mode %q: want supervisor, self or naive", f.Mode)
+		return nil, usageError(stderr, "demo", "-mode %q: want supervisor, self or naive", f.Mode), false
 	case f.Upgrades < 0 || f.Clients < 1 || f.Every <= 0:
-		return bad("-upgrades must not be negative, -clients and -every must be positive")
+		return nil, usageError(stderr, "demo", "-upgrades must not be negative, -clients and -every must be positive"), false
 	case !(f.SlowFraction >= 0 && f.SlowFraction <= 1):
-		return bad("-slow-fraction %v: want 0..1", f.SlowFraction)
+		return nil, usageError(stderr, "demo", "-slow-fraction %v: want 0..1", f.SlowFraction), false
 	}
 	return &f, 0, true
 }
@@ -81,9 +73,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return code
 	}
-	// Ctrl-C cancels the run; the demo stops every process it started
-	// before it returns.
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
-	return demo.Run(ctx, demo.Options(*f), stdout, stderr)
+	// The demo stops every process it started before it returns, on
+	// Ctrl-C too.
+	return untilInterrupted(func(ctx context.Context) int { return demo.Run(ctx, demo.Options(*f), stdout, stderr) })
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestDrainingWorkerIgnoringTERM_KilledAfterDrainTimeout(t *testing.T) {
@@ -18,12 +20,10 @@ func TestDrainingWorkerIgnoringTERM_KilledAfterDrainTimeout(t *testing.T) {
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: exit %d:\n%s", code, out)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(stubborn, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("worker %d ignoring TERM still alive 10s after the upgrade (drain timeout 1s)", stubborn)
-		}
-		time.Sleep(10 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := testserver.WaitExit(ctx, stubborn); err != nil {
+		t.Fatalf("worker %d ignoring TERM still alive 10s after the upgrade (drain timeout 1s): %v", stubborn, err)
 	}
 	if took := time.Since(start); took < time.Second {
 		t.Errorf("killed after %v, before the 1s drain timeout", took)

@@ -2,8 +2,13 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
 )
 
 func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
@@ -82,6 +87,77 @@ func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 			t.Errorf("python worker %d never answered", pid)
 		}
 	}
+	s.stop(t)
+	s.assertNoneLeft(t)
+}
+
+func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	l := startLoad(t, s.addr, 6)
+	l.waitRequests(t, 50)
+	type result struct {
+		out  string
+		code int
+	}
+	results := make([]result, 50)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, code := s.upgrade(t)
+			results[i] = result{out, code}
+		}()
+	}
+	wg.Wait()
+	own, coalesced := 0, 0
+	started := regexp.MustCompile(`starting generation (\d+)`)
+	gens := map[string]bool{}
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("call %d: exit %d:\n%s", i, r.code, r.out)
+		}
+		if strings.Contains(r.out, "coalesced") {
+			coalesced++
+		} else {
+			own++
+		}
+		for _, m := range started.FindAllStringSubmatch(r.out, -1) {
+			gens[m[1]] = true
+		}
+	}
+	if own+coalesced != 50 || own < 1 || coalesced < 1 {
+		t.Errorf("%d calls ran their own upgrade, %d were coalesced", own, coalesced)
+	}
+	if len(gens) != own {
+		t.Errorf("%d generations started for %d upgrades that were not coalesced", len(gens), own)
+	}
+	l.waitRequests(t, 20)
+	l.finish()
+	l.assertNoFailures(t)
+	t.Logf("50 calls: %d upgrades, %d coalesced", own, coalesced)
+	s.stop(t)
+	s.assertNoneLeft(t)
+}
+
+func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
+	s := startSup(t, append([]string{"--workers", "3", "--strategy", "rolling"}, fastFlags...), bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	s.waitState(func(st control.Status) bool { return len(servingPIDs(st)) == 3 }, 10*time.Second, "three workers")
+	l := startLoad(t, s.addr, 8)
+	l.waitRequests(t, 50)
+	for i := 0; i < 3; i++ {
+		out, code := s.upgrade(t)
+		if code != 0 || strings.Count(out, "started pid") != 3 {
+			t.Fatalf("upgrade %d: exit %d:\n%s", i, code, out)
+		}
+		l.waitRequests(t, 20)
+	}
+	st, _ := s.status()
+	if len(st.Generations) == 0 || st.Generations[0].Number != 4 || len(servingPIDs(st)) != 3 {
+		t.Fatalf("after 3 rolling upgrades: %+v", st)
+	}
+	l.finish()
+	l.assertNoFailures(t)
 	s.stop(t)
 	s.assertNoneLeft(t)
 }

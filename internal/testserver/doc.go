@@ -10,7 +10,7 @@
 //     pidfd (Linux only);
 //   - Log and StartProc follow a program whose generations announce
 //     themselves on stderr; Start and Server follow one that reports on a
-//     NOTIFY_SOCKET, as systemd would (Linux only).
+//     NOTIFY_SOCKET, as systemd would (not on Windows).
 //
 // Tests wait on events with deadlines, never on sleeps.
 package testserver
