@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -154,4 +155,34 @@ func testCtxCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx, cancel
+}
+
+// startAnswerThenClose serves one answer per connection and closes it at
+// once, an idle keep-alive close: it counts the connections accepted and
+// signals each close on closed.
+func startAnswerThenClose(t testing.TB) (accepted *atomic.Int32, closed chan struct{}, url string) {
+	accepted, closed = new(atomic.Int32), make(chan struct{}, 1)
+	url = startRaw(t, func(c net.Conn, br *bufio.Reader) {
+		accepted.Add(1)
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+		c.Close()
+		closed <- struct{}{}
+	})
+	return accepted, closed, url
+}
+
+// answerThenLoseTheNext answers the first request of a connection, waits
+// for the next one to arrive and closes without an answer: a request sent
+// and lost.
+func answerThenLoseTheNext(c net.Conn, br *bufio.Reader) {
+	req, err := readRequest(br)
+	if err != nil {
+		return
+	}
+	respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+	br.Peek(1)
 }

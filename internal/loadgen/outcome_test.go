@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // respond writes a minimal keep-alive response.
@@ -69,12 +71,7 @@ func TestOutcomeBadStatus(t *testing.T) {
 }
 
 func TestOutcomeRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testserver.FreeAddr(t) // free, and closed again: refused
 	g := newTestGen(t, Config{URL: "http://" + addr, Clients: 1})
 	r := g.busy[0].do(testCtx(t))
 	if r.outcome != OutcomeRefused || !r.dialFailed {
