@@ -569,26 +569,11 @@ func readServerFrame(r *bufio.Reader) serverFrame {
 	return serverFrame{op: op, payload: p, at: at}
 }
 
-// writeClientFrame writes one final, masked frame.
+// writeClientFrame writes one final frame, masked with a random key.
 func writeClientFrame(w io.Writer, op byte, payload []byte) error {
-	b := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n <= 0xffff:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	key := rand.Uint32()
-	b = binary.BigEndian.AppendUint32(b, key)
-	mask := b[len(b)-4:]
-	for i, x := range payload {
-		b = append(b, x^mask[i&3])
-	}
-	_, err := w.Write(b)
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], rand.Uint32())
+	_, err := w.Write(maskedFrame(true, op, key, payload))
 	return err
 }
 

@@ -213,14 +213,7 @@ func TestEventLoopConnectTimeout(t *testing.T) {
 // response arrives in many small pieces (header lines split across reads,
 // a chunked body) or is larger than the read buffer.
 func TestEventLoopPIDAndFraming(t *testing.T) {
-	url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hdr" {
-			w.Header().Set("X-Pid", "777")
-			fmt.Fprintln(w, "123")
-			return
-		}
-		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
-	}))
+	url := startPIDServer(t)
 	for path, want := range map[string]int{"/hdr": 777, "/body": 4321} {
 		rs := loopResults(t, newTestGen(t, Config{URL: url + path}), 3)
 		for i, r := range rs {

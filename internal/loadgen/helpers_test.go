@@ -3,9 +3,11 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -185,4 +187,18 @@ func answerThenLoseTheNext(c net.Conn, br *bufio.Reader) {
 	}
 	respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
 	br.Peek(1)
+}
+
+// startPIDServer names pid 777 in X-Pid on /hdr (the body's first line,
+// 123, must then be ignored), and elsewhere pid 4321 on the first line of
+// a body larger than the read buffer.
+func startPIDServer(t testing.TB) string {
+	return startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hdr" {
+			w.Header().Set("X-Pid", "777")
+			fmt.Fprintln(w, "123")
+			return
+		}
+		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
+	}))
 }

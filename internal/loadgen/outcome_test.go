@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/testserver"
@@ -131,14 +130,7 @@ func TestOutcomeDuplicate(t *testing.T) {
 }
 
 func TestPIDFromHeaderOrBody(t *testing.T) {
-	url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hdr" {
-			w.Header().Set("X-Pid", "777")
-			fmt.Fprintln(w, "123")
-			return
-		}
-		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
-	}))
+	url := startPIDServer(t)
 	for path, want := range map[string]int{"/hdr": 777, "/body": 4321} {
 		g := newTestGen(t, Config{URL: url + path, Clients: 1})
 		r := g.busy[0].do(testCtx(t))
