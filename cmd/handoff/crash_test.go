@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
@@ -32,14 +33,9 @@ func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
 func TestCrashLoop_SupervisorGivesUpWithStatusOne(t *testing.T) {
 	dir := t.TempDir()
 	app := filepath.Join(dir, "app")
-	writeExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nsleep 0.2\necho crash-looping >&2\nexit 1\n"))
+	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nsleep 0.2\necho crash-looping >&2\nexit 1\n"))
 	s := launchSup(t, []string{"-q", "--crash-limit", "3"}, app)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after a crash loop")
-	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
+	if code := s.exitCode(t, 20*time.Second, "supervisor still running after a crash loop"); code != 1 {
 		t.Fatalf("exit status %d, want 1", code)
 	}
 	if out := s.stderr.String(); !strings.Contains(out, "crash loop") || !strings.Contains(out, "crash-looping") {
@@ -49,12 +45,7 @@ func TestCrashLoop_SupervisorGivesUpWithStatusOne(t *testing.T) {
 
 func TestFirstGenerationMissing_ExitsOneWithReason(t *testing.T) {
 	s := launchSup(t, []string{"-q"}, "/nonexistent/app")
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("supervisor still running without a program")
-	}
-	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
+	if code := s.exitCode(t, 10*time.Second, "supervisor still running without a program"); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	if out := s.stderr.String(); !strings.Contains(out, "first generation failed") || !strings.Contains(out, "no such file") {
@@ -64,7 +55,7 @@ func TestFirstGenerationMissing_ExitsOneWithReason(t *testing.T) {
 
 func TestWatchdog_SilentWorkerIsReplaced(t *testing.T) {
 	app := filepath.Join(t.TempDir(), "app")
-	writeExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n"))
+	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n"))
 	s := startSup(t, []string{"-q", "--watchdog", "300ms", "--crash-limit", "100"}, app)
 	first := onlyServingPID(t, s)
 	s.waitState(func(st control.Status) bool {

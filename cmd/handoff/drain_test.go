@@ -12,10 +12,10 @@ import (
 
 func TestDrainingWorkerIgnoringTERM_KilledAfterDrainTimeout(t *testing.T) {
 	app := filepath.Join(t.TempDir(), "app")
-	writeExecutable(t, app, []byte("#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n"))
+	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n"))
 	s := startSup(t, []string{"-q", "--probation", "100ms", "--drain-timeout", "1s"}, app, "-addr", "ADDR")
 	stubborn := onlyServingPID(t, s)
-	copyFile(t, bin.hello, app)
+	testserver.Replace(t, bin.hello, app)
 	start := time.Now()
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: exit %d:\n%s", code, out)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -228,6 +227,18 @@ func (s *sup) stop(t testing.TB) {
 	}
 }
 
+// exitCode waits (at most within) for the supervisor to exit on its own
+// and returns its exit status; it fails the test with why when it runs on.
+func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {
+	t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(within):
+		t.Fatal(why)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
 // assertNoneLeft checks that every worker pid ever seen is gone.
 func (s *sup) assertNoneLeft(t testing.TB) {
 	t.Helper()
@@ -237,34 +248,6 @@ func (s *sup) assertNoneLeft(t testing.TB) {
 		if err := syscall.Kill(pid, 0); err == nil || !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("worker pid %d still exists after the supervisor exited", pid)
 		}
-	}
-}
-
-// writeExecutable atomically replaces path with an executable holding
-// content, as a deploy would (write aside, rename over).
-func writeExecutable(t testing.TB, path string, content []byte) {
-	t.Helper()
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, content, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyFile puts a hard link of from at to (aside, then renamed over): no
-// descriptor open for writing can leak into a child forked meanwhile and
-// make the exec fail with ETXTBSY (golang/go#22315).
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	tmp := to + ".new"
-	os.Remove(tmp)
-	if err := os.Link(from, tmp); err != nil {
-		t.Fatalf("link %s: %v", from, err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -278,7 +261,7 @@ var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s",
 func appCopy(t *testing.T) string {
 	t.Helper()
 	app := filepath.Join(t.TempDir(), "app")
-	copyFile(t, bin.hello, app)
+	testserver.Replace(t, bin.hello, app)
 	return app
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
@@ -21,11 +22,13 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 		want    []string
 	}{
 		{"missing program", func() { os.Remove(app) }, []string{"failed", "no such file"}},
-		{"exits 1", func() { writeExecutable(t, app, []byte("#!/bin/sh\necho boom-before-ready >&2\nexit 1\n")) },
+		{"exits 1", func() { testserver.WriteExecutable(t, app, []byte("#!/bin/sh\necho boom-before-ready >&2\nexit 1\n")) },
 			[]string{"failed", "exited before it was ready", "exit status 1", "boom-before-ready"}},
-		{"crashes", func() { writeExecutable(t, app, []byte("#!/bin/sh\nkill -SEGV $$\n")) },
+		{"crashes", func() { testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nkill -SEGV $$\n")) },
 			[]string{"failed", "segmentation fault"}},
-		{"never ready", func() { writeExecutable(t, app, []byte("#!/bin/sh\necho starting forever >&2\nexec sleep 600\n")) },
+		{"never ready", func() {
+			testserver.WriteExecutable(t, app, []byte("#!/bin/sh\necho starting forever >&2\nexec sleep 600\n"))
+		},
 			[]string{"failed", "not ready within 1s", "starting forever"}},
 	}
 	for _, c := range cases {
@@ -53,7 +56,7 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 			t.Errorf("pid %d of a failed generation answered requests", pid)
 		}
 	}
-	copyFile(t, bin.hello, app)
+	testserver.Replace(t, bin.hello, app)
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade after the faults: exit %d:\n%s", code, out)
 	}
@@ -73,7 +76,7 @@ func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
 
 	// Ready at once, dead soon after: inside the probation window.
 	crashing := []byte("#!/bin/sh\nsystemd-notify --ready\nsleep 0.3\necho dying in probation >&2\nexit 7\n")
-	writeExecutable(t, app, crashing)
+	testserver.WriteExecutable(t, app, crashing)
 	out, code := s.upgrade(t)
 	if code != control.ExitRolledBack {
 		t.Fatalf("upgrade exit %d, want %d (rolled back):\n%s", code, control.ExitRolledBack, out)
