@@ -146,17 +146,7 @@ func TestEventLoopOutcomes(t *testing.T) {
 		}
 	})
 	t.Run("answered twice", func(t *testing.T) {
-		url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-			for {
-				req, err := readRequest(br)
-				if err != nil {
-					return
-				}
-				id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
-				respond(c, 200, id, "ok\n")
-				respond(c, 200, id, "ok\n")
-			}
-		})
+		url := startRaw(t, answerTwice)
 		rs := loopResults(t, newTestGen(t, Config{URL: url}), 3)
 		// The second answer is read as the response to the next request;
 		// the desynchronised connection is then dropped.

@@ -202,3 +202,17 @@ func startPIDServer(t testing.TB) string {
 		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
 	}))
 }
+
+// answerTwice answers every request twice: the second answer is read as
+// the response to the next request and carries an id already answered.
+func answerTwice(c net.Conn, br *bufio.Reader) {
+	for {
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
+		respond(c, 200, id, "ok\n")
+		respond(c, 200, id, "ok\n")
+	}
+}

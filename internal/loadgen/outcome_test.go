@@ -104,17 +104,7 @@ func TestOutcomeMismatched(t *testing.T) {
 // A server that answers every request twice: the second answer is read as
 // the response to the next request and carries an id already answered.
 func TestOutcomeDuplicate(t *testing.T) {
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		for {
-			req, err := readRequest(br)
-			if err != nil {
-				return
-			}
-			id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
-			respond(c, 200, id, "ok\n")
-			respond(c, 200, id, "ok\n")
-		}
-	})
+	url := startRaw(t, answerTwice)
 	g := newTestGen(t, Config{URL: url, Clients: 1})
 	cl := g.busy[0]
 	if r := cl.do(testCtx(t)); r.outcome != OutcomeOK {
