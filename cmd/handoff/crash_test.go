@@ -1,14 +1,12 @@
 package main
 
 import (
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
@@ -31,9 +29,7 @@ func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
 }
 
 func TestCrashLoop_SupervisorGivesUpWithStatusOne(t *testing.T) {
-	dir := t.TempDir()
-	app := filepath.Join(dir, "app")
-	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nsleep 0.2\necho crash-looping >&2\nexit 1\n"))
+	app := shellApp(t, "#!/bin/sh\nsystemd-notify --ready\nsleep 0.2\necho crash-looping >&2\nexit 1\n")
 	s := launchSup(t, []string{"-q", "--crash-limit", "3"}, app)
 	if code := s.exitCode(t, 20*time.Second, "supervisor still running after a crash loop"); code != 1 {
 		t.Fatalf("exit status %d, want 1", code)
@@ -54,8 +50,7 @@ func TestFirstGenerationMissing_ExitsOneWithReason(t *testing.T) {
 }
 
 func TestWatchdog_SilentWorkerIsReplaced(t *testing.T) {
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n"))
+	app := shellApp(t, "#!/bin/sh\nsystemd-notify --ready\nexec sleep 600\n")
 	s := startSup(t, []string{"-q", "--watchdog", "300ms", "--crash-limit", "100"}, app)
 	first := onlyServingPID(t, s)
 	s.waitState(func(st control.Status) bool {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +10,7 @@ import (
 )
 
 func TestDrainingWorkerIgnoringTERM_KilledAfterDrainTimeout(t *testing.T) {
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n"))
+	app := shellApp(t, "#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n")
 	s := startSup(t, []string{"-q", "--probation", "100ms", "--drain-timeout", "1s"}, app, "-addr", "ADDR")
 	stubborn := onlyServingPID(t, s)
 	testserver.Replace(t, bin.hello, app)

@@ -227,6 +227,15 @@ func (s *sup) stop(t testing.TB) {
 	}
 }
 
+// shellApp writes script to an executable "app" in a directory of the
+// test's own and returns its path: a worker whose behaviour the test picks.
+func shellApp(t testing.TB, script string) string {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	testserver.WriteExecutable(t, app, []byte(script))
+	return app
+}
+
 // exitCode waits (at most within) for the supervisor to exit on its own
 // and returns its exit status; it fails the test with why when it runs on.
 func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestWINCHDrainsWorkers_ConnectionsWaitUntilHUP(t *testing.T) {
@@ -62,8 +61,7 @@ func TestUSR1IsForwardedToWorkers(t *testing.T) {
 }
 
 func TestSecondTERM_StopsAtOnce(t *testing.T) {
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n"))
+	app := shellApp(t, "#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n")
 	s := startSup(t, []string{"-q", "--drain-timeout", "60s"}, app)
 	worker := onlyServingPID(t, s)
 	s.cmd.Process.Signal(syscall.SIGTERM)
