@@ -129,15 +129,10 @@ type load struct {
 	wg          sync.WaitGroup
 	start       time.Time
 	reqs        atomic.Int64
-	failed      atomic.Int64
 	unprocessed atomic.Int64 // not processed by the server, not retried (strict only)
 	retries     atomic.Int64 // attempts beyond the first, made by the transport
 	notH2       atomic.Int64
-
-	mu   sync.Mutex
-	pids map[int]int64
-	errs []string
-	seen chan struct{} // closed and replaced when a new pid answers
+	tally       *testserver.Tally // answers per pid, failures
 }
 
 // unprocessedErrors are the errors of requests the server did not process
@@ -182,7 +177,7 @@ func startLoad(url string, transports, workers int, replayable bool) *load {
 	if replayable {
 		kind = "replay"
 	}
-	l := &load{kind: kind, quit: make(chan struct{}), pids: map[int]int64{}, seen: make(chan struct{}), start: time.Now()}
+	l := &load{kind: kind, quit: make(chan struct{}), tally: testserver.NewTally(), start: time.Now()}
 	for range transports {
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		tr.Protocols.SetUnencryptedHTTP2(true) // and not HTTP/1
@@ -265,41 +260,12 @@ func (l *load) send(c *http.Client, url, name string, replayable bool) {
 	}
 }
 
-func (l *load) fail(msg string) {
-	l.failed.Add(1)
-	l.mu.Lock()
-	if len(l.errs) < 10 {
-		l.errs = append(l.errs, msg)
-	}
-	l.mu.Unlock()
-}
+func (l *load) fail(msg string) { l.tally.Fail(msg) }
 
-func (l *load) answered(pid int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.pids[pid] == 0 {
-		close(l.seen)
-		l.seen = make(chan struct{})
-	}
-	l.pids[pid]++
-}
+func (l *load) answered(pid int) { l.tally.Answered(pid) }
 
 // waitAnswer waits until pid has answered a request, or ctx is done.
-func (l *load) waitAnswer(ctx context.Context, pid int) error {
-	for {
-		l.mu.Lock()
-		n, seen := l.pids[pid], l.seen
-		l.mu.Unlock()
-		if n > 0 {
-			return nil
-		}
-		select {
-		case <-seen:
-		case <-ctx.Done():
-			return fmt.Errorf("pid %d answered no request: %w", pid, ctx.Err())
-		}
-	}
-}
+func (l *load) waitAnswer(ctx context.Context, pid int) error { return l.tally.WaitAnswer(ctx, pid) }
 
 // stop ends the load, once the requests in flight are done, and reports.
 func (l *load) stop() report {
@@ -308,17 +274,16 @@ func (l *load) stop() report {
 	for _, c := range l.clients {
 		c.CloseIdleConnections()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	pids, failed, errs := l.tally.Counts()
 	return report{
 		Kind:        l.kind,
 		Requests:    l.reqs.Load(),
-		Failed:      l.failed.Load(),
+		Failed:      failed,
 		Unprocessed: l.unprocessed.Load(),
 		Retries:     l.retries.Load(),
 		NotH2:       l.notH2.Load(),
-		Pids:        maps.Clone(l.pids),
-		Errors:      slices.Clone(l.errs),
+		Pids:        pids,
+		Errors:      errs,
 		Took:        time.Since(l.start),
 	}
 }
