@@ -24,8 +24,7 @@ func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
 	l.waitRequests(t, 20)
 	l.finish()
 	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 func TestCrashLoop_SupervisorGivesUpWithStatusOne(t *testing.T) {

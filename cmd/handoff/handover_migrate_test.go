@@ -92,6 +92,5 @@ func TestHandoverUnderRun_HeldConnectionsMoveToEachNewWorker(t *testing.T) {
 	total := held.Check(t)
 	held.Stop()
 	t.Logf("%d connections, %d requests, 0 failed, 0 closed, through %d upgrades", conns, total, upgrades)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }

@@ -248,6 +248,13 @@ func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
+// stopClean stops the supervisor and checks that no worker outlived it.
+func (s *sup) stopClean(t testing.TB) {
+	t.Helper()
+	s.stop(t)
+	s.assertNoneLeft(t)
+}
+
 // assertNoneLeft checks that every worker pid ever seen is gone.
 func (s *sup) assertNoneLeft(t testing.TB) {
 	t.Helper()

@@ -44,6 +44,5 @@ func TestUDPAndUnixListeners(t *testing.T) {
 		t.Fatalf("unix socket after the upgrade: %v", err)
 	}
 	c.Close()
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }

@@ -63,8 +63,7 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 	l.waitRequests(t, 20)
 	l.finish()
 	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
@@ -109,6 +108,5 @@ func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
 	}
 	l.finish()
 	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }

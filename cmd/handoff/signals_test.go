@@ -41,8 +41,7 @@ func TestWINCHDrainsWorkers_ConnectionsWaitUntilHUP(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("queued request not answered after HUP")
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 func TestUSR1IsForwardedToWorkers(t *testing.T) {

@@ -49,8 +49,7 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	if len(generations) < 20 {
 		t.Errorf("saw %d serving pids over 20 upgrades, want at least 20", len(generations))
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 	t.Logf("%d requests, 0 failed, %d pids answered, supervisor pid %d unchanged", ok, len(pids), supPID)
 }
 
@@ -87,8 +86,7 @@ func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 			t.Errorf("python worker %d never answered", pid)
 		}
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
@@ -136,8 +134,7 @@ func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
 	l.finish()
 	l.assertNoFailures(t)
 	t.Logf("50 calls: %d upgrades, %d coalesced", own, coalesced)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
@@ -158,6 +155,5 @@ func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
 	}
 	l.finish()
 	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
