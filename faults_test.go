@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The new binary fails in each way a deploy can go wrong; the serving
@@ -67,7 +69,7 @@ func TestFailedUpgrade_OldKeepsServing(t *testing.T) {
 
 func deployFaulty(mode string) func(t *testing.T, s *server) {
 	return func(t *testing.T, s *server) {
-		copyFile(t, filepath.Join(buildBinaries(t), "faulty-"+mode), s.exe)
+		testserver.Replace(t, filepath.Join(buildBinaries(t), "faulty-"+mode), s.exe)
 	}
 }
 
@@ -81,7 +83,7 @@ func TestFailedUpgradeThenGoodUpgrade(t *testing.T) {
 	if pid, status := s.upgrade(first); pid != first || !strings.Contains(status, "upgrade failed") {
 		t.Fatalf("bad upgrade: MAINPID=%d STATUS=%q", pid, status)
 	}
-	copyFile(t, filepath.Join(buildBinaries(t), "hello"), s.exe)
+	testserver.Replace(t, filepath.Join(buildBinaries(t), "hello"), s.exe)
 	pid, status := s.upgrade(first)
 	if pid == first {
 		t.Fatalf("good upgrade did not move MAINPID: %q", status)

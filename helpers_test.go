@@ -3,69 +3,35 @@
 package handoff_test
 
 import (
-	"bytes"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// binaries holds the programs the integration tests run, built once.
-var binaries struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
+// buildBinaries builds the programs the integration tests run, once per
+// test binary (testserver's cache), and returns their directory.
 func buildBinaries(t testing.TB) string {
 	t.Helper()
-	binaries.once.Do(func() {
-		dir, err := os.MkdirTemp("", "handoff-test-bin-*")
-		if err != nil {
-			binaries.err = err
-			return
-		}
-		binaries.dir = dir
-		builds := [][]string{
-			{"-o", filepath.Join(dir, "hello"), "./examples/hello"},
-			{"-o", filepath.Join(dir, "many"), "./testdata/many"},
-			{"-o", filepath.Join(dir, "state"), "./testdata/state"},
-		}
-		for _, mode := range []string{"exit1", "panic", "hang", "probation"} {
-			builds = append(builds, []string{"-ldflags", "-X main.mode=" + mode, "-o", filepath.Join(dir, "faulty-"+mode), "./testdata/faulty"})
-		}
-		for _, args := range builds {
-			cmd := exec.Command("go", append([]string{"build"}, args...)...)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binaries.err = fmt.Errorf("go build %v: %v\n%s", args, err, out)
-				return
-			}
-		}
-	})
-	if binaries.err != nil {
-		t.Fatal(binaries.err)
+	testserver.BuildAs(t, "hello", "./examples/hello")
+	testserver.BuildAs(t, "many", "./testdata/many")
+	testserver.BuildAs(t, "state", "./testdata/state")
+	for _, mode := range []string{"exit1", "panic", "hang", "probation"} {
+		testserver.BuildAs(t, "faulty-"+mode, "./testdata/faulty", "-ldflags", "-X main.mode="+mode)
 	}
-	return binaries.dir
+	return testserver.Dir()
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binaries.dir != "" {
-		os.RemoveAll(binaries.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m) }
 
 // server is examples/hello running as a real process, watched through a
 // NOTIFY_SOCKET of the test's own, the way systemd watches a Type=notify
@@ -77,38 +43,8 @@ type server struct {
 	addr   string
 	cmd    *exec.Cmd
 	events chan sdnotify.Message
-	stderr *syncBuffer
-
-	mu   sync.Mutex
-	pids map[int]bool // every generation seen, killed at cleanup
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freeAddr asks the kernel for a free loopback port.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	stderr *testserver.SyncBuffer
+	pids   *testserver.PIDs // every generation seen, killed at cleanup
 }
 
 // startHello starts hello from a private copy of the binary and waits until
@@ -124,13 +60,13 @@ func startServer(t testing.TB, program string, extra ...string) *server {
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	exe := filepath.Join(dir, program)
-	copyFile(t, filepath.Join(bin, program), exe)
+	testserver.Replace(t, filepath.Join(bin, program), exe)
 
 	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, exe: exe, addr: freeAddr(t), events: make(chan sdnotify.Message, 1024), stderr: &syncBuffer{}, pids: map[int]bool{}}
+	s := &server{t: t, exe: exe, addr: testserver.FreeAddr(t), events: make(chan sdnotify.Message, 1024), stderr: &testserver.SyncBuffer{}, pids: testserver.NewPIDs(t)}
 	go func() {
 		for {
 			d, err := recv.Receive()
@@ -155,10 +91,9 @@ func startServer(t testing.TB, program string, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s.track(s.cmd.Process.Pid)
+	s.pids.Add(s.cmd.Process.Pid)
 	go s.cmd.Wait() // reap the first generation whenever it exits
 	t.Cleanup(func() {
-		s.killAll()
 		recv.Close()
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", s.stderr.String())
@@ -176,20 +111,6 @@ func get(m sdnotify.Message, key string) string {
 	return v
 }
 
-func (s *server) track(pid int) {
-	s.mu.Lock()
-	s.pids[pid] = true
-	s.mu.Unlock()
-}
-
-func (s *server) killAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for pid := range s.pids {
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
-}
-
 // waitFor returns the first event matching ok, failing the test after d.
 func (s *server) waitFor(ok func(sdnotify.Message) bool, d time.Duration, what string) sdnotify.Message {
 	s.t.Helper()
@@ -201,7 +122,7 @@ func (s *server) waitFor(ok func(sdnotify.Message) bool, d time.Duration, what s
 				s.t.Fatalf("notify socket closed while waiting for %s", what)
 			}
 			if pid, err := strconv.Atoi(get(m, "MAINPID")); err == nil {
-				s.track(pid)
+				s.pids.Add(pid)
 			}
 			if ok(m) {
 				return m
@@ -228,23 +149,6 @@ func (s *server) nextReady() (pid int, status string) {
 	m := s.waitFor(func(m sdnotify.Message) bool { return get(m, "READY") == "1" }, 90*time.Second, "READY=1")
 	pid, _ = strconv.Atoi(get(m, "MAINPID"))
 	return pid, get(m, "STATUS")
-}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	// Put a new file in place and rename it over the old one, as a deploy
-	// does: the running binary's inode is untouched. A hard link, not a
-	// write: a file open for writing in this process leaks into any child
-	// forked meanwhile by a parallel test (until its exec), and exec of
-	// that file then fails with ETXTBSY (golang/go#22315).
-	tmp := to + ".new"
-	os.Remove(tmp)
-	if err := os.Link(from, tmp); err != nil {
-		t.Fatalf("link %s: %v", from, err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func hasAll(s string, parts ...string) bool {

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // Concurrent upgrade requests: exactly one runs, the others are refused
@@ -30,7 +31,7 @@ import (
 // shim (Options.Command points at another program).
 func TestConcurrentUpgrades_OneRuns(t *testing.T) {
 	hello := filepath.Join(buildBinaries(t), "hello")
-	addr := freeAddr(t)
+	addr := testserver.FreeAddr(t)
 	h, ln := listenWith(t, handoff.Options{
 		NoSignals: true,
 		Probation: 50 * time.Millisecond,
@@ -286,8 +287,8 @@ func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing
 		t.Skip("no python3")
 	}
 	script, _ := filepath.Abs("examples/python/server.py")
-	addr := freeAddr(t)
-	var logs syncBuffer
+	addr := testserver.FreeAddr(t)
+	var logs testserver.SyncBuffer
 	h, ln := listenWith(t, handoff.Options{
 		NoSignals: true,
 		Probation: -1,

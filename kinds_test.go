@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // TCP, UDP, a unix socket and a plain file all reach the next generation
 // as the same open files (same socket inodes), not as new binds.
 func TestEveryKindOfSocketIsHandedOver(t *testing.T) {
 	dir := t.TempDir()
-	udpAddr := freeUDPAddr(t)
+	udpAddr := testserver.FreeUDPAddr(t)
 	sock := filepath.Join(dir, "app.sock")
 	journal := filepath.Join(dir, "journal")
 	s := startServer(t, "many", "-n", "1", "-udp", udpAddr, "-unix", sock, "-file", journal)
@@ -34,7 +36,7 @@ func TestEveryKindOfSocketIsHandedOver(t *testing.T) {
 			t.Errorf("socket %s of generation 1 is not open in generation 2 (%v)", ino, after)
 		}
 	}
-	if got := udpPid(t, udpAddr); got != second {
+	if got := testserver.UDPPID(t, udpAddr); got != second {
 		t.Errorf("UDP answered by pid %d, want %d", got, second)
 	}
 	c, err := net.Dial("unix", sock)
@@ -50,35 +52,6 @@ func TestEveryKindOfSocketIsHandedOver(t *testing.T) {
 	if want := "generation 2 pid " + strconv.Itoa(second); !strings.Contains(string(b), want) {
 		t.Errorf("journal file not passed on: %q lacks %q", b, want)
 	}
-}
-
-func freeUDPAddr(t *testing.T) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	return pc.LocalAddr().String()
-}
-
-func udpPid(t *testing.T, addr string) int {
-	t.Helper()
-	c, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("pid?")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	n, err := c.Read(buf)
-	if err != nil {
-		t.Fatalf("UDP read: %v", err)
-	}
-	pid, _ := strconv.Atoi(string(buf[:n]))
-	return pid
 }
 
 // socketInodes lists "socket:[N]" targets of the process's descriptors that

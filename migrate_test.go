@@ -11,69 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
-
-// heldConn is one keep-alive connection of a raw HTTP/1.1 client that
-// never retries and never reconnects: any close, reset or
-// "Connection: close" is a failure, and every answer's pid is kept, so the
-// test sees which generation serves this very TCP connection.
-type heldConn struct {
-	local string
-
-	mu  sync.Mutex
-	pid int   // who answered last
-	n   int   // requests answered
-	err error // the first failure; the connection is dead after it
-}
-
-func (c *heldConn) last() (pid, n int, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.pid, c.n, c.err
-}
-
-// hold runs one connection: a POST every interval until stop.
-func (c *heldConn) hold(nc net.Conn, interval time.Duration, stop <-chan struct{}) {
-	defer nc.Close()
-	br := bufio.NewReader(nc)
-	fail := func(err error) {
-		c.mu.Lock()
-		c.err = err
-		c.mu.Unlock()
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		if _, err := io.WriteString(nc, "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
-			fail(fmt.Errorf("request %d: write: %w", i+1, err))
-			return
-		}
-		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			fail(fmt.Errorf("request %d: read response: %w", i+1, err))
-			return
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
-		c.mu.Lock()
-		c.pid, c.n = pid, c.n+1
-		c.mu.Unlock()
-		if resp.StatusCode != http.StatusOK || resp.Close {
-			fail(fmt.Errorf("request %d: pid %d answered %s, Connection: close=%v", i+1, pid, resp.Status, resp.Close))
-			return
-		}
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-		}
-	}
-}
 
 // With keep-alive migration (the default), idle keep-alive connections move to the new generation
 // instead of being closed: 200 held connections, each sending one POST a
@@ -95,56 +37,10 @@ func TestUpgradeWithMigration_1000ConnectionsThrough10Upgrades(t *testing.T) {
 
 func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 	s := startHello(t, "-probation", "200ms")
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	held := make([]*heldConn, conns)
-	for i := range held {
-		nc, err := net.Dial("tcp", s.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held[i] = &heldConn{local: nc.LocalAddr().String()}
-		wg.Add(1)
-		go func(c *heldConn, delay time.Duration) {
-			defer wg.Done()
-			time.Sleep(delay) // spread the requests over the second
-			c.hold(nc, time.Second, stop)
-		}(held[i], time.Duration(i)*time.Second/time.Duration(conns))
-	}
-	defer func() {
-		close(stop)
-		wg.Wait()
-	}()
-
-	// waitAll waits until every connection was answered by pid, and fails
-	// the test on the first connection that broke.
+	held := testserver.Hold(t, s.addr, conns, time.Second)
 	waitAll := func(pid int, what string) time.Duration {
 		t.Helper()
-		start := time.Now()
-		deadline := start.Add(15 * time.Second)
-		tick := time.NewTicker(20 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			behind := 0
-			var example string
-			for _, c := range held {
-				p, n, err := c.last()
-				if err != nil {
-					t.Fatalf("%s: connection %s failed: %v", what, c.local, err)
-				}
-				if p != pid {
-					behind++
-					example = fmt.Sprintf("%s last answered by pid %d after %d requests", c.local, p, n)
-				}
-			}
-			if behind == 0 {
-				return time.Since(start)
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d of %d connections not answered by pid %d within 15s (e.g. %s)", what, behind, conns, pid, example)
-			}
-			<-tick.C
-		}
+		return held.WaitAll(t, pid, what, 15*time.Second)
 	}
 
 	pid := s.cmd.Process.Pid
@@ -177,21 +73,17 @@ func testSameConnectionsMove(t *testing.T, conns, upgrades int) {
 		pid = next
 		if i == 0 {
 			for _, nc := range silent {
-				c := &heldConn{local: nc.LocalAddr().String()}
+				c := testserver.NewHeldConn(nc)
 				once := make(chan struct{})
 				close(once)
-				c.hold(nc, time.Millisecond, once)
-				if p, _, err := c.last(); err != nil || p != pid {
-					t.Fatalf("connection %s opened before upgrade 1, first request after it: pid %d (want %d), err %v", c.local, p, pid, err)
+				c.Run(nc, 0, time.Millisecond, once)
+				if p, _, err := c.Last(); err != nil || p != pid {
+					t.Fatalf("connection %s opened before upgrade 1, first request after it: pid %d (want %d), err %v", c.Local, p, pid, err)
 				}
 			}
 		}
 	}
-	for _, c := range held {
-		if _, _, err := c.last(); err != nil {
-			t.Fatalf("connection %s failed: %v", c.local, err)
-		}
-	}
+	held.Check(t)
 	// What each generation logged about the move.
 	for _, line := range regexp.MustCompile(`(?m)^.*handoff: (migrate|handover): .*$`).FindAllString(s.stderr.String(), -1) {
 		t.Log(line)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // systemd-socket-activate binds the socket and execs hello with LISTEN_FDS=1
@@ -25,8 +27,8 @@ func TestSystemdSocketActivation(t *testing.T) {
 	}
 	dir := t.TempDir()
 	exe := filepath.Join(dir, "hello")
-	copyFile(t, filepath.Join(buildBinaries(t), "hello"), exe)
-	addr := freeAddr(t)
+	testserver.Replace(t, filepath.Join(buildBinaries(t), "hello"), exe)
+	addr := testserver.FreeAddr(t)
 	cmd := exec.Command(activator, "-l", addr, exe, "-v", "-probation", "100ms", "-addr", addr)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

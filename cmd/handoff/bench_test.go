@@ -1,159 +1,190 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
+	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// pidAt returns the X-Pid of one fresh-connection request, or 0.
-func pidAt(addr string) int {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/")
+// runBench runs `handoff bench ARGS` in this process and returns its output
+// (stdout and stderr together) and exit status.
+func runBench(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out testserver.SyncBuffer
+	code := benchCmd(append([]string{"-q"}, args...), &out, &out)
+	return out.String(), code
+}
+
+// serveHTTP serves h on a kernel-chosen loopback port for the test.
+func serveHTTP(t *testing.T, h http.HandlerFunc) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0
+		t.Fatal(err)
 	}
-	resp.Body.Close()
-	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
-	return pid
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/"
 }
 
-// waitNewPID spins until addr answers from a pid other than old.
-func waitNewPID(b *testing.B, addr string, old int) int {
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if pid := pidAt(addr); pid != 0 && pid != old {
-			return pid
-		}
+// readBenchJSON loads the JSON report the command wrote.
+func readBenchJSON(t *testing.T, path string) map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.Fatalf("no new pid at %s within 10s", addr)
-	return 0
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, b)
+	}
+	return m
 }
 
-// BenchmarkSupervisorUpgrade measures POST /upgrade to the first request
-// answered by the new generation (probation off, so the call returns at
-// cutover; with probation the new generation serves just as fast, the call
-// only returns later).
-func BenchmarkSupervisorUpgrade(b *testing.B) {
-	s := startSup(b, []string{"-q", "--probation", "0", "--max-draining", "64"}, bin.hello, "-addr", "ADDR", "-drain-idle", "50ms")
-	old := pidAt(s.addr)
-	var readyMs int64
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		final, err := s.client().Upgrade(context.Background(), nil)
-		if err != nil || final.Stage != "done" {
-			b.Fatalf("upgrade: %+v %v", final, err)
-		}
-		old = waitNewPID(b, s.addr, old)
-	}
-	b.StopTimer()
-	st, _ := s.status()
-	if st.LastUpgrade != nil {
-		readyMs, _ = strconv.ParseInt(strings.TrimSuffix(st.LastUpgrade.Took, "ms"), 10, 64)
-	}
-	b.ReportMetric(float64(readyMs), "last_call_ms")
+// outcome reads one outcome count from a JSON report.
+func outcome(m map[string]any, name string) float64 {
+	return m["outcomes"].(map[string]any)[name].(float64)
 }
 
-// BenchmarkHelloBareStart is the baseline: exec hello to its first answer.
-func BenchmarkHelloBareStart(b *testing.B) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
-	for i := 0; i < b.N; i++ {
-		cmd := exec.Command(bin.hello, "-addr", addr)
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		waitNewPID(b, addr, 0)
-		b.StopTimer()
-		cmd.Process.Kill()
-		cmd.Wait()
-		b.StartTimer()
-	}
-}
-
-// BenchmarkLibrarySelfUpgrade is the library's own upgrade (SIGHUP to
-// hello) to the first answer from the new process, on the same machine.
-func BenchmarkLibrarySelfUpgrade(b *testing.B) {
-	addr := "127.0.0.1:" + strconv.Itoa(freePort(b))
-	pidFile := b.TempDir() + "/hello.pid"
-	cmd := exec.Command(bin.hello, "-addr", addr, "-pidfile", pidFile, "-probation", "1ms", "-drain-idle", "50ms")
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		if pid, err := os.ReadFile(pidFile); err == nil {
-			n, _ := strconv.Atoi(strings.TrimSpace(string(pid)))
-			syscall.Kill(n, syscall.SIGKILL)
-		}
-		cmd.Process.Kill()
-		cmd.Wait()
+func TestBench_ServerThatAnswers500_CountedAsBadStatus(t *testing.T) {
+	url := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", "4242")
+		http.Error(w, "broken on purpose", http.StatusInternalServerError)
 	})
-	cur := waitNewPID(b, addr, 0)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		old := cur
-		syscall.Kill(old, syscall.SIGHUP)
-		cur = waitNewPID(b, addr, old)
-		b.StopTimer()
-		// Let the old generation finish its drain, so that the library's
-		// MaxDraining never refuses an upgrade of the next iteration.
-		for deadline := time.Now().Add(60 * time.Second); ; {
-			if _, state, _, ok := procInfo(old); !ok || state == 'Z' {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("old generation %d still draining after 60s", old)
-			}
-			time.Sleep(time.Millisecond) // polling interval
-		}
-		b.StartTimer()
+	js := filepath.Join(t.TempDir(), "r.json")
+	out, code := runBench(t, "--url", url, "--upgrades", "0", "--duration", "200ms", "--json", js)
+	m := readBenchJSON(t, js)
+	if code != exitFail || outcome(m, "bad_status") == 0 || outcome(m, "bad_status") != m["failures"].(float64) || m["pass"] != false {
+		t.Fatalf("exit %d, want 1 with every request a bad_status; output:\n%s", code, out)
+	}
+	if !strings.Contains(out, "bad_status") || !strings.Contains(out, "bench: FAIL") {
+		t.Fatalf("output does not name the class and the verdict:\n%s", out)
 	}
 }
 
-// TestSupervisorFootprint measures the supervisor's resident memory and
-// the CPU it uses over 2 s of idleness with one worker; the numbers go in
-// docs/BENCHMARKS.md (go test -run Footprint -v ./cmd/handoff).
-func TestSupervisorFootprint(t *testing.T) {
-	s := startSup(t, []string{"-q"}, bin.hello, "-addr", "ADDR")
-	pid := s.cmd.Process.Pid
-	t0 := cpuTicks(t, pid)
-	time.Sleep(2 * time.Second) // the measurement window itself
-	t1 := cpuTicks(t, pid)
-	rss := rssKB(t, pid)
-	cpu := float64(t1-t0) / 100 / 2 * 100 // clock ticks at 100 Hz over 2 s, in %
-	t.Logf("supervisor idle: RSS %d kB, CPU %.1f%% over 2s (%d ticks)", rss, cpu, t1-t0)
-	if rss > 64*1024 || cpu > 5 {
-		t.Errorf("supervisor too heavy: RSS %d kB, idle CPU %.1f%%", rss, cpu)
+func TestBench_NobodyListening_CountedAsRefused(t *testing.T) {
+	addr := testserver.FreeAddr(t) // free, and closed again
+	js := filepath.Join(t.TempDir(), "r.json")
+	out, code := runBench(t, "--url", "http://"+addr+"/", "--upgrades", "0", "--duration", "200ms", "--json", js)
+	m := readBenchJSON(t, js)
+	if code != exitFail || outcome(m, "refused") == 0 || outcome(m, "refused") != m["failures"].(float64) {
+		t.Fatalf("exit %d, want 1 with every request refused; output:\n%s", code, out)
 	}
-	s.stop(t)
 }
 
-func cpuTicks(b testing.TB, pid int) int {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// A server that reads each request and then resets the connection
+// (SO_LINGER 0) instead of answering.
+func TestBench_ServerThatResets_CountedAsReset(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		b.Fatal(err)
+		t.Fatal(err)
 	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return ut + st
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					c.(*net.TCPConn).SetLinger(0)
+				}
+			}()
+		}
+	}()
+	js := filepath.Join(t.TempDir(), "r.json")
+	out, code := runBench(t, "--url", "http://"+ln.Addr().String()+"/", "--mode", "keepalive", "--upgrades", "0", "--duration", "200ms", "--json", js)
+	m := readBenchJSON(t, js)
+	if code != exitFail || outcome(m, "reset") == 0 || outcome(m, "ok") != 0 {
+		t.Fatalf("exit %d, want 1 with resets counted; output:\n%s", code, out)
+	}
 }
 
-func rssKB(b testing.TB, pid int) int {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		b.Fatal(err)
+// The upgrade command runs, but the server's pid never changes: the run must
+// not pass as a survived upgrade.
+func TestBench_PIDNeverChanges_NoNewGeneration(t *testing.T) {
+	url := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", "4242")
+		w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
+	})
+	js := filepath.Join(t.TempDir(), "r.json")
+	args := []string{"--url", url, "--upgrade-cmd", "echo reloading in place", "--upgrades", "2", "--every", "100ms",
+		"--warmup", "100ms", "--duration", "100ms", "--json", js}
+	out, code := runBench(t, args...)
+	m := readBenchJSON(t, js)
+	nng, _ := m["no_new_generation"].([]any)
+	if code != exitFail || len(nng) != 2 || m["failures"].(float64) != 0 {
+		t.Fatalf("exit %d, no_new_generation %v; want 1 and [1 2]; output:\n%s", code, m["no_new_generation"], out)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(line)[1])
-			return n
+	for _, want := range []string{"NO NEW GENERATION after upgrade 1, 2", "upgrade 1| reloading in place", "bench: FAIL: no new generation"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	return 0
+	// Servers that reload in place can say so.
+	if out, code := runBench(t, append(args, "--allow-same-pid")...); code != exitOK || !strings.Contains(out, "NO NEW GENERATION") {
+		t.Fatalf("--allow-same-pid: exit %d, want 0 and the line still printed:\n%s", code, out)
+	}
+}
+
+func TestBench_UpgradeCommandFails_IsAnUpgradeError(t *testing.T) {
+	url := serveHTTP(t, func(w http.ResponseWriter, r *http.Request) {})
+	out, code := runBench(t, "--url", url, "--upgrade-cmd", "echo cannot upgrade >&2; exit 3", "--upgrades", "3",
+		"--every", "50ms", "--warmup", "50ms", "--duration", "50ms")
+	for _, want := range []string{"upgrade 1| cannot upgrade", "upgrade  1/3 FAILED: upgrade command: exit status 3", "upgrade 1 failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if code != exitFail || t.Failed() {
+		t.Fatalf("exit %d, want 1; output:\n%s", code, out)
+	}
+}
+
+func TestBench_BadFlags_ExitUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{},                               // no --url
+		{"--url", "http://127.0.0.1:1/"}, // upgrades without a command
+		{"--url", "ftp://x/", "--upgrades", "0"},
+		{"--url", "http://127.0.0.1:1/", "--upgrades", "0", "--mode", "sideways"},
+	} {
+		if out, code := runBench(t, args...); code != exitUsage {
+			t.Errorf("bench %q: exit %d, want %d:\n%s", args, code, exitUsage, out)
+		}
+	}
+}
+
+// The whole path against a real server: examples/hello, upgraded by the
+// library's SIGHUP, measured by bench with a shell command.
+func TestBench_HelloSelfUpgrade_Passes(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "hello.pid")
+	js := filepath.Join(dir, "r.json")
+	// hello tells its NOTIFY_SOCKET when it serves: no polling needed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hello := testserver.Start(t, ctx, bin.hello, "-pidfile", pidFile, "-probation", "100ms", "-drain-idle", "200ms")
+	out, code := runBench(t, "--url", "http://"+hello.Addr+"/", "--upgrade-cmd", "kill -HUP $(cat "+pidFile+")",
+		"--upgrades", "2", "--every", "500ms", "--warmup", "300ms", "--duration", "300ms",
+		"--slow-path", "/slow?ms=50", "--slow-fraction", "0.05", "--json", js)
+	m := readBenchJSON(t, js)
+	for _, p := range m["pids"].([]any) {
+		hello.PIDs.Add(int(p.(map[string]any)["pid"].(float64)))
+	}
+	if code != exitOK || m["failures"].(float64) != 0 || len(m["no_new_generation"].([]any)) != 0 || len(m["pids"].([]any)) != 3 {
+		t.Fatalf("exit %d, want 0 with 3 generations serving; output:\n%s", code, out)
+	}
 }

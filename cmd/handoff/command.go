@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
-	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/bench"
 )
 
 // command is one subcommand. Files register theirs from init, so adding a
@@ -34,7 +38,7 @@ func register(c *command) {
 const (
 	exitOK    = 0
 	exitFail  = 1
-	exitUsage = control.ExitUsage // bad flags, unusable configuration
+	exitUsage = bench.ExitUsage // bad flags, unusable configuration (control.ExitUsage)
 )
 
 // newFlags returns a flag set that reports errors instead of exiting, with
@@ -61,16 +65,16 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 	return 0, true
 }
 
-// controlPath resolves --control for the client commands: the flag, or
-// the only supervisor in the default directory.
-func controlPath(flagValue string, stderr io.Writer) (string, bool) {
-	if flagValue != "" {
-		return flagValue, true
-	}
-	p, err := control.Find()
-	if err != nil {
-		fmt.Fprintln(stderr, "handoff:", err)
-		return "", false
-	}
-	return p, true
+// usageError reports a bad flag of command name and returns exitUsage.
+func usageError(stderr io.Writer, name, format string, a ...any) int {
+	fmt.Fprintf(stderr, "handoff "+name+": "+format+"\n", a...)
+	return exitUsage
+}
+
+// untilInterrupted runs run with a context that Ctrl-C (SIGINT) and SIGTERM
+// cancel, and returns its exit status.
+func untilInterrupted(run func(ctx context.Context) int) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx)
 }

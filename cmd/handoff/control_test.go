@@ -1,12 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
 )
 
 func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
@@ -35,6 +42,38 @@ func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
 	st, err := s.status()
 	if err != nil || st.LastUpgrade != nil {
 		t.Fatalf("an upgrade happened after all: %+v %v", st.LastUpgrade, err)
+	}
+	s.stop(t)
+}
+
+func TestCurlStyleHTTPOnControlSocket(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	c, err := net.Dial("unix", s.ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("POST /upgrade HTTP/1.1\r\nHost: handoff\r\nContent-Length: 0\r\n\r\n"))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get(control.HeaderVersion) != control.Version || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("headers: %v", resp.Header)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	var last string
+	for sc.Scan() {
+		last = sc.Text()
+	}
+	if !strings.Contains(last, `"stage":"done"`) || !strings.Contains(last, `"final":true`) {
+		t.Fatalf("last event: %s", last)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := s.client().Status(ctx); err != nil {
+		t.Fatal(err)
 	}
 	s.stop(t)
 }

@@ -13,18 +13,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/bench"
+	"github.com/handoff-go/handoff/internal/demo"
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // runDemo runs `handoff demo -bin DIR ARGS` in this process with the
 // binaries TestMain built once, and returns the output, the exit status and
 // the JSON report.
-func runDemo(t *testing.T, args ...string) (string, int, *benchResult) {
+func runDemo(t *testing.T, args ...string) (string, int, *bench.Result) {
 	t.Helper()
 	js := filepath.Join(t.TempDir(), "demo.json")
-	var out syncBuffer
+	var out testserver.SyncBuffer
 	code := demoCmd(append([]string{"-bin", bin.dir, "-json", js, "-every", "500ms"}, args...), &out, &out)
-	var res benchResult
+	var res bench.Result
 	b, err := os.ReadFile(js)
 	if err != nil {
 		t.Fatalf("exit %d, no report: %v\n%s", code, err, out.String())
@@ -40,7 +43,7 @@ func runDemo(t *testing.T, args ...string) (string, int, *benchResult) {
 func assertGone(t *testing.T, pids []loadgen.PIDReport) {
 	t.Helper()
 	for _, p := range pids {
-		if processAlive(p.PID, bin.dir) {
+		if demo.ProcessAlive(p.PID, bin.dir) {
 			t.Errorf("pid %d still runs after the demo returned", p.PID)
 			syscall.Kill(p.PID, syscall.SIGKILL)
 		}
@@ -81,26 +84,10 @@ func TestDemoNaive_ReportsTheRestartGap(t *testing.T) {
 
 func TestDemoBadFlags_ExitUsage(t *testing.T) {
 	for _, args := range [][]string{{"-mode", "reboot"}, {"-upgrades", "-1"}, {"-every", "0s"}, {"extra"}} {
-		var out syncBuffer
+		var out testserver.SyncBuffer
 		if code := demoCmd(args, &out, &out); code != exitUsage {
 			t.Errorf("demo %q: exit %d, want %d:\n%s", args, code, exitUsage, out.String())
 		}
-	}
-}
-
-// The build step finds the module from the working directory and says
-// clearly when there is none.
-func TestDemoBuild_FromTheModuleOnly(t *testing.T) {
-	dir := t.TempDir()
-	if err := buildDemo(dir, "./examples/hello"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
-		t.Fatalf("no hello built: %v", err)
-	}
-	t.Chdir(t.TempDir())
-	if _, err := moduleRoot(); err == nil || !strings.Contains(err.Error(), "not inside the handoff module") {
-		t.Fatalf("outside the module: err %v", err)
 	}
 }
 
@@ -168,7 +155,7 @@ func TestDemoInterrupted_StopsEveryProcess(t *testing.T) {
 		t.Errorf("exit %d after SIGINT, want 130", code)
 	}
 	for _, pid := range pids {
-		if processAlive(pid, bin.dir) {
+		if demo.ProcessAlive(pid, bin.dir) {
 			t.Errorf("pid %d outlived the interrupted demo", pid)
 			syscall.Kill(pid, syscall.SIGKILL)
 		}

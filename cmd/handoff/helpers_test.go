@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -17,76 +13,40 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// Binaries built once for the whole test binary.
+// Binaries built once for the whole test binary, by testserver, into one
+// world-readable directory (a test runs handoff as another uid).
 var bin struct {
-	dir     string // world-readable, so a test can run handoff as another uid
-	handoff string
+	dir     string
+	handoff string // with -race under go test -race: the supervisor is checked too
 	hello   string
 	many    string // testdata/many: TCP, UDP and unix sockets at once
 	state   string // testdata/state: hands a state blob to its successor
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(testMain(m))
-}
+func TestMain(m *testing.M) { testserver.Main(m, buildBinaries) }
 
-func testMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "handoff-cmd-test-*")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	bin.dir = dir
-	bin.handoff = filepath.Join(dir, "handoff")
-	bin.hello = filepath.Join(dir, "hello")
-	bin.many = filepath.Join(dir, "many")
-	bin.state = filepath.Join(dir, "state")
-	for out, pkg := range map[string]string{bin.handoff: ".", bin.hello: "../../examples/hello", bin.many: "../../testdata/many",
-		bin.state: "../../testdata/state"} {
-		args := []string{"build", "-o", out}
-		if raceEnabled && pkg == "." {
-			args = append(args, "-race")
+func buildBinaries() error {
+	for _, b := range []struct {
+		path      *string
+		name, pkg string
+		flags     []string
+	}{
+		{&bin.handoff, "handoff", ".", testserver.RaceFlags()},
+		{&bin.hello, "hello", "../../examples/hello", nil},
+		{&bin.many, "many", "../../testdata/many", nil},
+		{&bin.state, "state", "../../testdata/state", nil},
+	} {
+		p, err := testserver.Binary(b.name, b.pkg, b.flags...)
+		if err != nil {
+			return err
 		}
-		cmd := exec.Command("go", append(args, pkg)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "go build %s: %v\n%s", pkg, err, b)
-			return 1
-		}
+		*b.path = p
 	}
-	return m.Run()
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	bin.dir = testserver.Dir()
+	return nil
 }
 
 // sup is a `handoff run` started by a test.
@@ -95,7 +55,7 @@ type sup struct {
 	cmd     *exec.Cmd
 	ctl     string
 	addr    string
-	stderr  *syncBuffer
+	stderr  *testserver.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 
@@ -131,8 +91,8 @@ func launchSupWrapped(t testing.TB, wrap []string, flags []string, program ...st
 	s := &sup{
 		t:      t,
 		ctl:    filepath.Join(dir, "ctl.sock"),
-		addr:   "127.0.0.1:" + strconv.Itoa(freePort(t)),
-		stderr: &syncBuffer{},
+		addr:   "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t)),
+		stderr: &testserver.SyncBuffer{},
 		exited: make(chan struct{}),
 		pids:   map[int]bool{},
 	}
@@ -267,6 +227,34 @@ func (s *sup) stop(t testing.TB) {
 	}
 }
 
+// shellApp writes script to an executable "app" in a directory of the
+// test's own and returns its path: a worker whose behaviour the test picks.
+func shellApp(t testing.TB, script string) string {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	testserver.WriteExecutable(t, app, []byte(script))
+	return app
+}
+
+// exitCode waits (at most within) for the supervisor to exit on its own
+// and returns its exit status; it fails the test with why when it runs on.
+func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {
+	t.Helper()
+	select {
+	case <-s.exited:
+	case <-time.After(within):
+		t.Fatal(why)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+// stopClean stops the supervisor and checks that no worker outlived it.
+func (s *sup) stopClean(t testing.TB) {
+	t.Helper()
+	s.stop(t)
+	s.assertNoneLeft(t)
+}
+
 // assertNoneLeft checks that every worker pid ever seen is gone.
 func (s *sup) assertNoneLeft(t testing.TB) {
 	t.Helper()
@@ -279,32 +267,44 @@ func (s *sup) assertNoneLeft(t testing.TB) {
 	}
 }
 
-// writeExecutable atomically replaces path with an executable holding
-// content, as a deploy would (write aside, rename over).
-func writeExecutable(t testing.TB, path string, content []byte) {
-	t.Helper()
-	tmp := path + ".new"
-	if err := os.WriteFile(tmp, content, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyFile puts a hard link of from at to (aside, then renamed over): no
-// descriptor open for writing can leak into a child forked meanwhile and
-// make the exec fail with ETXTBSY (golang/go#22315).
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	tmp := to + ".new"
-	os.Remove(tmp)
-	if err := os.Link(from, tmp); err != nil {
-		t.Fatalf("link %s: %v", from, err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Flags that keep the suite fast: a short probation and drain.
+var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s", "--max-draining", "16"}
+
+// appCopy copies hello to a path of the test's own, so the test can
+// replace "the binary on disk" as a deploy would.
+func appCopy(t *testing.T) string {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	testserver.Replace(t, bin.hello, app)
+	return app
+}
+
+func onlyServingPID(t *testing.T, s *sup) int {
+	t.Helper()
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pids := servingPIDs(st)
+	if len(pids) != 1 {
+		t.Fatalf("want one serving worker, status: %+v", st)
+	}
+	return pids[0]
+}
+
+// python3 resolved to the interpreter itself, not a version manager's shim
+// (whose shell wrapper costs 200ms a start).
+func python(t testing.TB) string {
+	t.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if err != nil {
+		t.Skipf("python3: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}

@@ -17,15 +17,10 @@ import (
 	"os"
 	"sort"
 	"strings"
-
-	"github.com/handoff-go/handoff/internal/activation"
 )
 
 func main() {
-	// A worker is started as this binary with HANDOFF_SHIM_EXEC set: it
-	// sets LISTEN_PID to its own pid and execs the program, before
-	// anything else runs (see internal/activation).
-	activation.RunShim()
+	runShim()
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

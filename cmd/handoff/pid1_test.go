@@ -9,8 +9,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/handoff-go/handoff/internal/control"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // procInfo reads comm, state and ppid of a host pid.
@@ -57,7 +59,7 @@ func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	app := filepath.Join(t.TempDir(), "app")
 	// Each subshell backgrounds a sleep and exits at once: the sleeps are
 	// orphans, handed to the nearest subreaper, PID 1 of the namespace.
-	writeExecutable(t, app, []byte("#!/bin/sh\n(sleep 0.4 &)\n(sleep 0.5 &)\n(sleep 0.6 &)\nsystemd-notify --ready\nexec sleep 600\n"))
+	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\n(sleep 0.4 &)\n(sleep 0.5 &)\n(sleep 0.6 &)\nsystemd-notify --ready\nexec sleep 600\n"))
 	s := launchSupWrapped(t, []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}, []string{"-q"}, app)
 	s.waitState(func(st control.Status) bool { return st.State == "serving" && st.PID == 1 }, 15*time.Second, "serving as pid 1")
 

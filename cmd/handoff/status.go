@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -22,14 +24,10 @@ func init() {
 
 func statusCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("status", "status [--control SOCK] [--json]", stderr)
-	ctl := fs.String("control", "", "the supervisor's control socket (default: the only one in "+control.Dir()+")")
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	path, ok := controlPath(*ctl, stderr)
+	path, code, ok := parseClientFlags(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	st, err := control.NewClient(path).Status(context.Background())
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -19,14 +21,10 @@ func init() {
 
 func stopCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("stop", "stop [--control SOCK] [--wait DURATION]", stderr)
-	ctl := fs.String("control", "", "the supervisor's control socket (default: the only one in "+control.Dir()+")")
 	wait := fs.Duration("wait", 2*time.Minute, "how long to wait for the supervisor to exit (0: do not wait)")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	path, ok := controlPath(*ctl, stderr)
+	path, code, ok := parseClientFlags(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	ev, err := control.NewClient(path).Stop(context.Background())
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -32,14 +34,10 @@ serves again); 4 the connection broke before the outcome (see handoff status).`
 
 func upgradeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("upgrade", upgradeSynopsis, stderr)
-	ctl := fs.String("control", "", "the supervisor's control socket (default: the only one in "+control.Dir()+")")
 	asJSON := fs.Bool("json", false, "print the events as JSON lines, as the supervisor sends them")
-	if code, ok := parseFlags(fs, args); !ok {
-		return code
-	}
-	path, ok := controlPath(*ctl, stderr)
+	path, code, ok := parseClientFlags(fs, args, stderr)
 	if !ok {
-		return exitUsage
+		return code
 	}
 	start := time.Now()
 	enc := json.NewEncoder(stdout)

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
 )
-
-// Flags that keep the suite fast: a short probation and drain.
-var fastFlags = []string{"-q", "--probation", "100ms", "--drain-timeout", "10s", "--max-draining", "16"}
 
 func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
@@ -52,24 +49,8 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	if len(generations) < 20 {
 		t.Errorf("saw %d serving pids over 20 upgrades, want at least 20", len(generations))
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 	t.Logf("%d requests, 0 failed, %d pids answered, supervisor pid %d unchanged", ok, len(pids), supPID)
-}
-
-// python3 resolved to the interpreter itself, not a version manager's shim
-// (whose shell wrapper costs 200ms a start).
-func python(t testing.TB) string {
-	t.Helper()
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not found")
-	}
-	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
-	if err != nil {
-		t.Skipf("python3: %v", err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
@@ -105,42 +86,74 @@ func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 			t.Errorf("python worker %d never answered", pid)
 		}
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
-func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
-	if out, code := s.upgrade(t); code != 0 {
-		t.Fatalf("upgrade: %d %s", code, out)
+func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	l := startLoad(t, s.addr, 6)
+	l.waitRequests(t, 50)
+	type result struct {
+		out  string
+		code int
 	}
-	out, code := handoffCmd(t, "status", "--control", s.ctl)
-	if code != 0 || !strings.Contains(out, "generation 2: serving") || !strings.Contains(out, "last upgrade: done") {
-		t.Fatalf("status: exit %d:\n%s", code, out)
+	results := make([]result, 50)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, code := s.upgrade(t)
+			results[i] = result{out, code}
+		}()
 	}
-	st, err := s.status()
-	if err != nil {
-		t.Fatal(err)
+	wg.Wait()
+	own, coalesced := 0, 0
+	started := regexp.MustCompile(`starting generation (\d+)`)
+	gens := map[string]bool{}
+	for i, r := range results {
+		if r.code != 0 {
+			t.Errorf("call %d: exit %d:\n%s", i, r.code, r.out)
+		}
+		if strings.Contains(r.out, "coalesced") {
+			coalesced++
+		} else {
+			own++
+		}
+		for _, m := range started.FindAllStringSubmatch(r.out, -1) {
+			gens[m[1]] = true
+		}
 	}
-	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageDone || st.Listeners[0].Name != "http" {
-		t.Fatalf("status: %+v", st)
+	if own+coalesced != 50 || own < 1 || coalesced < 1 {
+		t.Errorf("%d calls ran their own upgrade, %d were coalesced", own, coalesced)
 	}
-	s.stop(t)
+	if len(gens) != own {
+		t.Errorf("%d generations started for %d upgrades that were not coalesced", len(gens), own)
+	}
+	l.waitRequests(t, 20)
+	l.finish()
+	l.assertNoFailures(t)
+	t.Logf("50 calls: %d upgrades, %d coalesced", own, coalesced)
+	s.stopClean(t)
 }
 
-func TestPIDFileHoldsTheSupervisorAcrossUpgrades(t *testing.T) {
-	pidFile := filepath.Join(t.TempDir(), "run.pid")
-	s := startSup(t, append([]string{"--pid-file", pidFile}, fastFlags...), bin.hello, "-addr", "ADDR")
-	want := s.cmd.Process.Pid
-	if out, code := s.upgrade(t); code != 0 {
-		t.Fatalf("upgrade: %d %s", code, out)
+func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
+	s := startSup(t, append([]string{"--workers", "3", "--strategy", "rolling"}, fastFlags...), bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	s.waitState(func(st control.Status) bool { return len(servingPIDs(st)) == 3 }, 10*time.Second, "three workers")
+	l := startLoad(t, s.addr, 8)
+	l.waitRequests(t, 50)
+	for i := 0; i < 3; i++ {
+		out, code := s.upgrade(t)
+		if code != 0 || strings.Count(out, "started pid") != 3 {
+			t.Fatalf("upgrade %d: exit %d:\n%s", i, code, out)
+		}
+		l.waitRequests(t, 20)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(want) {
-		t.Fatalf("pid file = %q, %v; want %d", b, err, want)
+	st, _ := s.status()
+	if len(st.Generations) == 0 || st.Generations[0].Number != 4 || len(servingPIDs(st)) != 3 {
+		t.Fatalf("after 3 rolling upgrades: %+v", st)
 	}
-	s.stop(t)
-	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
-		t.Fatalf("pid file still there after stop: %v", err)
-	}
+	l.finish()
+	l.assertNoFailures(t)
+	s.stopClean(t)
 }

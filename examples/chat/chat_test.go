@@ -8,9 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -38,13 +35,13 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 	var wg sync.WaitGroup
 	cls := make([]*client, clients)
 	for i := range cls {
-		cls[i] = dialClient(t, srv.addr, fmt.Sprintf("c%d", i), 1+i%3)
+		cls[i] = dialClient(t, srv.Addr, fmt.Sprintf("c%d", i), 1+i%3)
 		wg.Add(1)
 		go func() { defer wg.Done(); cls[i].run(ctx) }()
 	}
-	partial := dialClient(t, srv.addr, "partial", 1)
+	partial := dialClient(t, srv.Addr, "partial", 1)
 
-	pid := srv.pid
+	pid := srv.PID
 	pids := []int{pid}
 	for u := 1; u <= upgrades; u++ {
 		// Half a line on the wire before the upgrade, the rest after it.
@@ -56,8 +53,8 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
 		}
-		next := srv.nextPID(t, 20*time.Second)
-		waitExit(t, pid, 20*time.Second)
+		next := srv.NextPID(t, 20*time.Second)
+		srv.WaitGone(t, pid, 20*time.Second)
 		if _, err := io.WriteString(partial.conn, "llo\n"); err != nil {
 			t.Fatalf("upgrade %d: partial write: %v", u, err)
 		}
@@ -92,76 +89,14 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 	t.Logf("%d clients, %d lines answered in order across %d upgrades, no reconnect, generations %v", clients, total, upgrades, pids)
 }
 
-type chatServer struct {
-	addr string
-	pid  int
-	log  *testserver.Log // every generation's stderr
-}
-
 var listening = regexp.MustCompile(`chat: listening on (\S+) pid=(\d+)`)
 
-func startChat(t *testing.T) *chatServer {
+func startChat(t *testing.T) *testserver.Proc {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chat")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-probation", "100ms", "-v")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &chatServer{log: testserver.NewLog()}
-	seen := map[int]bool{cmd.Process.Pid: true}
-	t.Cleanup(func() {
-		// Every generation is killed by pid (later ones are not our children).
-		for _, l := range s.log.Lines() {
-			if m := listening.FindStringSubmatch(l); m != nil {
-				p, _ := strconv.Atoi(m[2])
-				seen[p] = true
-			}
-		}
-		for p := range seen {
-			syscall.Kill(p, syscall.SIGKILL)
-		}
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("server log:\n%s", strings.Join(s.log.Lines(), "\n"))
-		}
-	})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			s.log.Add(sc.Text())
-		}
-	}()
-	m := s.log.NextPID(t, listening, 20*time.Second)
-	s.addr = m[1]
-	s.pid, _ = strconv.Atoi(m[2])
-	return s
+	return testserver.StartProc(t, testserver.Build(t, "."), listening, nil, "-addr", "127.0.0.1:0", "-probation", "100ms", "-v")
 }
 
-// nextPID waits for a generation that has not announced itself before.
-func (s *chatServer) nextPID(t *testing.T, d time.Duration) int {
-	t.Helper()
-	pid, _ := strconv.Atoi(s.log.NextPID(t, listening, d)[2])
-	return pid
-}
-
-// waitExit waits until pid has exited (on a pidfd: it need not be our child).
-func waitExit(t *testing.T, pid int, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := testserver.WaitExit(ctx, pid); err != nil {
-		t.Fatal(err)
-	}
-}
+func TestMain(m *testing.M) { testserver.Main(m) }
 
 // client holds one connection and sends numbered lines on it, burst at a
 // time, checking every answer.

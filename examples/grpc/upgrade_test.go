@@ -4,8 +4,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +19,7 @@ import (
 func TestGRPCThrough20Upgrades_NoFailedCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s := testserver.Start(t, ctx, testserver.Build(t, "grpc"), "-probation", "300ms")
+	s := testserver.Start(t, ctx, testserver.Build(t, "."), "-probation", "300ms")
 	l, err := startLoad(s.Addr, 4, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -33,28 +31,8 @@ func TestGRPCThrough20Upgrades_NoFailedCalls(t *testing.T) {
 		}
 	}()
 
-	pid := s.FirstPID
-	if err := l.waitAnswer(ctx, pid); err != nil {
-		t.Fatal(err)
-	}
-	generations := []int{pid}
 	start := time.Now()
-	for i := range 20 {
-		next, status := s.Upgrade(ctx, pid)
-		if next == pid || !strings.Contains(status, "serving") {
-			t.Fatalf("upgrade %d: MAINPID=%d STATUS=%q", i+1, next, status)
-		}
-		// The old generation's exit proves GracefulStop ended; an answer
-		// from the new one, that the clients moved.
-		if err := testserver.WaitExit(ctx, pid); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		if err := l.waitAnswer(ctx, next); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		pid = next
-		generations = append(generations, pid)
-	}
+	generations := s.Upgrades(ctx, 20, l.waitAnswer)
 	took := time.Since(start)
 	r := l.stop()
 	stopped = true
@@ -74,8 +52,4 @@ func TestGRPCThrough20Upgrades_NoFailedCalls(t *testing.T) {
 
 // ---- running the example as real processes ----
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testserver.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m) }

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptrace"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,7 +50,7 @@ func TestH2CThrough20UpgradesWithoutMigration_NoFailedRequests(t *testing.T) {
 func testH2CUpgrades(t *testing.T, flags ...string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	s := testserver.Start(t, ctx, testserver.Build(t, "h2c"), flags...)
+	s := testserver.Start(t, ctx, testserver.Build(t, "."), flags...)
 	replay := startLoad("http://"+s.Addr, 3, 4, true)
 	strict := startLoad("http://"+s.Addr, 2, 4, false)
 	stopped := false
@@ -62,28 +61,8 @@ func testH2CUpgrades(t *testing.T, flags ...string) {
 		}
 	}()
 
-	pid := s.FirstPID
-	if err := replay.waitAnswer(ctx, pid); err != nil {
-		t.Fatal(err)
-	}
-	generations := []int{pid}
 	start := time.Now()
-	for i := range 20 {
-		next, status := s.Upgrade(ctx, pid)
-		if next == pid || !strings.Contains(status, "serving") {
-			t.Fatalf("upgrade %d: MAINPID=%d STATUS=%q", i+1, next, status)
-		}
-		// The old generation's exit proves the drain ended; an answer
-		// from the new one, that the clients moved.
-		if err := testserver.WaitExit(ctx, pid); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		if err := replay.waitAnswer(ctx, next); err != nil {
-			t.Fatalf("upgrade %d: %v", i+1, err)
-		}
-		pid = next
-		generations = append(generations, pid)
-	}
+	generations := s.Upgrades(ctx, 20, replay.waitAnswer)
 	took := time.Since(start)
 	rr, sr := replay.stop(), strict.stop()
 	stopped = true
@@ -150,15 +129,10 @@ type load struct {
 	wg          sync.WaitGroup
 	start       time.Time
 	reqs        atomic.Int64
-	failed      atomic.Int64
 	unprocessed atomic.Int64 // not processed by the server, not retried (strict only)
 	retries     atomic.Int64 // attempts beyond the first, made by the transport
 	notH2       atomic.Int64
-
-	mu   sync.Mutex
-	pids map[int]int64
-	errs []string
-	seen chan struct{} // closed and replaced when a new pid answers
+	tally       *testserver.Tally // answers per pid, failures
 }
 
 // unprocessedErrors are the errors of requests the server did not process
@@ -203,7 +177,7 @@ func startLoad(url string, transports, workers int, replayable bool) *load {
 	if replayable {
 		kind = "replay"
 	}
-	l := &load{kind: kind, quit: make(chan struct{}), pids: map[int]int64{}, seen: make(chan struct{}), start: time.Now()}
+	l := &load{kind: kind, quit: make(chan struct{}), tally: testserver.NewTally(), start: time.Now()}
 	for range transports {
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		tr.Protocols.SetUnencryptedHTTP2(true) // and not HTTP/1
@@ -286,41 +260,12 @@ func (l *load) send(c *http.Client, url, name string, replayable bool) {
 	}
 }
 
-func (l *load) fail(msg string) {
-	l.failed.Add(1)
-	l.mu.Lock()
-	if len(l.errs) < 10 {
-		l.errs = append(l.errs, msg)
-	}
-	l.mu.Unlock()
-}
+func (l *load) fail(msg string) { l.tally.Fail(msg) }
 
-func (l *load) answered(pid int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.pids[pid] == 0 {
-		close(l.seen)
-		l.seen = make(chan struct{})
-	}
-	l.pids[pid]++
-}
+func (l *load) answered(pid int) { l.tally.Answered(pid) }
 
 // waitAnswer waits until pid has answered a request, or ctx is done.
-func (l *load) waitAnswer(ctx context.Context, pid int) error {
-	for {
-		l.mu.Lock()
-		n, seen := l.pids[pid], l.seen
-		l.mu.Unlock()
-		if n > 0 {
-			return nil
-		}
-		select {
-		case <-seen:
-		case <-ctx.Done():
-			return fmt.Errorf("pid %d answered no request: %w", pid, ctx.Err())
-		}
-	}
-}
+func (l *load) waitAnswer(ctx context.Context, pid int) error { return l.tally.WaitAnswer(ctx, pid) }
 
 // stop ends the load, once the requests in flight are done, and reports.
 func (l *load) stop() report {
@@ -329,25 +274,20 @@ func (l *load) stop() report {
 	for _, c := range l.clients {
 		c.CloseIdleConnections()
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	pids, failed, errs := l.tally.Counts()
 	return report{
 		Kind:        l.kind,
 		Requests:    l.reqs.Load(),
-		Failed:      l.failed.Load(),
+		Failed:      failed,
 		Unprocessed: l.unprocessed.Load(),
 		Retries:     l.retries.Load(),
 		NotH2:       l.notH2.Load(),
-		Pids:        maps.Clone(l.pids),
-		Errors:      slices.Clone(l.errs),
+		Pids:        pids,
+		Errors:      errs,
 		Took:        time.Since(l.start),
 	}
 }
 
 // ---- running the example as real processes ----
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testserver.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testserver.Main(m) }

@@ -19,8 +19,13 @@ func TestAcceptKey(t *testing.T) {
 	}
 }
 
-// clientFrame is a masked frame as a client sends it.
+// clientFrame is a masked frame as a client sends it, with a fixed key.
 func clientFrame(fin bool, op byte, payload []byte) []byte {
+	return maskedFrame(fin, op, [4]byte{0x37, 0xfa, 0x21, 0x3d}, payload)
+}
+
+// maskedFrame is a client's frame masked with key.
+func maskedFrame(fin bool, op byte, key [4]byte, payload []byte) []byte {
 	b0 := op
 	if fin {
 		b0 |= 0x80
@@ -36,8 +41,7 @@ func clientFrame(fin bool, op byte, payload []byte) []byte {
 		b = append(b, 0x80|127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
-	key := []byte{0x37, 0xfa, 0x21, 0x3d}
-	b = append(b, key...)
+	b = append(b, key[:]...)
 	for i, x := range payload {
 		b = append(b, x^key[i&3])
 	}

@@ -14,11 +14,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,13 +45,13 @@ func TestWebSocket_Close1012AndReconnectThrough5Upgrades(t *testing.T) {
 	var wg sync.WaitGroup
 	cls := make([]*wsClient, clients)
 	for i := range cls {
-		cls[i] = newClient(srv.addr, fmt.Sprintf("c%d", i), 1+i%3)
+		cls[i] = newClient(srv.Addr, fmt.Sprintf("c%d", i), 1+i%3)
 		wg.Add(1)
 		go func() { defer wg.Done(); cls[i].run(ctx) }()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() }) // on a t.Fatal too
 
-	pid := srv.pid
+	pid := srv.PID
 	pids := []int{pid}
 	for _, c := range cls {
 		c.waitFor(t, 10*time.Second, fmt.Sprintf("an answer from pid %d", pid), func() bool { return c.pids[pid] })
@@ -66,19 +62,13 @@ func TestWebSocket_Close1012AndReconnectThrough5Upgrades(t *testing.T) {
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
 		}
-		next := srv.nextPID(t, 10*time.Second)
-		srv.waitExit(t, pid, 10*time.Second)
+		next := srv.NextPID(t, 10*time.Second)
+		srv.WaitGone(t, pid, 10*time.Second)
 		if u == 1 {
 			// The one generation that is our child: it exited, and cleanly.
-			select {
-			case err := <-srv.firstExit:
-				if err != nil {
-					t.Errorf("pid %d: %v", pid, err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("pid %d: no exit status", pid)
+			if err := srv.FirstExit(t, 5*time.Second); err != nil {
+				t.Errorf("pid %d: %v", pid, err)
 			}
-			srv.firstExit <- nil // for the cleanup
 		}
 		var first, last time.Duration
 		for i, c := range cls {
@@ -145,105 +135,19 @@ func TestWebSocket_Close1012AndReconnectThrough5Upgrades(t *testing.T) {
 
 // wsServer is the example's process tree: the first generation, started
 // here, and the ones it starts, found by their "listening" lines.
-type wsServer struct {
-	addr string
-	pid  int
-
-	firstExit chan error // the first generation's exit, our child's
-
-	log *testserver.Log // every generation's stderr
-
-	mu   sync.Mutex
-	gone map[int]bool // pids seen to exit by waitExit
-}
+type wsServer struct{ *testserver.Proc }
 
 var listening = regexp.MustCompile(`websocket: listening on (\S+) pid=(\d+)`)
 
-// raceBuild reports whether this test runs with the race detector: the
-// server is then built with it too.
-func raceBuild() bool {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" {
-				return s.Value == "true"
-			}
-		}
-	}
-	return false
-}
-
 func startServer(t *testing.T) *wsServer {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "websocket")
-	args := []string{"build", "-o", bin}
-	if raceBuild() {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-probation", "100ms", "-v")
+	exe := testserver.Build(t, ".", testserver.RaceFlags()...)
 	// The race runtime sleeps 1 s at exit unless told not to: the old
 	// generation would linger that long after its drain.
-	cmd.Env = append(os.Environ(), "GORACE=atexit_sleep_ms=0")
-	// Our own pipe, not StderrPipe: Wait would close that one when the
-	// first generation exits, and the later ones write to it too.
-	stderr, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		stderr.Close()
-		t.Fatal(err)
-	}
-	s := &wsServer{log: testserver.NewLog(), gone: make(map[int]bool), firstExit: make(chan error, 1)}
-	go func() { s.firstExit <- cmd.Wait() }()
-	t.Cleanup(func() {
-		// Every generation is killed by pid (later ones are not our
-		// children), but not one seen to exit: its pid may be reused.
-		cmd.Process.Kill() // safe even once reaped
-		s.mu.Lock()
-		for _, l := range s.log.Lines() {
-			if m := listening.FindStringSubmatch(l); m != nil {
-				if p, _ := strconv.Atoi(m[2]); p > 0 && p != cmd.Process.Pid && !s.gone[p] {
-					syscall.Kill(p, syscall.SIGKILL)
-				}
-			}
-		}
-		s.mu.Unlock()
-		select {
-		case <-s.firstExit:
-		case <-time.After(5 * time.Second):
-			t.Errorf("pid %d not reaped after SIGKILL", cmd.Process.Pid)
-		}
-		stderr.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", strings.Join(s.log.Lines(), "\n"))
-		}
-	})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			s.log.Add(sc.Text())
-		}
-	}()
-	m := s.log.NextPID(t, listening, 20*time.Second)
-	s.addr = m[1]
-	s.pid, _ = strconv.Atoi(m[2])
-	return s
+	return &wsServer{testserver.StartProc(t, exe, listening, []string{"GORACE=atexit_sleep_ms=0"}, "-addr", "127.0.0.1:0", "-probation", "100ms", "-v")}
 }
 
-// nextPID waits for a generation that has not announced itself before.
-func (s *wsServer) nextPID(t *testing.T, d time.Duration) int {
-	t.Helper()
-	pid, _ := strconv.Atoi(s.log.NextPID(t, listening, d)[2])
-	return pid
-}
+func TestMain(m *testing.M) { testserver.Main(m) }
 
 var sessionsClosed = regexp.MustCompile(`sessions closed" .*answered_1012=(\d+) no_answer=(\d+) gone=(\d+) cut=(\d+)`)
 
@@ -256,7 +160,7 @@ func (s *wsServer) checkLog(t *testing.T) int {
 	t.Helper()
 	bad := regexp.MustCompile(`DATA RACE|panic:|level=(WARN|ERROR)`)
 	answered := 0
-	for _, l := range s.log.Lines() {
+	for _, l := range s.Log.Lines() {
 		if bad.MatchString(l) || strings.HasPrefix(l, "websocket: ") && !listening.MatchString(l) {
 			t.Errorf("server log: %s", l)
 		}
@@ -269,19 +173,6 @@ func (s *wsServer) checkLog(t *testing.T) int {
 		}
 	}
 	return answered
-}
-
-// waitExit waits until pid has exited (on a pidfd: it need not be our child).
-func (s *wsServer) waitExit(t *testing.T, pid int, d time.Duration) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	if err := testserver.WaitExit(ctx, pid); err != nil {
-		t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.gone[pid] = true
-	s.mu.Unlock()
 }
 
 // A minimal WebSocket client, independent of the server's code: masked
@@ -678,26 +569,11 @@ func readServerFrame(r *bufio.Reader) serverFrame {
 	return serverFrame{op: op, payload: p, at: at}
 }
 
-// writeClientFrame writes one final, masked frame.
+// writeClientFrame writes one final frame, masked with a random key.
 func writeClientFrame(w io.Writer, op byte, payload []byte) error {
-	b := []byte{0x80 | op}
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n <= 0xffff:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	key := rand.Uint32()
-	b = binary.BigEndian.AppendUint32(b, key)
-	mask := b[len(b)-4:]
-	for i, x := range payload {
-		b = append(b, x^mask[i&3])
-	}
-	_, err := w.Write(b)
+	var key [4]byte
+	binary.BigEndian.PutUint32(key[:], rand.Uint32())
+	_, err := w.Write(maskedFrame(true, op, key, payload))
 	return err
 }
 

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // loopResults drives the first client of g through an event loop of its
@@ -117,12 +119,7 @@ func TestEventLoopOutcomes(t *testing.T) {
 		}
 	})
 	t.Run("refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testserver.FreeAddr(t) // free, and closed again: refused
 		rs := loopResults(t, newTestGen(t, Config{URL: "http://" + addr, ReconnectDelay: -1}), 3)
 		for i, r := range rs {
 			if r.outcome != OutcomeRefused || !r.dialFailed {
@@ -149,17 +146,7 @@ func TestEventLoopOutcomes(t *testing.T) {
 		}
 	})
 	t.Run("answered twice", func(t *testing.T) {
-		url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-			for {
-				req, err := readRequest(br)
-				if err != nil {
-					return
-				}
-				id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
-				respond(c, 200, id, "ok\n")
-				respond(c, 200, id, "ok\n")
-			}
-		})
+		url := startRaw(t, answerTwice)
 		rs := loopResults(t, newTestGen(t, Config{URL: url}), 3)
 		// The second answer is read as the response to the next request;
 		// the desynchronised connection is then dropped.
@@ -216,14 +203,7 @@ func TestEventLoopConnectTimeout(t *testing.T) {
 // response arrives in many small pieces (header lines split across reads,
 // a chunked body) or is larger than the read buffer.
 func TestEventLoopPIDAndFraming(t *testing.T) {
-	url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hdr" {
-			w.Header().Set("X-Pid", "777")
-			fmt.Fprintln(w, "123")
-			return
-		}
-		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
-	}))
+	url := startPIDServer(t)
 	for path, want := range map[string]int{"/hdr": 777, "/body": 4321} {
 		rs := loopResults(t, newTestGen(t, Config{URL: url + path}), 3)
 		for i, r := range rs {
@@ -298,18 +278,7 @@ func TestEventLoopRequestBytes(t *testing.T) {
 // saying Connection: close. When the loop sees the close before writing
 // its next request, nothing was lost: it reconnects and counts no failure.
 func TestEventLoopIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
-	var accepted atomic.Int32
-	closed := make(chan struct{}, 1)
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		accepted.Add(1)
-		req, err := readRequest(br)
-		if err != nil {
-			return
-		}
-		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
-		c.Close()
-		closed <- struct{}{}
-	})
+	accepted, closed, url := startAnswerThenClose(t)
 	g := newTestGen(t, Config{URL: url})
 	// Deterministic: before the loop checks its idle connection, wait until
 	// the server's close has actually arrived.
@@ -334,15 +303,7 @@ func TestEventLoopIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
 // The same server, but the loop writes before it could know: the request
 // was sent and lost, which is a failure and must be counted as one.
 func TestEventLoopCloseAfterWriteIsAFailure(t *testing.T) {
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := readRequest(br)
-		if err != nil {
-			return
-		}
-		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
-		// Wait for the next request to arrive, then close without an answer.
-		br.Peek(1)
-	})
+	url := startRaw(t, answerThenLoseTheNext)
 	rs := loopResults(t, newTestGen(t, Config{URL: url}), 2)
 	if rs[0].outcome != OutcomeOK {
 		t.Fatalf("first: outcome %v (err %v)", rs[0].outcome, rs[0].err)
@@ -449,12 +410,7 @@ func TestEngines(t *testing.T) {
 // Stop does not wait for a client pausing before it reconnects: the pause
 // is cut short (the delay here is an hour).
 func TestEventLoopStopWakesPausedClients(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testserver.FreeAddr(t) // free, and closed again: refused
 	refused := make(chan struct{})
 	var once atomic.Bool
 	g, err := New(Config{URL: addr, Clients: 3, ReconnectDelay: time.Hour, ProgressEvery: time.Millisecond, Progress: func(s Snapshot) {

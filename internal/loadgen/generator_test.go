@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // A healthy server: no failures, the client's count equals the server's,
@@ -85,12 +87,7 @@ func TestGeneratorCountsFailures(t *testing.T) {
 }
 
 func TestRefusedThroughGenerator(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testserver.FreeAddr(t) // free, and closed again: refused
 	got := make(chan struct{})
 	var once atomic.Bool
 	g, err := New(Config{URL: addr, Clients: 2, ProgressEvery: time.Millisecond, Progress: func(s Snapshot) {

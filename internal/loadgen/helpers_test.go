@@ -3,10 +3,13 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -154,4 +157,62 @@ func testCtxCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx, cancel
+}
+
+// startAnswerThenClose serves one answer per connection and closes it at
+// once, an idle keep-alive close: it counts the connections accepted and
+// signals each close on closed.
+func startAnswerThenClose(t testing.TB) (accepted *atomic.Int32, closed chan struct{}, url string) {
+	accepted, closed = new(atomic.Int32), make(chan struct{}, 1)
+	url = startRaw(t, func(c net.Conn, br *bufio.Reader) {
+		accepted.Add(1)
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+		c.Close()
+		closed <- struct{}{}
+	})
+	return accepted, closed, url
+}
+
+// answerThenLoseTheNext answers the first request of a connection, waits
+// for the next one to arrive and closes without an answer: a request sent
+// and lost.
+func answerThenLoseTheNext(c net.Conn, br *bufio.Reader) {
+	req, err := readRequest(br)
+	if err != nil {
+		return
+	}
+	respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
+	br.Peek(1)
+}
+
+// startPIDServer names pid 777 in X-Pid on /hdr (the body's first line,
+// 123, must then be ignored), and elsewhere pid 4321 on the first line of
+// a body larger than the read buffer.
+func startPIDServer(t testing.TB) string {
+	return startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hdr" {
+			w.Header().Set("X-Pid", "777")
+			fmt.Fprintln(w, "123")
+			return
+		}
+		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
+	}))
+}
+
+// answerTwice answers every request twice: the second answer is read as
+// the response to the next request and carries an id already answered.
+func answerTwice(c net.Conn, br *bufio.Reader) {
+	for {
+		req, err := readRequest(br)
+		if err != nil {
+			return
+		}
+		id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
+		respond(c, 200, id, "ok\n")
+		respond(c, 200, id, "ok\n")
+	}
 }

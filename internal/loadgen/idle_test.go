@@ -3,9 +3,7 @@
 package loadgen
 
 import (
-	"bufio"
 	"net"
-	"sync/atomic"
 	"syscall"
 	"testing"
 )
@@ -33,18 +31,7 @@ func waitReadable(t *testing.T, nc net.Conn) {
 // its next request, nothing was lost: it must reconnect and count no
 // failure.
 func TestIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
-	var accepted atomic.Int32
-	closed := make(chan struct{}, 1)
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		accepted.Add(1)
-		req, err := readRequest(br)
-		if err != nil {
-			return
-		}
-		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
-		c.Close()
-		closed <- struct{}{}
-	})
+	accepted, closed, url := startAnswerThenClose(t)
 	g := newTestGen(t, Config{URL: url, Clients: 1})
 	// Make the test deterministic: before the client checks its idle
 	// connection, wait until the server's close has actually arrived.
@@ -67,15 +54,7 @@ func TestIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
 // The same server, but the client writes before it could know: the request
 // was sent and lost, which is a failure and must be counted as one.
 func TestCloseAfterWriteIsAFailure(t *testing.T) {
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		req, err := readRequest(br)
-		if err != nil {
-			return
-		}
-		respond(c, 200, "X-Request-Id: "+req.Header.Get("X-Request-Id")+"\r\n", "ok\n")
-		// Wait for the next request to arrive, then close without an answer.
-		br.Peek(1)
-	})
+	url := startRaw(t, answerThenLoseTheNext)
 	g := newTestGen(t, Config{URL: url, Clients: 1})
 	if r := g.busy[0].do(testCtx(t)); r.outcome != OutcomeOK {
 		t.Fatalf("first: outcome %v (err %v)", r.outcome, r.err)

@@ -5,8 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // respond writes a minimal keep-alive response.
@@ -69,12 +70,7 @@ func TestOutcomeBadStatus(t *testing.T) {
 }
 
 func TestOutcomeRefused(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testserver.FreeAddr(t) // free, and closed again: refused
 	g := newTestGen(t, Config{URL: "http://" + addr, Clients: 1})
 	r := g.busy[0].do(testCtx(t))
 	if r.outcome != OutcomeRefused || !r.dialFailed {
@@ -108,17 +104,7 @@ func TestOutcomeMismatched(t *testing.T) {
 // A server that answers every request twice: the second answer is read as
 // the response to the next request and carries an id already answered.
 func TestOutcomeDuplicate(t *testing.T) {
-	url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-		for {
-			req, err := readRequest(br)
-			if err != nil {
-				return
-			}
-			id := "X-Request-Id: " + req.Header.Get("X-Request-Id") + "\r\n"
-			respond(c, 200, id, "ok\n")
-			respond(c, 200, id, "ok\n")
-		}
-	})
+	url := startRaw(t, answerTwice)
 	g := newTestGen(t, Config{URL: url, Clients: 1})
 	cl := g.busy[0]
 	if r := cl.do(testCtx(t)); r.outcome != OutcomeOK {
@@ -134,14 +120,7 @@ func TestOutcomeDuplicate(t *testing.T) {
 }
 
 func TestPIDFromHeaderOrBody(t *testing.T) {
-	url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hdr" {
-			w.Header().Set("X-Pid", "777")
-			fmt.Fprintln(w, "123")
-			return
-		}
-		fmt.Fprintf(w, "%d\nrest of body %s\n", 4321, strings.Repeat("x", 10000))
-	}))
+	url := startPIDServer(t)
 	for path, want := range map[string]int{"/hdr": 777, "/body": 4321} {
 		g := newTestGen(t, Config{URL: url + path, Clients: 1})
 		r := g.busy[0].do(testCtx(t))

@@ -6,25 +6,14 @@ import (
 	"bytes"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/sockets"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
 
 // golang/go#43894: passing a listener through os/exec's ExtraFiles calls
 // Fd(), which switches the shared file description to blocking mode under
@@ -71,7 +60,7 @@ func TestStartKeepsParentListenerNonBlocking(t *testing.T) {
 // A child that fails leaves its exit status and last stderr lines for the
 // error message, and they are also passed through to Stderr.
 func TestDescribeCarriesExitStatusAndLastLines(t *testing.T) {
-	var out lockedBuffer
+	var out testserver.SyncBuffer
 	script := `for i in 1 2 3 4 5; do echo "line $i" >&2; done; exit 3`
 	p, err := Start(Config{Path: "/bin/sh", Args: []string{"sh", "-c", script}, Stderr: &out, TailLines: 2})
 	if err != nil {
@@ -87,10 +76,8 @@ func TestDescribeCarriesExitStatusAndLastLines(t *testing.T) {
 	if !strings.Contains(d, "exit status 3") || !strings.Contains(d, "line 4\nline 5") || strings.Contains(d, "line 3") {
 		t.Fatalf("Describe = %q", d)
 	}
-	out.mu.Lock()
-	defer out.mu.Unlock()
-	if !strings.Contains(out.b.String(), "line 1") {
-		t.Fatalf("stderr not passed through: %q", out.b.String())
+	if !strings.Contains(out.String(), "line 1") {
+		t.Fatalf("stderr not passed through: %q", out.String())
 	}
 }
 

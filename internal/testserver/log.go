@@ -42,7 +42,7 @@ func (l *Log) Lines() []string {
 // NextPID waits (at most d) for a generation that has not announced itself
 // before: a line matching announce, whose second submatch is the pid. It
 // returns the line's submatches.
-func (l *Log) NextPID(t *testing.T, announce *regexp.Regexp, d time.Duration) []string {
+func (l *Log) NextPID(t testing.TB, announce *regexp.Regexp, d time.Duration) []string {
 	t.Helper()
 	return l.wait(t, d, "a new generation ("+announce.String()+")", func(line string) []string {
 		m := announce.FindStringSubmatch(line)
@@ -59,7 +59,7 @@ func (l *Log) NextPID(t *testing.T, announce *regexp.Regexp, d time.Duration) []
 }
 
 // wait runs match over the lines (l.mu held) until it returns non-nil.
-func (l *Log) wait(t *testing.T, d time.Duration, what string, match func(string) []string) []string {
+func (l *Log) wait(t testing.TB, d time.Duration, what string, match func(string) []string) []string {
 	t.Helper()
 	deadline := time.After(d)
 	for {

@@ -1,6 +1,6 @@
-//go:build !linux
+//go:build !linux && !windows
 
-package main
+package demo
 
 import "syscall"
 
@@ -14,5 +14,8 @@ func childAttr() *syscall.SysProcAttr {
 // processAlive reports whether pid exists; without /proc there is no cheap
 // way to check which binary it runs, and the demo's pids are seconds old.
 func processAlive(pid int, dir string) bool {
-	return syscall.Kill(pid, 0) == nil
+	return kill(pid, 0) == nil
 }
+
+// kill sends sig to pid.
+func kill(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/loadgen"
@@ -37,7 +36,7 @@ func shellUpgrade(cmd string, timeout time.Duration, out io.Writer) loadgen.Upgr
 		c.Env = append(os.Environ(), "HANDOFF_BENCH_UPGRADE="+strconv.Itoa(i+1))
 		c.Stdout, c.Stderr = w, w
 		// Its own process group, so that a timeout kills whatever it started.
-		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		c.SysProcAttr = groupAttr()
 		err = c.Start()
 		w.Close()
 		if err != nil {
@@ -55,7 +54,7 @@ func shellUpgrade(cmd string, timeout time.Duration, out io.Writer) loadgen.Upgr
 		select {
 		case err = <-waited:
 		case <-ctx.Done():
-			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+			killGroup(c.Process)
 			<-waited
 			err = fmt.Errorf("killed after %v", timeout)
 			if ctx.Err() == context.Canceled {
@@ -81,7 +80,7 @@ func shellUpgrade(cmd string, timeout time.Duration, out io.Writer) loadgen.Upgr
 }
 
 // prefixLines copies r to w line by line, each line prefixed and written
-// in one call, so that with a lockedWriter lines never interleave.
+// in one call, so that with a LockedWriter lines never interleave.
 func prefixLines(r io.Reader, w io.Writer, prefix string) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), 1<<20)

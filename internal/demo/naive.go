@@ -1,9 +1,7 @@
-package main
+package demo
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -13,33 +11,24 @@ import (
 // same port. hello drains gracefully on SIGTERM, so what fails is what no
 // drain can save: connections refused while nobody listens.
 type naiveTarget struct {
-	env    *demoEnv
-	notify *notifyWatcher
-	cur    *child
-	gen    int
+	bareHello
+	cur *child
+	gen int
 }
 
-func newNaiveTarget(env *demoEnv) *naiveTarget { return &naiveTarget{env: env} }
+func newNaiveTarget(env *demoEnv) *naiveTarget { return &naiveTarget{bareHello: bareHello{env: env}} }
 
-func (t *naiveTarget) start(ctx context.Context) (int, error) {
-	w, err := listenNotify(filepath.Join(t.env.dir, "notify.sock"))
-	if err != nil {
-		return 0, err
-	}
-	t.notify = w
-	return t.launch(ctx)
-}
+func (t *naiveTarget) start(ctx context.Context) (int, error) { return t.launch(ctx) }
 
 // launch starts one hello and waits until it is ready.
 func (t *naiveTarget) launch(ctx context.Context) (int, error) {
-	c, err := startChild(t.env.procs, t.env.out, []string{"NOTIFY_SOCKET=" + t.notify.Path()}, t.env.hello(), "-addr", t.env.addr)
+	c, _, err := t.bareHello.start(ctx, "-addr", t.env.addr)
+	if c != nil {
+		t.cur = c
+		t.gen++
+	}
 	if err != nil {
 		return 0, err
-	}
-	t.cur = c
-	t.gen++
-	if _, err := t.notify.waitReady(ctx, 0, c.exited, readyTimeout); err != nil {
-		return 0, fmt.Errorf("hello: %w", err)
 	}
 	return c.cmd.Process.Pid, nil
 }
@@ -60,15 +49,4 @@ func (t *naiveTarget) upgrade(ctx context.Context) (demoStep, error) {
 	}
 	step.ready, step.newPID = time.Since(start), pid
 	return step, nil
-}
-
-func (t *naiveTarget) stop() {
-	t.env.procs.stop(stopGrace)
-	if t.cur != nil {
-		t.cur.cmd.Process.Kill()
-		<-t.cur.exited
-	}
-	if t.notify != nil {
-		t.notify.Close()
-	}
 }

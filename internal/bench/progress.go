@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"fmt"
@@ -8,17 +8,18 @@ import (
 	"github.com/handoff-go/handoff/internal/loadgen"
 )
 
-// lockedWriter serialises writes: the upgrade command's output, progress
+// LockedWriter serialises writes: the upgrade command's output, progress
 // lines and the final report come from different goroutines.
-type lockedWriter struct {
+type LockedWriter struct {
 	mu sync.Mutex
-	w  io.Writer
+	W  io.Writer // where the writes go
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+// Write writes p to W, one call at a time.
+func (l *LockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.W.Write(p)
 }
 
 // progressLine formats the once-a-second line of `handoff bench`.

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -13,20 +13,20 @@ import (
 	"github.com/handoff-go/handoff/internal/loadgen"
 )
 
-// benchResult is what `handoff bench` and `handoff demo` print and write as
+// Result is what `handoff bench` and `handoff demo` print and write as
 // JSON: the load generator's report plus the verdicts the report cannot make
 // on its own (did each upgrade produce a new generation; are cut held
 // connections acceptable). Its JSON is the report's, with these fields added.
-type benchResult struct {
+type Result struct {
 	*loadgen.Report
 
 	// Demo is set by `handoff demo`: the mode and, per upgrade, the time
 	// from the trigger to the new generation's readiness.
-	Demo *demoInfo `json:"demo,omitempty"`
+	Demo *DemoInfo `json:"demo,omitempty"`
 
 	// PerUpgrade repeats, per upgrade, the failures per million requests
 	// of its window and whether a new generation answered.
-	PerUpgrade []upgradeVerdict `json:"per_upgrade"`
+	PerUpgrade []UpgradeVerdict `json:"per_upgrade"`
 	// NoNewGeneration lists the upgrades (1-based) after which no pid other
 	// than the old generation's answered, although the server names its
 	// pid: the upgrade did not replace the serving process.
@@ -48,20 +48,20 @@ type benchResult struct {
 	Why  []string `json:"why,omitempty"`
 }
 
-// upgradeVerdict is one upgrade's line of benchResult.PerUpgrade.
-type upgradeVerdict struct {
+// UpgradeVerdict is one upgrade's line of Result.PerUpgrade.
+type UpgradeVerdict struct {
 	Index              int     `json:"index"`
 	FailuresPerMillion float64 `json:"failures_per_million"`
 	NewGeneration      bool    `json:"new_generation"`
 }
 
-// demoInfo is the demo's part of the JSON.
-type demoInfo struct {
+// DemoInfo is the demo's part of the JSON.
+type DemoInfo struct {
 	Mode        string             `json:"mode"`
 	TimeToReady []loadgen.Duration `json:"time_to_ready_ms"`
 }
 
-// judge derives the verdicts from rep. Policy, in one place:
+// Judge derives the verdicts from rep. Policy, in one place:
 //   - a failed request, a failed upgrade or an aborted run fails (Report.OK);
 //   - cut held connections fail unless allowCuts: handoff promises to keep
 //     them, and an idle cut, though a real client only reconnects, is the
@@ -70,14 +70,14 @@ type demoInfo struct {
 //     (servers that reload in place): otherwise "zero failures" would be a
 //     pass for an upgrade that never happened. When no answer names a pid,
 //     this cannot be checked and is only reported.
-func judge(rep *loadgen.Report, allowCuts, allowSamePID bool) *benchResult {
-	r := &benchResult{Report: rep, AllowCuts: allowCuts, AllowSamePID: allowSamePID,
-		PerUpgrade: []upgradeVerdict{}, NoNewGeneration: []int{}}
+func Judge(rep *loadgen.Report, allowCuts, allowSamePID bool) *Result {
+	r := &Result{Report: rep, AllowCuts: allowCuts, AllowSamePID: allowSamePID,
+		PerUpgrade: []UpgradeVerdict{}, NoNewGeneration: []int{}}
 	r.Duplicates = rep.Outcomes.Duplicate
 	r.PIDsUnknown = len(rep.PIDs) == 0 && rep.UnknownPID > 0
 	var windowFailures int64
 	for _, u := range rep.Upgrades {
-		v := upgradeVerdict{Index: u.Index, NewGeneration: len(u.NewPIDs) > 0}
+		v := UpgradeVerdict{Index: u.Index, NewGeneration: len(u.NewPIDs) > 0}
 		if u.Requests > 0 {
 			v.FailuresPerMillion = float64(u.Failures) / float64(u.Requests) * 1e6
 		}
@@ -112,10 +112,10 @@ func judge(rep *loadgen.Report, allowCuts, allowSamePID bool) *benchResult {
 	return r
 }
 
-// writeSummary prints what the report's table does not: failures per
+// WriteSummary prints what the report's table does not: failures per
 // million per upgrade, the time to a new generation, the pid verdicts and
 // the final line. name prefixes the verdict ("bench", "demo").
-func (r *benchResult) writeSummary(w io.Writer, name string) {
+func (r *Result) WriteSummary(w io.Writer, name string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("\n")
 	if n := len(r.PerUpgrade); n > 0 {
@@ -178,7 +178,7 @@ func joinInts(v []int) string {
 }
 
 // writeJSON writes r to path, indented; "-" means stdout.
-func (r *benchResult) writeJSON(path string, stdout io.Writer) error {
+func (r *Result) writeJSON(path string, stdout io.Writer) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
@@ -194,28 +194,28 @@ func (r *benchResult) writeJSON(path string, stdout io.Writer) error {
 	return nil
 }
 
-// settleFor is how long after an upgrade requests still count as "around"
+// SettleFor is how long after an upgrade requests still count as "around"
 // it: the load generator's default, but at most half the interval between
 // upgrades, so that frequent upgrades still leave some steady state to
 // compare with.
-func settleFor(every time.Duration) time.Duration {
+func SettleFor(every time.Duration) time.Duration {
 	return min(loadgen.DefaultSettle, every/2)
 }
 
-// exitStatus writes the JSON report if asked and turns the result into the
+// ExitStatus writes the JSON report if asked and turns the result into the
 // command's exit status: 130 when interrupted, 1 when the run failed.
-func (r *benchResult) exitStatus(ctx context.Context, name, jsonPath string, stdout, stderr io.Writer) int {
+func (r *Result) ExitStatus(ctx context.Context, name, jsonPath string, stdout, stderr io.Writer) int {
 	if jsonPath != "" {
 		if err := r.writeJSON(jsonPath, stdout); err != nil {
 			fmt.Fprintf(stderr, "handoff %s: %v\n", name, err)
-			return exitFail
+			return ExitFail
 		}
 	}
 	switch {
 	case ctx.Err() != nil:
-		return 130
+		return ExitInterrupted
 	case !r.Pass:
-		return exitFail
+		return ExitFail
 	}
-	return exitOK
+	return ExitOK
 }

@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"context"
@@ -14,32 +14,19 @@ import (
 // pid changes on every upgrade; the demo follows it through MAINPID= on its
 // NOTIFY_SOCKET, as systemd would.
 type selfTarget struct {
-	env    *demoEnv
-	notify *notifyWatcher
-	first  *child
-	pid    int
-	gen    int
+	bareHello // its child is the first generation, the demo's own
+	pid       int
+	gen       int
 }
 
-func newSelfTarget(env *demoEnv) *selfTarget { return &selfTarget{env: env} }
+func newSelfTarget(env *demoEnv) *selfTarget { return &selfTarget{bareHello: bareHello{env: env}} }
 
 func (t *selfTarget) start(ctx context.Context) (int, error) {
-	w, err := listenNotify(filepath.Join(t.env.dir, "notify.sock"))
-	if err != nil {
-		return 0, err
-	}
-	t.notify = w
-	c, err := startChild(t.env.procs, t.env.out, []string{"NOTIFY_SOCKET=" + w.Path()}, t.env.hello(),
-		"-addr", t.env.addr, "-pidfile", filepath.Join(t.env.dir, "hello.pid"),
+	_, pid, err := t.bareHello.start(ctx, "-addr", t.env.addr, "-pidfile", filepath.Join(t.env.dir, "hello.pid"),
 		// As under the supervisor: probation over before the next upgrade.
 		"-probation", t.env.probation.String())
 	if err != nil {
 		return 0, err
-	}
-	t.first = c
-	pid, err := w.waitReady(ctx, 0, c.exited, readyTimeout)
-	if err != nil {
-		return 0, fmt.Errorf("hello: %w", err)
 	}
 	t.pid, t.gen = pid, 1
 	t.env.procs.add(pid)
@@ -49,7 +36,7 @@ func (t *selfTarget) start(ctx context.Context) (int, error) {
 func (t *selfTarget) upgrade(ctx context.Context) (demoStep, error) {
 	step := demoStep{oldPID: t.pid, generation: t.gen + 1}
 	start := time.Now()
-	if err := syscall.Kill(t.pid, syscall.SIGHUP); err != nil {
+	if err := kill(t.pid, syscall.SIGHUP); err != nil {
 		return step, fmt.Errorf("signal pid %d: %w", t.pid, err)
 	}
 	// The old generation reports failure itself (READY=1 with its own pid);
@@ -63,17 +50,4 @@ func (t *selfTarget) upgrade(ctx context.Context) (demoStep, error) {
 	t.env.procs.add(pid)
 	t.pid, t.gen = pid, t.gen+1
 	return step, nil
-}
-
-// stop drains every generation still alive (SIGTERM), kills what remains,
-// and reaps the first one, the demo's own child.
-func (t *selfTarget) stop() {
-	t.env.procs.stop(stopGrace)
-	if t.first != nil {
-		t.first.cmd.Process.Kill()
-		<-t.first.exited
-	}
-	if t.notify != nil {
-		t.notify.Close()
-	}
 }

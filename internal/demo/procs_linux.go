@@ -1,4 +1,4 @@
-package main
+package demo
 
 import (
 	"os"
@@ -28,7 +28,10 @@ func processAlive(pid int, dir string) bool {
 	if err != nil {
 		// Not ours to inspect (or gone): only a process we may signal
 		// can be ours.
-		return syscall.Kill(pid, 0) == nil
+		return kill(pid, 0) == nil
 	}
 	return strings.HasPrefix(exe, dir+"/")
 }
+
+// kill sends sig to pid.
+func kill(pid int, sig syscall.Signal) error { return syscall.Kill(pid, sig) }

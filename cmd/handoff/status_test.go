@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
+	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: %d %s", code, out)
+	}
+	out, code := handoffCmd(t, "status", "--control", s.ctl)
+	if code != 0 || !strings.Contains(out, "generation 2: serving") || !strings.Contains(out, "last upgrade: done") {
+		t.Fatalf("status: exit %d:\n%s", code, out)
+	}
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageDone || st.Listeners[0].Name != "http" {
+		t.Fatalf("status: %+v", st)
+	}
+	s.stop(t)
+}
+
+func TestPIDFileHoldsTheSupervisorAcrossUpgrades(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "run.pid")
+	s := startSup(t, append([]string{"--pid-file", pidFile}, fastFlags...), bin.hello, "-addr", "ADDR")
+	want := s.cmd.Process.Pid
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: %d %s", code, out)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(want) {
+		t.Fatalf("pid file = %q, %v; want %d", b, err, want)
+	}
+	s.stop(t)
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Fatalf("pid file still there after stop: %v", err)
+	}
+}

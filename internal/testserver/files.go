@@ -1,0 +1,36 @@
+package testserver
+
+import (
+	"os"
+	"testing"
+)
+
+// Replace puts a hard link of from at to, aside first and then renamed
+// over, as a deploy replaces a binary: the running one's inode is
+// untouched. A link, not a copy: a file open for writing in the test
+// process leaks into any child forked meanwhile (until its exec), and exec
+// of that file then fails with ETXTBSY (golang/go#22315).
+func Replace(t testing.TB, from, to string) {
+	t.Helper()
+	tmp := to + ".new"
+	os.Remove(tmp)
+	if err := os.Link(from, tmp); err != nil {
+		t.Fatalf("link %s: %v", from, err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// WriteExecutable atomically replaces path with an executable holding
+// content (written aside, renamed over).
+func WriteExecutable(t testing.TB, path string, content []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, content, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
