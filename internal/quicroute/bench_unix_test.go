@@ -29,16 +29,7 @@ type benchServer struct {
 
 func newBenchServer(b *testing.B, shared *net.UDPConn, tlsConf *tls.Config, codec *quicroute.Codec, gen uint32, active bool) *benchServer {
 	s := &benchServer{conns: make(chan *quic.Conn, 4)}
-	udp := dupUDP(b, shared)
-	s.tr = &quic.Transport{Conn: udp}
-	if codec != nil {
-		c, err := quicroute.New(udp, quicroute.Config{Codec: codec, Generation: gen, Active: active})
-		if err != nil {
-			b.Fatal(err)
-		}
-		s.conn = c
-		s.tr = &quic.Transport{Conn: c, ConnectionIDGenerator: codec.Generator(gen)}
-	}
+	s.tr, s.conn = newTransport(b, shared, gen, genOptions{codec: codec, active: active})
 	conf := tlsConf.Clone()
 	conf.NextProtos = []string{"bench"}
 	ln, err := s.tr.Listen(conf, &quic.Config{MaxIdleTimeout: 10 * time.Second})
@@ -66,12 +57,7 @@ func newBenchServer(b *testing.B, shared *net.UDPConn, tlsConf *tls.Config, code
 	}()
 	b.Cleanup(func() {
 		s.ln.Close()
-		s.tr.Close()
-		if s.conn != nil {
-			s.conn.Close()
-		} else {
-			s.tr.Conn.Close()
-		}
+		closeTransport(s.tr, s.conn)
 	})
 	return s
 }
@@ -146,65 +132,34 @@ func BenchmarkDatagrams(b *testing.B) {
 		c := dialBench(b, shared.LocalAddr(), clientTLS)
 		run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
 	})
-	codec := func(b *testing.B) *quicroute.Codec {
-		k, err := quicroute.NewKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := quicroute.NewCodec(k)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
-	}
 	b.Run("routed-alone", func(b *testing.B) {
 		shared := listenShared(b)
-		s := newBenchServer(b, shared, serverTLS, codec(b), 1, true)
+		s := newBenchServer(b, shared, serverTLS, newCodec(b), 1, true)
 		c := dialBench(b, shared.LocalAddr(), clientTLS)
 		run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
 	})
 	b.Run("routed", func(b *testing.B) {
 		shared := listenShared(b)
-		cd := codec(b)
+		cd := newCodec(b)
 		old := newBenchServer(b, shared, serverTLS, cd, 1, true)
 		s := newBenchServer(b, shared, serverTLS, cd, 2, false)
-		benchCutover(b, old.conn, s.conn)
+		cutoverRaw(b, old.conn, s.conn)
 		c := dialBench(b, shared.LocalAddr(), clientTLS)
 		run(b, s, c, receive(b, "the new generation to accept", s.conns, 5*time.Second))
 	})
 	b.Run("forwarded", func(b *testing.B) {
 		shared := listenShared(b)
-		cd := codec(b)
+		cd := newCodec(b)
 		old := newBenchServer(b, shared, serverTLS, cd, 1, true)
 		c := dialBench(b, shared.LocalAddr(), clientTLS)
 		server := receive(b, "the old generation to accept", old.conns, 5*time.Second)
 		s := newBenchServer(b, shared, serverTLS, cd, 2, false)
-		benchCutover(b, old.conn, s.conn)
+		cutoverRaw(b, old.conn, s.conn)
 		run(b, old, c, server)
 		if st := s.conn.Stats(); st.Forwarded == 0 {
 			b.Fatalf("nothing forwarded: %+v", st)
 		}
 	})
-}
-
-func benchCutover(b *testing.B, old, next *quicroute.Conn) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := old.Stop(ctx); err != nil {
-		b.Fatal(err)
-	}
-	links, err := old.Links()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, l := range links {
-		if err := next.AddRoute(l.Generation, l.File); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := next.Start(); err != nil {
-		b.Fatal(err)
-	}
 }
 
 // BenchmarkDatagramsPaired is BenchmarkDatagrams with the three paths
@@ -213,14 +168,7 @@ func benchCutover(b *testing.B, old, next *quicroute.Conn) {
 // the median per-round ratio to the plain server.
 func BenchmarkDatagramsPaired(b *testing.B) {
 	serverTLS, clientTLS := testTLS(b)
-	k, err := quicroute.NewKey()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cd, err := quicroute.NewCodec(k)
-	if err != nil {
-		b.Fatal(err)
-	}
+	cd := newCodec(b)
 	type path struct {
 		s      *benchServer
 		server *quic.Conn
@@ -246,7 +194,7 @@ func BenchmarkDatagramsPaired(b *testing.B) {
 	oldServer := receive(b, "old accept", old.conns, 5*time.Second)
 	pFwd := open(old, oc, oldServer) // opened before cutover: the handshake is done
 	next := newBenchServer(b, shared, serverTLS, cd, 2, false)
-	benchCutover(b, old.conn, next.conn)
+	cutoverRaw(b, old.conn, next.conn)
 	nc := dialBench(b, shared.LocalAddr(), clientTLS)
 	pRouted := open(next, nc, receive(b, "new accept", next.conns, 5*time.Second))
 

@@ -33,13 +33,7 @@ func runCutovers(t *testing.T, gens int, perGen int64, routed bool) churn {
 	url := fmt.Sprintf("https://%s/", shared.LocalAddr())
 	var codec *quicroute.Codec
 	if routed {
-		key, err := quicroute.NewKey()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if codec, err = quicroute.NewCodec(key); err != nil {
-			t.Fatal(err)
-		}
+		codec = newCodec(t)
 	}
 	h := newHolder(t)
 	start := func(n uint32) *generation {

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/quicroute"
 )
 
 const loops = 8
@@ -56,14 +54,7 @@ func TestCutoverChainUnderLoad_NoFailedRequests(t *testing.T) {
 	serverTLS, clientTLS := testTLS(t)
 	shared := listenShared(t)
 	url := fmt.Sprintf("https://%s/", shared.LocalAddr())
-	key, err := quicroute.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := quicroute.NewCodec(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec := newCodec(t)
 	h := newHolder(t)
 	g1 := startGeneration(t, shared, 1, serverTLS, h, genOptions{codec: codec, active: true})
 	g2 := startGeneration(t, shared, 2, serverTLS, h, genOptions{codec: codec})
@@ -71,44 +62,43 @@ func TestCutoverChainUnderLoad_NoFailedRequests(t *testing.T) {
 
 	ld, ltr := startLoad(url, loops, clientTLS)
 	defer ltr.Close()
-	waitFor(t, "generation 1 to serve 200 requests", 20*time.Second, func() bool { return g1.served.Load() >= 200 })
-	gen, held1, _ := heldRequest(t, url, h, clientTLS)
-	if gen != 1 {
-		t.Fatalf("first held request on generation %d, want 1", gen)
+	// Two cutovers, 1→2 and 2→3; each old generation holds a request
+	// and drains while the next serves.
+	gens := []*generation{g1, g2, g3}
+	held := make([]<-chan result, 2)
+	drained := make([]chan error, 2)
+	for i, old := range gens[:2] {
+		next := gens[i+1]
+		waitFor(t, fmt.Sprintf("generation %d to serve 200 requests", old.n), 20*time.Second, func() bool { return old.served.Load() >= 200 })
+		gen, res, _ := heldRequest(t, url, h, clientTLS)
+		if gen != old.n {
+			t.Fatalf("held request %d on generation %d, want %d", i+1, gen, old.n)
+		}
+		held[i] = res
+		cutover(t, old, next)
+		drained[i] = make(chan error, 1)
+		go func() { drained[i] <- old.drain(30 * time.Second) }()
+		newConnectionsLandOn(t, url, clientTLS, int(next.n))
 	}
-
-	cutover(t, g1, g2)
-	drained1 := make(chan error, 1)
-	go func() { drained1 <- g1.drain(30 * time.Second) }()
-	newConnectionsLandOn(t, url, clientTLS, 2)
-	waitFor(t, "generation 2 to serve 200 requests", 20*time.Second, func() bool { return g2.served.Load() >= 200 })
-	gen, held2, _ := heldRequest(t, url, h, clientTLS)
-	if gen != 2 {
-		t.Fatalf("second held request on generation %d, want 2", gen)
-	}
-
-	cutover(t, g2, g3)
-	drained2 := make(chan error, 1)
-	go func() { drained2 <- g2.drain(30 * time.Second) }()
-	newConnectionsLandOn(t, url, clientTLS, 3)
 	hellos1, hellos2 := g1.hellos.Load(), g2.hellos.Load()
 	waitFor(t, "generation 3 to serve 200 requests", 20*time.Second, func() bool { return g3.served.Load() >= 200 })
 
 	// Both held responses (4 MiB each) now need their clients' ACKs and
 	// window updates, which arrive at generation 3 and are forwarded.
 	h.free()
-	r1 := receive(t, "the request held on generation 1", held1, 20*time.Second)
-	r2 := receive(t, "the request held on generation 2", held2, 20*time.Second)
-	for i, r := range []result{r1, r2} {
+	results := make([]result, len(held))
+	for i, ch := range held {
+		results[i] = receive(t, fmt.Sprintf("the request held on generation %d", i+1), ch, 20*time.Second)
+	}
+	for i, r := range results {
 		if r.err != nil || r.gen != i+1 {
 			t.Errorf("held request %d: served by generation %d, err %v (reset %v)", i+1, r.gen, r.err, r.reset)
 		}
 	}
-	if err := receive(t, "generation 1 to drain", drained1, 40*time.Second); err != nil {
-		t.Errorf("generation 1 drain: %v", err)
-	}
-	if err := receive(t, "generation 2 to drain", drained2, 40*time.Second); err != nil {
-		t.Errorf("generation 2 drain: %v", err)
+	for i, ch := range drained {
+		if err := receive(t, fmt.Sprintf("generation %d to drain", i+1), ch, 40*time.Second); err != nil {
+			t.Errorf("generation %d drain: %v", i+1, err)
+		}
 	}
 	waitFor(t, "generation 3 to serve 200 more requests", 20*time.Second, func() bool { return g3.served.Load() >= 400 })
 	ld.end()

@@ -62,6 +62,21 @@ func testTLS(t testing.TB) (server, client *tls.Config) {
 	return server, client
 }
 
+// newCodec returns a codec with a fresh key, as each test run's
+// generations share one.
+func newCodec(t testing.TB) *quicroute.Codec {
+	t.Helper()
+	k, err := quicroute.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := quicroute.NewCodec(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // listenShared opens the shared UDP socket on 127.0.0.1, port 0.
 func listenShared(t testing.TB) *net.UDPConn {
 	t.Helper()
@@ -147,17 +162,7 @@ type genOptions struct {
 func startGeneration(t testing.TB, shared *net.UDPConn, n uint32, tlsConf *tls.Config, h *holder, o genOptions) *generation {
 	t.Helper()
 	g := &generation{n: n, done: make(chan error, 1)}
-	udp := dupUDP(t, shared)
-	g.tr = &quic.Transport{Conn: udp, StatelessResetKey: o.reset}
-	if o.codec != nil {
-		c, err := quicroute.New(udp, quicroute.Config{Codec: o.codec, Generation: n, Active: o.active})
-		if err != nil {
-			udp.Close()
-			t.Fatal(err)
-		}
-		g.conn = c
-		g.tr = &quic.Transport{Conn: c, ConnectionIDGenerator: o.codec.Generator(n), StatelessResetKey: o.reset}
-	}
+	g.tr, g.conn = newTransport(t, shared, n, o)
 	qconf := &quic.Config{
 		GetConfigForClient: func(*quic.ClientInfo) (*quic.Config, error) {
 			g.hellos.Add(1)
@@ -173,6 +178,34 @@ func startGeneration(t testing.TB, shared *net.UDPConn, n uint32, tlsConf *tls.C
 	go func() { g.done <- g.srv.ServeListener(ln) }()
 	t.Cleanup(func() { g.close() })
 	return g
+}
+
+// newTransport gives generation n a quic.Transport on its own copy of
+// shared: on a routing Conn when o.codec is set (conn is that Conn), on
+// the plain socket copy otherwise (conn is nil).
+func newTransport(t testing.TB, shared *net.UDPConn, n uint32, o genOptions) (tr *quic.Transport, conn *quicroute.Conn) {
+	t.Helper()
+	udp := dupUDP(t, shared)
+	if o.codec == nil {
+		return &quic.Transport{Conn: udp, StatelessResetKey: o.reset}, nil
+	}
+	c, err := quicroute.New(udp, quicroute.Config{Codec: o.codec, Generation: n, Active: o.active})
+	if err != nil {
+		udp.Close()
+		t.Fatal(err)
+	}
+	return &quic.Transport{Conn: c, ConnectionIDGenerator: o.codec.Generator(n), StatelessResetKey: o.reset}, c
+}
+
+// closeTransport closes tr and the socket under it: conn, the routing
+// Conn, when there is one (tr.Close leaves a Conn it was given open).
+func closeTransport(tr *quic.Transport, conn *quicroute.Conn) {
+	tr.Close()
+	if conn != nil {
+		conn.Close()
+	} else {
+		tr.Conn.Close()
+	}
 }
 
 func (g *generation) handler(h *holder) http.Handler {
@@ -215,12 +248,7 @@ func (g *generation) drain(timeout time.Duration) error {
 
 func (g *generation) close() {
 	g.srv.Close()
-	g.tr.Close()
-	if g.conn != nil {
-		g.conn.Close()
-	} else {
-		g.tr.Conn.Close()
-	}
+	closeTransport(g.tr, g.conn)
 }
 
 // cutover moves reading of the shared socket from old to next and gives
@@ -250,6 +278,29 @@ func cutover(t testing.TB, old, next *generation) {
 		t.Fatalf("stop generation %d: %v", old.n, err)
 	}
 	if err := next.conn.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cutoverRaw is cutover for routing Conns that no quic-go reads: Stop
+// old first, then hand next old's links and Start it.
+func cutoverRaw(t testing.TB, old, next *quicroute.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := old.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	links, err := old.Links()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if err := next.AddRoute(l.Generation, l.File); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := next.Start(); err != nil {
 		t.Fatal(err)
 	}
 }

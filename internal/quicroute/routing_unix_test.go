@@ -26,14 +26,7 @@ type rawPair struct {
 
 func newRawPair(t *testing.T) *rawPair {
 	t.Helper()
-	k, err := quicroute.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	codec, err := quicroute.NewCodec(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	codec := newCodec(t)
 	shared := listenShared(t)
 	p := &rawPair{codec: codec, server: shared.LocalAddr().(*net.UDPAddr)}
 	mk := func(gen uint32, active bool) *quicroute.Conn {
@@ -46,6 +39,7 @@ func newRawPair(t *testing.T) *rawPair {
 		return c
 	}
 	p.old, p.new = mk(1, true), mk(2, false)
+	var err error
 	if p.client, err = net.DialUDP("udp", nil, p.server); err != nil {
 		t.Fatal(err)
 	}
@@ -126,27 +120,6 @@ func expectNothing(t *testing.T, c *quicroute.Conn) {
 	buf := make([]byte, 2048)
 	if n, _, err := c.ReadFrom(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("generation %d read %x, %v; want nothing", c.Generation(), buf[:n], err)
-	}
-}
-
-func cutoverRaw(t *testing.T, old, next *quicroute.Conn) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := old.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	links, err := old.Links()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range links {
-		if err := next.AddRoute(l.Generation, l.File); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := next.Start(); err != nil {
-		t.Fatal(err)
 	}
 }
 
