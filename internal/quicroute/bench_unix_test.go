@@ -126,18 +126,23 @@ func BenchmarkDatagrams(b *testing.B) {
 		pkts := server.ConnectionStats().PacketsReceived - before
 		b.ReportMetric(float64(pkts)/elapsed.Seconds(), "datagrams/s")
 	}
-	b.Run("plain", func(b *testing.B) {
-		shared := listenShared(b)
-		s := newBenchServer(b, shared, serverTLS, nil, 0, true)
-		c := dialBench(b, shared.LocalAddr(), clientTLS)
-		run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
-	})
-	b.Run("routed-alone", func(b *testing.B) {
-		shared := listenShared(b)
-		s := newBenchServer(b, shared, serverTLS, newCodec(b), 1, true)
-		c := dialBench(b, shared.LocalAddr(), clientTLS)
-		run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
-	})
+	// One server alone on its socket: quic-go on the socket itself, or
+	// a first generation's routing Conn.
+	alone := func(routed bool) func(*testing.B) {
+		return func(b *testing.B) {
+			var codec *quicroute.Codec
+			var gen uint32
+			if routed {
+				codec, gen = newCodec(b), 1
+			}
+			shared := listenShared(b)
+			s := newBenchServer(b, shared, serverTLS, codec, gen, true)
+			c := dialBench(b, shared.LocalAddr(), clientTLS)
+			run(b, s, c, receive(b, "the server to accept", s.conns, 5*time.Second))
+		}
+	}
+	b.Run("plain", alone(false))
+	b.Run("routed-alone", alone(true))
 	b.Run("routed", func(b *testing.B) {
 		shared := listenShared(b)
 		cd := newCodec(b)
