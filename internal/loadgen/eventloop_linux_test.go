@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -79,34 +80,28 @@ func TestEventLoopOutcomes(t *testing.T) {
 			t.Fatalf("outcome %v cut %v (err %v), want reset", r.outcome, r.cut, r.err)
 		}
 	})
-	t.Run("eof", func(t *testing.T) {
-		url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-			readRequest(br) // then close without answering
-		})
-		if r := loopOne(t, Config{URL: url}); r.outcome != OutcomeEOF || !r.cut {
-			t.Fatalf("outcome %v (err %v), want eof", r.outcome, r.err)
-		}
-	})
-	t.Run("close mid-response", func(t *testing.T) {
-		url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-			if _, err := readRequest(br); err == nil {
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+	// Closed before a complete response: after the request (the
+	// connection is cut), or in the middle of the response.
+	for _, tc := range []struct {
+		name    string
+		partial string // what the server writes before it closes; "": nothing
+		cut     bool
+	}{
+		{"eof", "", true},
+		{"close mid-response", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", false},
+		{"close mid-header", "HTTP/1.1 200 OK\r\nContent-Le", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
+				if _, err := readRequest(br); err == nil {
+					io.WriteString(c, tc.partial)
+				}
+			})
+			if r := loopOne(t, Config{URL: url}); r.outcome != OutcomeEOF || (tc.cut && !r.cut) {
+				t.Fatalf("outcome %v cut %v (err %v), want eof", r.outcome, r.cut, r.err)
 			}
 		})
-		if r := loopOne(t, Config{URL: url}); r.outcome != OutcomeEOF {
-			t.Fatalf("outcome %v (err %v), want eof", r.outcome, r.err)
-		}
-	})
-	t.Run("close mid-header", func(t *testing.T) {
-		url := startRaw(t, func(c net.Conn, br *bufio.Reader) {
-			if _, err := readRequest(br); err == nil {
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Le")
-			}
-		})
-		if r := loopOne(t, Config{URL: url}); r.outcome != OutcomeEOF {
-			t.Fatalf("outcome %v (err %v), want eof", r.outcome, r.err)
-		}
-	})
+	}
 	t.Run("500", func(t *testing.T) {
 		url := startHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "boom", http.StatusInternalServerError)
@@ -289,15 +284,7 @@ func TestEventLoopIdleCloseSeenBeforeWriteIsNotAFailure(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	const n = 20
-	for i, r := range loopResults(t, g, n) {
-		if r.outcome != OutcomeOK {
-			t.Fatalf("request %d: outcome %v (err %v); an idle close seen before the write must not fail", i, r.outcome, r.err)
-		}
-	}
-	if got := accepted.Load(); got != n {
-		t.Fatalf("server accepted %d connections, want %d (one per request)", got, n)
-	}
+	allOnFreshConnections(t, loopResults(t, g, 20), accepted)
 }
 
 // The same server, but the loop writes before it could know: the request
@@ -410,19 +397,7 @@ func TestEngines(t *testing.T) {
 // Stop does not wait for a client pausing before it reconnects: the pause
 // is cut short (the delay here is an hour).
 func TestEventLoopStopWakesPausedClients(t *testing.T) {
-	addr := testserver.FreeAddr(t) // free, and closed again: refused
-	refused := make(chan struct{})
-	var once atomic.Bool
-	g, err := New(Config{URL: addr, Clients: 3, ReconnectDelay: time.Hour, ProgressEvery: time.Millisecond, Progress: func(s Snapshot) {
-		if s.Failures >= 3 && once.CompareAndSwap(false, true) {
-			close(refused)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Start(testCtx(t))
-	waitFor(t, refused, "every client refused once")
+	g := startRefused(t, Config{Clients: 3, ReconnectDelay: time.Hour}, "every client refused once")
 	done := make(chan *Report)
 	go func() { done <- g.Stop() }()
 	select {

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // A healthy server: no failures, the client's count equals the server's,
@@ -87,19 +85,7 @@ func TestGeneratorCountsFailures(t *testing.T) {
 }
 
 func TestRefusedThroughGenerator(t *testing.T) {
-	addr := testserver.FreeAddr(t) // free, and closed again: refused
-	got := make(chan struct{})
-	var once atomic.Bool
-	g, err := New(Config{URL: addr, Clients: 2, ProgressEvery: time.Millisecond, Progress: func(s Snapshot) {
-		if s.Failures >= 3 && once.CompareAndSwap(false, true) {
-			close(got)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Start(testCtx(t))
-	waitFor(t, got, "refused requests")
+	g := startRefused(t, Config{Clients: 2}, "refused requests")
 	rep := g.Stop()
 	if rep.Outcomes.Refused == 0 || rep.Outcomes.Refused != rep.Requests {
 		t.Fatalf("outcomes %+v", rep.Outcomes)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -215,4 +217,40 @@ func answerTwice(c net.Conn, br *bufio.Reader) {
 		respond(c, 200, id, "ok\n")
 		respond(c, 200, id, "ok\n")
 	}
+}
+
+// allOnFreshConnections checks the results of requests to the server of
+// startAnswerThenClose: each one OK, each on a connection of its own.
+func allOnFreshConnections(t *testing.T, rs []result, accepted *atomic.Int32) {
+	t.Helper()
+	for i, r := range rs {
+		if r.outcome != OutcomeOK {
+			t.Fatalf("request %d: outcome %v (err %v); an idle close seen before the write must not fail", i, r.outcome, r.err)
+		}
+	}
+	if got := accepted.Load(); got != int32(len(rs)) {
+		t.Fatalf("server accepted %d connections, want %d (one per request)", got, len(rs))
+	}
+}
+
+// startRefused starts a generator of cfg against a port nobody listens on
+// and waits until it has counted three failures (refused connects).
+func startRefused(t *testing.T, cfg Config, what string) *Generator {
+	t.Helper()
+	cfg.URL = testserver.FreeAddr(t) // free, and closed again: refused
+	failed := make(chan struct{})
+	var once atomic.Bool
+	cfg.ProgressEvery = time.Millisecond
+	cfg.Progress = func(s Snapshot) {
+		if s.Failures >= 3 && once.CompareAndSwap(false, true) {
+			close(failed)
+		}
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(testCtx(t))
+	waitFor(t, failed, what)
+	return g
 }

@@ -67,24 +67,12 @@ type Outcomes struct {
 	Other      int64 `json:"other"`
 }
 
+// ptr returns the field that counts o, in the order of the Outcome
+// constants (as outcomeNames); anything out of range counts as Other.
 func (c *Outcomes) ptr(o Outcome) *int64 {
-	switch o {
-	case OutcomeOK:
-		return &c.OK
-	case OutcomeBadStatus:
-		return &c.BadStatus
-	case OutcomeRefused:
-		return &c.Refused
-	case OutcomeReset:
-		return &c.Reset
-	case OutcomeEOF:
-		return &c.EOF
-	case OutcomeTimeout:
-		return &c.Timeout
-	case OutcomeMismatched:
-		return &c.Mismatched
-	case OutcomeDuplicate:
-		return &c.Duplicate
+	fields := [numOutcomes]*int64{&c.OK, &c.BadStatus, &c.Refused, &c.Reset, &c.EOF, &c.Timeout, &c.Mismatched, &c.Duplicate, &c.Other}
+	if o < numOutcomes {
+		return fields[o]
 	}
 	return &c.Other
 }
