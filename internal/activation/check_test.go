@@ -30,33 +30,54 @@ func inheritable(t *testing.T, f interface{ Fd() uintptr }) int {
 	return fd
 }
 
+// listenerFile returns an *os.File for a fresh socket of network ("tcp",
+// "udp" or "unix", listening or bound on loopback; "tcp connection", a
+// connected TCP socket, no listener), closed when the test ends.
 func listenerFile(t *testing.T, network string) *os.File {
 	t.Helper()
-	var f *os.File
+	loopback := net.IPv4(127, 0, 0, 1)
+	var s interface {
+		File() (*os.File, error)
+		Close() error
+	}
 	var err error
 	switch network {
 	case "tcp":
-		var ln net.Listener
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		if err == nil {
-			defer ln.Close()
-			f, err = ln.(*net.TCPListener).File()
-		}
+		s, err = net.ListenTCP("tcp", &net.TCPAddr{IP: loopback})
 	case "udp":
-		var pc net.PacketConn
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err == nil {
-			defer pc.Close()
-			f, err = pc.(*net.UDPConn).File()
-		}
+		s, err = net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
 	case "unix":
-		var ln *net.UnixListener
-		ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
-		if err == nil {
-			defer ln.Close()
-			f, err = ln.File()
+		s, err = net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	case "tcp connection":
+		var ln *net.TCPListener
+		if ln, err = net.ListenTCP("tcp", &net.TCPAddr{IP: loopback}); err == nil {
+			t.Cleanup(func() { ln.Close() })
+			s, err = net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
 		}
+	default:
+		t.Fatalf("listenerFile: no network %q", network)
 	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if network == "tcp connection" {
+		t.Cleanup(func() { s.Close() }) // the peer stays connected
+	} else {
+		defer s.Close() // the file is a dup: the socket lives on in it
+	}
+	f, err := s.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// tempFile creates a regular file in the test's directory, closed when
+// the test ends.
+func tempFile(t *testing.T, name string) *os.File {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,11 +89,7 @@ func TestCheck_AcceptsWhatTheNameAnnounces(t *testing.T) {
 	tcp := inheritable(t, listenerFile(t, "tcp"))
 	udp := inheritable(t, listenerFile(t, "udp"))
 	uds := inheritable(t, listenerFile(t, "unix"))
-	file, err := os.CreateTemp(t.TempDir(), "journal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
+	file := tempFile(t, "journal")
 	reg := inheritable(t, file)
 	for _, c := range []struct {
 		p      Passed
@@ -95,29 +112,10 @@ func TestCheck_AcceptsWhatTheNameAnnounces(t *testing.T) {
 func TestCheck_RefusesWhatWasNotPassed(t *testing.T) {
 	udp := inheritable(t, listenerFile(t, "udp"))
 	tcp := inheritable(t, listenerFile(t, "tcp"))
-	file, err := os.CreateTemp(t.TempDir(), "journal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
+	file := tempFile(t, "journal")
 	reg := inheritable(t, file)
 	// A connected TCP socket is no listener.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cl, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	cf, err := cl.(*net.TCPConn).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cf.Close()
-	conn := inheritable(t, cf)
+	conn := inheritable(t, listenerFile(t, "tcp connection"))
 	closed := inheritable(t, file)
 	unix.Close(closed)
 
@@ -141,21 +139,12 @@ func TestCheck_RefusesWhatWasNotPassed(t *testing.T) {
 }
 
 func TestInherited_SameRefusesAReusedNumber(t *testing.T) {
-	file, err := os.CreateTemp(t.TempDir(), "a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
-	fd := inheritable(t, file)
+	fd := inheritable(t, tempFile(t, "a"))
 	in, err := Check(Passed{fd, "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := os.CreateTemp(t.TempDir(), "b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := tempFile(t, "b")
 	// The number is closed and reused for another file, as a runtime or a
 	// library would reuse it.
 	if err := unix.Dup2(int(other.Fd()), fd); err != nil {
@@ -174,11 +163,7 @@ func TestCheck_ChildWithMoreAnnouncedThanPassed(t *testing.T) {
 		return // the child's work is done in TestMain
 	}
 	tcp := listenerFile(t, "tcp")
-	journal, err := os.CreateTemp(t.TempDir(), "journal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer journal.Close()
+	journal := tempFile(t, "journal")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")

@@ -81,3 +81,16 @@ func next(t *testing.T, ch <-chan Datagram) Datagram {
 		return Datagram{}
 	}
 }
+
+// waitErr returns what a blocked call sends on errc, failing the test
+// with what if nothing comes in time.
+func waitErr(t *testing.T, errc <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(waitTimeout):
+		t.Fatal(what)
+		return nil
+	}
+}

@@ -121,13 +121,8 @@ func TestCloseUnblocksReceive(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, net.ErrClosed) {
-			t.Errorf("Receive after Close = %v, want net.ErrClosed", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("Close did not unblock Receive")
+	if err := waitErr(t, errc, "Close did not unblock Receive"); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Receive after Close = %v, want net.ErrClosed", err)
 	}
 	if _, err := os.Lstat(r.Path()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file still there after Close: %v", err)
@@ -283,13 +278,8 @@ func TestBarrierCanceled(t *testing.T) {
 	errc := make(chan error, 1)
 	go func() { errc <- Barrier(ctx, r.Path()) }()
 	cancel()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Barrier = %v, want Canceled", err)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("cancel did not stop Barrier")
+	if err := waitErr(t, errc, "cancel did not stop Barrier"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Barrier = %v, want Canceled", err)
 	}
 	if err := Barrier(context.Background(), ""); err != ErrNoSocket {
 		t.Fatalf("Barrier(\"\") = %v, want ErrNoSocket", err)
