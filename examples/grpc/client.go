@@ -21,7 +21,7 @@ import (
 
 // runClient is the -client mode: call for d, print what happened.
 func runClient(addr string, conns, workers int, d time.Duration) int {
-	l, err := startLoad(addr, conns, workers)
+	l, err := startLoad(addr, conns, workers, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "grpc client:", err)
 		return 1
@@ -51,10 +51,11 @@ type load struct {
 	failed  atomic.Int64
 	retries atomic.Int64 // transparent retry attempts
 
+	onAnswer func(pid int) // told of every answer, if not nil
+
 	mu   sync.Mutex
 	pids map[int]int64 // answers per pid
 	errs []string      // the first few failures
-	seen chan struct{} // closed and replaced when a new pid answers
 }
 
 // report is what a load saw.
@@ -75,8 +76,10 @@ func (r report) String() string {
 	return s
 }
 
-func startLoad(addr string, conns, workers int) (*load, error) {
-	l := &load{quit: make(chan struct{}), pids: map[int]int64{}, seen: make(chan struct{}), start: time.Now()}
+// startLoad starts calling; onAnswer, if not nil, is told the pid of
+// every answer as it comes (the tests wait on it for a new generation).
+func startLoad(addr string, conns, workers int, onAnswer func(pid int)) (*load, error) {
+	l := &load{quit: make(chan struct{}), pids: map[int]int64{}, onAnswer: onAnswer, start: time.Now()}
 	for range conns {
 		cc, err := grpc.NewClient(addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -145,28 +148,10 @@ func (l *load) fail(msg string) {
 
 func (l *load) answered(pid int) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.pids[pid] == 0 {
-		close(l.seen)
-		l.seen = make(chan struct{})
-	}
 	l.pids[pid]++
-}
-
-// waitAnswer waits until pid has answered a call, or ctx is done.
-func (l *load) waitAnswer(ctx context.Context, pid int) error {
-	for {
-		l.mu.Lock()
-		n, seen := l.pids[pid], l.seen
-		l.mu.Unlock()
-		if n > 0 {
-			return nil
-		}
-		select {
-		case <-seen:
-		case <-ctx.Done():
-			return fmt.Errorf("pid %d answered no call: %w", pid, ctx.Err())
-		}
+	l.mu.Unlock()
+	if l.onAnswer != nil {
+		l.onAnswer(pid)
 	}
 }
 

@@ -20,7 +20,8 @@ func TestGRPCThrough20Upgrades_NoFailedCalls(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	s := testserver.Start(t, ctx, testserver.Build(t, "."), "-probation", "300ms")
-	l, err := startLoad(s.Addr, 4, 4)
+	answers := testserver.NewTally()
+	l, err := startLoad(s.Addr, 4, 4, answers.Answered)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestGRPCThrough20Upgrades_NoFailedCalls(t *testing.T) {
 	}()
 
 	start := time.Now()
-	generations := s.Upgrades(ctx, 20, l.waitAnswer)
+	generations := s.Upgrades(ctx, 20, answers.WaitAnswer)
 	took := time.Since(start)
 	r := l.stop()
 	stopped = true
