@@ -24,11 +24,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/examples/internal/serverflags"
 )
 
 func main() {
@@ -43,10 +43,7 @@ func main() {
 }
 
 func run(addr string, probation time.Duration, verbose bool) error {
-	logger := slog.New(slog.DiscardHandler)
-	if verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
-	}
+	logger := serverflags.Logger(verbose)
 	h, err := handoff.New(handoff.Options{Probation: probation, Logger: logger})
 	if err != nil {
 		return err

@@ -47,6 +47,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/examples/internal/serverflags"
 )
 
 func main() {
@@ -66,10 +67,7 @@ func main() {
 		os.Exit(runClient(*addr, *conns, *workers, *duration))
 	}
 
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
-	}
+	logger := serverflags.Logger(*verbose)
 	err := serve(*addr, *drainTimeout, handoff.Options{
 		PIDFile:      *pidfile,
 		Probation:    *probation,

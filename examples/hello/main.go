@@ -17,70 +17,44 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/handoff-go/handoff"
+	"github.com/handoff-go/handoff/examples/internal/serverflags"
+	"github.com/handoff-go/handoff/examples/internal/slowpath"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	pidfile := flag.String("pidfile", "", "write the serving pid here")
-	probation := flag.Duration("probation", 0, "how long to keep the sockets after a successor is ready (0: the library's default)")
-	drainTimeout := flag.Duration("drain-timeout", 0, "hard cap on the drain (0: the library's default)")
-	drainIdle := flag.Duration("drain-idle", 0, "how long idle keep-alive connections may stay quiet before the drain closes them (0: default)")
-	readyTimeout := flag.Duration("ready-timeout", 0, "how long a new generation may take to be ready (0: default)")
-	migrate := flag.Bool("migrate", true, "pass idle keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain)")
-	verbose := flag.Bool("v", false, "log what happens to stderr")
+	// -pidfile -probation -drain-timeout -drain-idle -ready-timeout
+	// -migrate -v: each fills its field of handoff.Options.
+	options := serverflags.Options(flag.CommandLine)
 	flag.Parse()
 
-	logger := slog.New(slog.DiscardHandler)
-	if *verbose {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
-	}
 	srv := &http.Server{
 		Addr:              *addr,
-		Handler:           handler(),
+		Handler:           slowpath.Handler(answer),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
-	err := handoff.ListenAndServe(context.Background(), srv, handoff.Options{
-		PIDFile:      *pidfile,
-		Probation:    *probation,
-		DrainTimeout: *drainTimeout,
-		DrainIdle:    *drainIdle,
-		ReadyTimeout: *readyTimeout,
-		NoMigrate:    !*migrate,
-		Logger:       logger,
-	})
-	if err != nil {
+	// Listens through handoff (or takes the socket the previous generation
+	// passed), serves, declares readiness, upgrades on SIGHUP/SIGUSR2 and
+	// drains on SIGTERM or once a successor has taken over.
+	if err := handoff.ListenAndServe(context.Background(), srv, options()); err != nil {
 		fmt.Fprintln(os.Stderr, "hello:", err)
 		os.Exit(1)
 	}
 }
 
-func handler() http.Handler {
-	pid := strconv.Itoa(os.Getpid())
-	mux := http.NewServeMux()
-	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
-		if ms > 0 {
-			select {
-			case <-time.After(time.Duration(ms) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		answer(w, r, pid)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { answer(w, r, pid) })
-	return mux
-}
+// pid is the serving process's pid, as every answer carries it.
+var pid = strconv.Itoa(os.Getpid())
 
-func answer(w http.ResponseWriter, r *http.Request, pid string) {
+// answer is hello's response to any request: the pid in X-Pid and as the
+// body's first line, the X-Request-Id echoed.
+func answer(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body) // read what the client sent, so keep-alive can go on
 	h := w.Header()
 	h.Set("X-Pid", pid)

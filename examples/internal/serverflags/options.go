@@ -1,0 +1,43 @@
+package serverflags
+
+import (
+	"flag"
+
+	"github.com/handoff-go/handoff"
+)
+
+// Options registers on fs the flags that fill handoff.Options, as
+// examples/hello has them, and returns the function that, called after
+// fs.Parse, gives the Options they say:
+//
+//	-pidfile FILE      Options.PIDFile
+//	-probation D       Options.Probation
+//	-drain-timeout D   Options.DrainTimeout
+//	-drain-idle D      Options.DrainIdle
+//	-ready-timeout D   Options.ReadyTimeout
+//	-migrate=false     Options.NoMigrate
+//	-v                 Options.Logger: Logger(true)
+//
+// A duration left at 0 is the library's default. Hello's flags are a
+// stable interface: add here, never rename. A caller may reword a flag's
+// help (fs.Lookup(name).Usage) where it means more for that program.
+func Options(fs *flag.FlagSet) func() handoff.Options {
+	pidfile := fs.String("pidfile", "", "write the serving pid here")
+	probation := fs.Duration("probation", 0, "how long to keep the sockets after a successor is ready (0: the library's default)")
+	drainTimeout := fs.Duration("drain-timeout", 0, "hard cap on the drain (0: the library's default)")
+	drainIdle := fs.Duration("drain-idle", 0, "how long idle keep-alive connections may stay quiet before the drain closes them (0: default)")
+	readyTimeout := fs.Duration("ready-timeout", 0, "how long a new generation may take to be ready (0: default)")
+	migrate := fs.Bool("migrate", true, "pass idle keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain)")
+	verbose := fs.Bool("v", false, "log what happens to stderr")
+	return func() handoff.Options {
+		return handoff.Options{
+			PIDFile:      *pidfile,
+			Probation:    *probation,
+			DrainTimeout: *drainTimeout,
+			DrainIdle:    *drainIdle,
+			ReadyTimeout: *readyTimeout,
+			NoMigrate:    !*migrate,
+			Logger:       Logger(*verbose),
+		}
+	}
+}
