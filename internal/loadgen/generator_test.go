@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // A healthy server: no failures, the client's count equals the server's,
@@ -82,6 +84,28 @@ func TestGeneratorCountsFailures(t *testing.T) {
 	if rep.OK() || rep.FailuresPerMillion < 400000 || rep.FailuresPerMillion > 600000 {
 		t.Fatalf("OK %v per million %v", rep.OK(), rep.FailuresPerMillion)
 	}
+}
+
+// startRefused starts a generator of cfg against a port nobody listens on
+// and waits until it has counted three failures (refused connects).
+func startRefused(t *testing.T, cfg Config, what string) *Generator {
+	t.Helper()
+	cfg.URL = testserver.FreeAddr(t) // free, and closed again: refused
+	failed := make(chan struct{})
+	var once atomic.Bool
+	cfg.ProgressEvery = time.Millisecond
+	cfg.Progress = func(s Snapshot) {
+		if s.Failures >= 3 && once.CompareAndSwap(false, true) {
+			close(failed)
+		}
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Start(testCtx(t))
+	waitFor(t, failed, what)
+	return g
 }
 
 func TestRefusedThroughGenerator(t *testing.T) {

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // testTimeout bounds every wait in these tests.
@@ -231,26 +229,4 @@ func allOnFreshConnections(t *testing.T, rs []result, accepted *atomic.Int32) {
 	if got := accepted.Load(); got != int32(len(rs)) {
 		t.Fatalf("server accepted %d connections, want %d (one per request)", got, len(rs))
 	}
-}
-
-// startRefused starts a generator of cfg against a port nobody listens on
-// and waits until it has counted three failures (refused connects).
-func startRefused(t *testing.T, cfg Config, what string) *Generator {
-	t.Helper()
-	cfg.URL = testserver.FreeAddr(t) // free, and closed again: refused
-	failed := make(chan struct{})
-	var once atomic.Bool
-	cfg.ProgressEvery = time.Millisecond
-	cfg.Progress = func(s Snapshot) {
-		if s.Failures >= 3 && once.CompareAndSwap(false, true) {
-			close(failed)
-		}
-	}
-	g, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Start(testCtx(t))
-	waitFor(t, failed, what)
-	return g
 }
