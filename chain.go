@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/sockets"
@@ -113,7 +114,7 @@ func (c *chain) readEnv() (note string, err error) {
 		unix.CloseOnExec(fd)
 		c.stderrFD = fd
 	}
-	c.ancestors = splitPids(take(envAncestors))
+	c.ancestors = proto.ParsePIDs(take(proto.EnvDraining))
 	pred, err := readPredecessorEnv(take, c.fromParent, c.h)
 	if err != nil {
 		return "", err
@@ -216,7 +217,7 @@ func (c *chain) ready() []error {
 		c.pred.connect()
 	}
 	gen := strconv.Itoa(c.gen)
-	ready := []string{"READY=1", selfPID(), proto.ReadyField + "=" + strconv.Itoa(proto.Version), "STATUS=serving, generation " + gen}
+	ready := []string{"READY=1", launch.MainPID(os.Getpid()), proto.ReadyVersion(), "STATUS=serving, generation " + gen}
 	ready = append(ready, c.succ.announce()...)
 	var errs []error
 	switch {

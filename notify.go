@@ -3,12 +3,7 @@
 package handoff
 
 import (
-	"os"
-	"strconv"
 	"strings"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
@@ -37,16 +32,3 @@ func (c *chain) send(target string, assignments ...string) error {
 	}
 	return err
 }
-
-// monotonicUsec is CLOCK_MONOTONIC in µs, which RELOADING=1 must carry.
-func monotonicUsec() string {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		return strconv.FormatInt(time.Now().UnixMicro(), 10)
-	}
-	return strconv.FormatInt(ts.Nano()/1000, 10)
-}
-
-func mainPID(pid int) string { return "MAINPID=" + strconv.Itoa(pid) }
-
-func selfPID() string { return mainPID(os.Getpid()) }

@@ -3,6 +3,8 @@ package handoff
 import (
 	"errors"
 	"os"
+
+	"github.com/handoff-go/handoff/internal/launch"
 )
 
 // Ready declares that this generation serves: its listeners are in place
@@ -37,7 +39,7 @@ func (h *Handoff) Ready() error {
 
 	var errs []error
 	if h.opts.PIDFile != "" {
-		if err := writePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
+		if err := launch.WritePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -5,27 +5,16 @@ package handoff
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/handoff-go/handoff/internal/activation"
 	"github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/proto"
-	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
-
-// envAncestors lists the pids of older generations that may still be
-// draining, so that Options.MaxDraining can count them across processes.
-const envAncestors = "HANDOFF_DRAINING"
 
 // upgrade is Handoff.Upgrade (documented there) on Unix.
 func (c *chain) upgrade() error {
@@ -43,7 +32,7 @@ func (c *chain) upgrade() error {
 		c.upgrading.Store(false)
 		return fmt.Errorf("%w (%s)", ErrNotServing, phase)
 	}
-	alive := aliveAncestors(c.ancestors)
+	alive := launch.Alive(c.ancestors)
 	if len(alive) >= h.opts.MaxDraining {
 		h.mu.Unlock()
 		c.upgrading.Store(false)
@@ -55,7 +44,7 @@ func (c *chain) upgrade() error {
 
 	start := time.Now()
 	next := c.gen + 1
-	c.notifyUpstream("RELOADING=1", "MONOTONIC_USEC="+monotonicUsec(), "STATUS=upgrading to generation "+strconv.Itoa(next))
+	c.notifyUpstream(launch.Reloading("upgrading to generation " + strconv.Itoa(next))...)
 	err := c.start(next, sockets, append(alive, os.Getpid()))
 	// Before the outcome is announced: whoever hears it may upgrade again
 	// at once.
@@ -68,7 +57,7 @@ func (c *chain) upgrade() error {
 		h.log.Error("handoff: upgrade", "err", err)
 		// sd_notify cannot say "reload failed"; HAProxy's convention is
 		// READY=1 with a STATUS that says so.
-		c.notifyUpstream("READY=1", selfPID(), "STATUS=upgrade failed, generation "+strconv.Itoa(c.gen)+" still serving: "+oneLine(err.Error()))
+		c.notifyUpstream("READY=1", launch.MainPID(os.Getpid()), "STATUS=upgrade failed, generation "+strconv.Itoa(c.gen)+" still serving: "+oneLine(err.Error()))
 	}
 	return err
 }
@@ -82,39 +71,22 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 		c.backToServing()
 		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
-	dir, err := os.MkdirTemp("", "handoff-upgrade-*") // 0700: only we can reach the socket
+	notify, err := launch.ListenNotify("")
 	if err != nil {
 		c.backToServing()
-		return fmt.Errorf("%w: generation %d: notify socket: %w", ErrUpgradeFailed, next, err)
+		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
-	defer os.RemoveAll(dir)
-	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
-	if err != nil {
-		c.backToServing()
-		return fmt.Errorf("%w: generation %d: notify socket: %w", ErrUpgradeFailed, next, err)
-	}
-	defer recv.Close()
+	defer notify.Close()
 
-	env := activation.Clean(os.Environ(), "HANDOFF_")
-	// A self-upgrade starts a handoff program, which adopts its fds itself
-	// (one exec); any other command goes through the shim (two execs).
-	exe, adopt := path, h.opts.Command == nil
-	if adopt {
-		env = append(env, proto.EnvAdoptFDs+"=1")
-	} else {
-		exe = shimPath()
-		env = append(env, activation.ShimEnv(path))
-	}
-	env = append(env,
-		proto.EnvProtocol+"="+strconv.Itoa(proto.Version),
-		proto.EnvGeneration+"="+strconv.Itoa(next),
-		"NOTIFY_SOCKET="+recv.Path(),
-		envAncestors+"="+joinPids(draining),
-		// spawn places our real stderr right after the sockets.
-		proto.EnvStderrFD+"="+strconv.Itoa(activation.FirstFD+len(sockets)),
-	)
-	if c.upstream != "" {
-		env = append(env, proto.EnvUpstreamNotify+"="+c.upstream)
+	child := launch.Child{
+		Env:        os.Environ(),
+		Program:    path,
+		Adopt:      h.opts.Command == nil, // a self-upgrade adopts its fds itself: one exec, no shim
+		Generation: next,
+		Notify:     notify.Path(),
+		PassStderr: true,
+		Upstream:   c.upstream,
+		Draining:   draining,
 	}
 	// The handover channel (successor.go): the new generation connects to
 	// it before it declares itself ready.
@@ -123,10 +95,7 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 		h.log.Warn("handoff: handover: no channel for this upgrade; connections will drain, no state is passed", "err", err)
 		hl = nil
 	} else {
-		env = append(env, proto.EnvHandover+"="+hl.Path(), proto.EnvHandoverPID+"="+strconv.Itoa(os.Getpid()))
-		if h.opts.SaveState != nil {
-			env = append(env, proto.EnvState+"=1")
-		}
+		child.Handover = launch.Handover{Path: hl.Path(), PID: os.Getpid(), State: h.opts.SaveState != nil}
 	}
 	// The link takes hl over once the child runs; every other way out
 	// closes it.
@@ -138,16 +107,24 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 	// The descriptors stay valid while we hold fdMu: Stop closes sockets
 	// only with it held for writing.
 	h.fdMu.RLock()
-	fds, names := passOrder(sockets)
-	env = append(env, activationEnv(names)...)
-	p, err := spawn.Start(spawn.Config{
-		Path:       exe,
-		Args:       args,
-		Env:        env,
-		Files:      fds,
-		Stderr:     h.opts.Stderr,
-		PassStderr: true,
-	})
+	socks := make([]launch.Socket, len(sockets))
+	for i, s := range sockets {
+		socks[i] = launch.Socket{FD: s.rawFD(), Name: s.name}
+	}
+	fds, names := launch.Order(socks)
+	child.Names = names
+	exe, env, err := child.Command()
+	var p *spawn.Process
+	if err == nil {
+		p, err = spawn.Start(spawn.Config{
+			Path:       exe,
+			Args:       args,
+			Env:        env,
+			Files:      fds,
+			Stderr:     h.opts.Stderr,
+			PassStderr: true,
+		})
+	}
 	h.fdMu.RUnlock()
 	if err != nil {
 		c.backToServing()
@@ -160,8 +137,7 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 		hl = nil
 	}
 
-	ready := make(chan error, 1)
-	go waitReady(recv, p.Pid, ready, h.log)
+	ready := notify.WaitReady(p.Pid, h.log)
 
 	timer := time.NewTimer(h.opts.ReadyTimeout)
 	defer timer.Stop()
@@ -176,6 +152,10 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 			return c.cutover(next, p, link)
 		}
 		failure, cause = err.Error(), err
+		if errors.Is(err, proto.ErrVersion) {
+			cause = fmt.Errorf("%w: %w", ErrProtocol, err)
+			failure = cause.Error()
+		}
 	case <-p.Done():
 		failure = "exited before it was ready: " + p.Describe()
 	case <-timer.C:
@@ -200,39 +180,6 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 	return err
 }
 
-// waitReady reads the new generation's notifications until READY=1 or the
-// socket closes. Datagrams from other processes are ignored: the socket is in
-// a 0700 directory, and on Linux the kernel vouches for the sender's pid.
-func waitReady(recv *sdnotify.Receiver, pid int, ready chan<- error, log *slog.Logger) {
-	for {
-		d, err := recv.Receive()
-		if err != nil {
-			return
-		}
-		if d.Err != nil {
-			log.Warn("handoff: upgrade: malformed notification", "pid", d.PID, "err", d.Err)
-			continue
-		}
-		if d.PID != 0 && d.PID != pid {
-			log.Warn("handoff: upgrade: notification from another process ignored", "pid", d.PID, "want", pid)
-			continue
-		}
-		if s, ok := d.Msg.Get("STATUS"); ok {
-			log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
-		}
-		if v, ok := d.Msg.Get("READY"); ok && v == "1" {
-			if version, ok := d.Msg.Get(proto.ReadyField); ok {
-				if err := proto.Check(version); err != nil {
-					ready <- fmt.Errorf("new generation is ready but: %w: %w", ErrProtocol, err)
-					return
-				}
-			}
-			ready <- nil
-			return
-		}
-	}
-}
-
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
 func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
@@ -254,13 +201,13 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
 	h.mu.Unlock()
 
 	if h.opts.PIDFile != "" {
-		if err := writePIDFile(h.opts.PIDFile+".oldbin", os.Getpid()); err != nil {
+		if err := launch.WritePIDFile(h.opts.PIDFile+".oldbin", os.Getpid()); err != nil {
 			h.log.Warn("handoff: oldbin pid file", "err", err)
 		}
 	}
 	// We are still systemd's main process, so this is accepted even with
 	// NotifyAccess=main.
-	c.notifyUpstream(mainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
+	c.notifyUpstream(launch.MainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
 	h.log.Info("handoff: upgrade: new generation ready", "generation", next, "pid", p.Pid)
 
 	if !drainingAlready && h.opts.Probation > 0 {
@@ -298,14 +245,14 @@ func (c *chain) rollback(next int, p *spawn.Process) error {
 	}
 	h.mu.Unlock()
 	if h.opts.PIDFile != "" {
-		if err := writePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
+		if err := launch.WritePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
 			h.log.Warn("handoff: pid file", "err", err)
 		}
-		removeIfOurs(h.opts.PIDFile + ".oldbin")
+		launch.RemovePIDFile(h.opts.PIDFile+".oldbin", os.Getpid())
 	}
 	// Accepted by systemd only with NotifyAccess=all: the main pid is
 	// now the dead successor's.
-	c.notifyUpstream(selfPID(), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(c.gen)+" serving")
+	c.notifyUpstream(launch.MainPID(os.Getpid()), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(c.gen)+" serving")
 	return fmt.Errorf("%w: generation %d (pid %d) died in probation: %s", ErrRolledBack, next, p.Pid, p.Describe())
 }
 
@@ -333,120 +280,6 @@ func (c *chain) command() (string, []string, error) {
 		return "", nil, fmt.Errorf("new binary: %w", err)
 	}
 	return c.exe, c.args, nil
-}
-
-// shimPath is the handoff binary that sets LISTEN_PID and execs the new
-// program (see internal/activation). On Linux it is this process's own
-// executable as the kernel holds it, which works even after the file on disk
-// was replaced or deleted; elsewhere, the path this process started from.
-var shimPath = func() string {
-	if runtime.GOOS == "linux" {
-		return "/proc/self/exe"
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return os.Args[0]
-	}
-	return exe
-}
-
-// passOrder returns the descriptors to pass, sorted, with their names.
-// Sorted, the i-th descriptor is never below its target number 3+i, so
-// the child side of fork never has to move one out of the way first: with
-// thousands of sockets, those moves would run past RLIMIT_NOFILE (EBADF).
-func passOrder(sockets []*socket) ([]int, []string) {
-	type pair struct {
-		fd   int
-		name string
-	}
-	pairs := make([]pair, len(sockets))
-	for i, s := range sockets {
-		pairs[i] = pair{s.rawFD(), s.name}
-	}
-	slices.SortFunc(pairs, func(a, b pair) int { return a.fd - b.fd })
-	fds := make([]int, len(pairs))
-	names := make([]string, len(pairs))
-	for i, p := range pairs {
-		fds[i], names[i] = p.fd, p.name
-	}
-	return fds, fitNames(names)
-}
-
-// activationEnv is activation.Env without LISTEN_PID (the shim sets it).
-// Names were validated when the sockets were named, so it cannot fail.
-func activationEnv(names []string) []string {
-	env, err := activation.Env(names, 0)
-	if err != nil {
-		return []string{"LISTEN_FDS=" + strconv.Itoa(len(names))}
-	}
-	return env
-}
-
-// maxNamesLen keeps LISTEN_FDNAMES well under the kernel's 128 KiB limit
-// on one environment string (MAX_ARG_STRLEN): past it, exec fails with E2BIG.
-const maxNamesLen = 64 << 10
-
-// fitNames shortens the names of inet sockets to "inet" when all names
-// together would not fit in LISTEN_FDNAMES (thousands of sockets). A
-// successor finds those by address anyway; names that only a name can find
-// (files, unix sockets) are kept.
-func fitNames(names []string) []string {
-	total := 0
-	for _, n := range names {
-		total += len(n) + 1
-	}
-	if total <= maxNamesLen {
-		return names
-	}
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = n
-		if strings.HasPrefix(n, "tcp") || strings.HasPrefix(n, "udp") {
-			out[i] = "inet"
-		}
-	}
-	return out
-}
-
-func aliveAncestors(pids []int) []int {
-	var alive []int
-	for _, pid := range pids {
-		if pid > 0 && unix.Kill(pid, 0) == nil && !isZombie(pid) {
-			alive = append(alive, pid)
-		}
-	}
-	return alive
-}
-
-// isZombie reports whether pid has exited but not been reaped yet: an old
-// generation orphaned to an init that reaps lazily still answers kill(0).
-func isZombie(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false // not Linux, or gone: kill(0) decided
-	}
-	// The state follows the command name, which is in parentheses and may
-	// itself contain them.
-	i := strings.LastIndexByte(string(b), ')')
-	return i > 0 && i+2 < len(b) && b[i+2] == 'Z'
-}
-
-func splitPids(s string) []int {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-func joinPids(pids []int) string {
-	s := make([]string, len(pids))
-	for i, p := range pids {
-		s[i] = strconv.Itoa(p)
-	}
-	return strings.Join(s, ",")
 }
 
 func oneLine(s string) string {
