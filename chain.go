@@ -138,8 +138,18 @@ func (c *chain) readEnv() (note string, err error) {
 		return "", fmt.Errorf("%w: inherited sockets: %w", ErrProtocol, err)
 	}
 	for _, p := range passed {
+		// Whether the fd is what LISTEN_FDNAMES says, before anything
+		// else touches it (Check reads close-on-exec: it must come before
+		// ours). A descriptor that fails is not ours: LISTEN_FDS counted
+		// more than were passed, and the number is one the runtime or the
+		// program opened. It is neither adopted nor, at Ready, closed.
+		in, err := activation.Check(p)
+		if err != nil {
+			c.log.Warn("handoff: inherited fd refused: left alone", "fd", p.FD, "name", p.Name, "err", err)
+			continue
+		}
 		unix.CloseOnExec(p.FD)
-		c.inh.add(p)
+		c.inh.add(in)
 	}
 	return "", nil
 }

@@ -57,6 +57,13 @@ func startHello(t testing.TB, extra ...string) *server {
 // startServer starts one of the test programs (hello, many) the same way.
 func startServer(t testing.TB, program string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, program, nil, extra...)
+}
+
+// startServerEnv is startServer with env added to the program's
+// environment.
+func startServerEnv(t testing.TB, program string, env []string, extra ...string) *server {
+	t.Helper()
 	bin := buildBinaries(t)
 	dir := t.TempDir()
 	exe := filepath.Join(dir, program)
@@ -86,7 +93,7 @@ func startServer(t testing.TB, program string, extra ...string) *server {
 	args = append(args, extra...)
 	args = append(args, "-addr", s.addr)
 	s.cmd = exec.Command(exe, args...)
-	s.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+recv.Path())
+	s.cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+recv.Path())
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

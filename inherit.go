@@ -13,9 +13,10 @@ import (
 )
 
 // inheritedFD is a descriptor received from the previous generation, systemd
-// or the supervisor, waiting for the Listen call that claims it.
+// or the supervisor, waiting for the Listen call that claims it. Only
+// descriptors that passed activation.Check get here.
 type inheritedFD struct {
-	activation.Passed
+	activation.Inherited
 	desc      sockets.Desc
 	described bool
 	claimed   bool
@@ -32,10 +33,10 @@ type inheritance struct {
 	scanFrom int                       // fds[:scanFrom] are all claimed
 }
 
-func (in *inheritance) add(p activation.Passed) {
+func (in *inheritance) add(p activation.Inherited) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.fds = append(in.fds, &inheritedFD{Passed: p})
+	in.fds = append(in.fds, &inheritedFD{Inherited: p})
 }
 
 func (in *inheritance) count() int {
@@ -115,6 +116,12 @@ func (in *inheritance) closeUnclaimed() {
 	}
 	in.mu.Unlock()
 	for _, f := range unused {
+		// Same: the number still names the open file Check saw; one
+		// closed and reused since is somebody else's now.
+		if !f.Same() {
+			in.log.Warn("handoff: inherited fd nobody asked for is no longer the one passed: left alone", "fd", f.FD, "name", f.Name)
+			continue
+		}
 		in.log.Info("handoff: closing inherited fd nobody asked for", "fd", f.FD, "name", f.Name)
 		unix.Close(f.FD)
 	}
@@ -126,7 +133,9 @@ func (in *inheritance) closeAll() {
 	defer in.mu.Unlock()
 	for _, f := range in.fds {
 		if !f.claimed {
-			unix.Close(f.FD)
+			if f.Same() {
+				unix.Close(f.FD)
+			}
 			f.claimed = true
 		}
 	}
