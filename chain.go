@@ -50,7 +50,8 @@ type chain struct {
 	pred *predecessor // nil: no predecessor offered a channel
 	succ *successor
 
-	upgrading atomic.Bool // an Upgrade call is running
+	queue   upgradeQueue // the running upgrade and its follow-up (trigger.go)
+	retired atomic.Int64 // draining generations retired at MaxDraining (retire.go)
 
 	stderrMu sync.Mutex
 	stderrFD int // parent's real stderr, to move onto fd 2 at Ready; -1 if none
@@ -228,6 +229,9 @@ func (c *chain) ready() []error {
 	}
 	gen := strconv.Itoa(c.gen)
 	ready := []string{"READY=1", launch.MainPID(os.Getpid()), proto.ReadyVersion(), "STATUS=serving, generation " + gen}
+	if c.h.signals != nil && !c.isSupervised {
+		ready = append(ready, readyUpgradesOnHUP+"=1")
+	}
 	ready = append(ready, c.succ.announce()...)
 	var errs []error
 	switch {

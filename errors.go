@@ -9,9 +9,14 @@ import "errors"
 // Read, which returns io.EOF unwrapped at the end of the blob, as io.Reader
 // requires.
 var (
-	// ErrUpgradeInProgress: an upgrade was requested while another one was
-	// still running. The running one is unaffected; requests are not queued.
+	// ErrUpgradeInProgress is no longer returned: an upgrade requested
+	// while another runs queues a follow-up and waits for it (see
+	// Handoff.Upgrade). Kept so that code that tests for it still builds.
 	ErrUpgradeInProgress = errors.New("handoff: an upgrade is already in progress")
+	// ErrPassedOn: the upgrade a call asked for was queued behind another
+	// that succeeded, and was passed to the new generation, which serves
+	// now and runs it (Handoff.Upgrade). This generation drains.
+	ErrPassedOn = errors.New("handoff: the upgrade was passed on to the new generation")
 	// ErrNotServing: the operation needs a serving generation, and this one
 	// is still starting (Ready not called), draining, or stopped.
 	ErrNotServing = errors.New("handoff: this generation is not serving")
@@ -26,9 +31,12 @@ var (
 	// probation window; this generation resumed accepting.
 	ErrRolledBack = errors.New("handoff: upgrade rolled back")
 	// ErrTooManyDraining: older generations still draining reached
-	// Options.MaxDraining; wait for them to exit.
+	// Options.MaxDraining and the oldest could not be retired (off Linux,
+	// where its pid cannot be checked against reuse); wait for them to
+	// exit.
 	ErrTooManyDraining = errors.New("handoff: too many generations still draining")
-	// ErrStopped: the Handoff was stopped.
+	// ErrStopped: the Handoff was stopped, or a stop (signal, Drain, Stop)
+	// ended the upgrade it answers: its new generation was killed.
 	ErrStopped = errors.New("handoff: stopped")
 	// ErrNotSupported: this platform, or this kind of socket, cannot do what
 	// was asked. Upgrade returns it on Windows, where sockets cannot be

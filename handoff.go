@@ -105,7 +105,20 @@ func (h *Handoff) Draining() <-chan struct{} { return h.draining }
 func (h *Handoff) Drain() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.handOverIfInProbationLocked()
 	h.beginDrainLocked()
+}
+
+// handOverIfInProbationLocked: a drain or Stop of this generation while its
+// successor is in probation hands everything to the successor, now: the
+// successor is ready and already named in the PID file and to systemd, so
+// this is a stop of the old generation only (issue 10 finding (e): Stop
+// must not unlink the unix socket paths the successor serves on, nor tell
+// systemd STOPPING).
+func (h *Handoff) handOverIfInProbationLocked() {
+	if h.phase == PhaseProbation {
+		h.superseded = true
+	}
 }
 
 func (h *Handoff) beginDrainLocked() {
@@ -131,6 +144,7 @@ func (h *Handoff) beginDrainLocked() {
 func (h *Handoff) Stop() {
 	h.stopOnce.Do(func() {
 		h.mu.Lock()
+		h.handOverIfInProbationLocked()
 		superseded := h.superseded
 		h.beginDrainLocked()
 		close(h.stopCh)
@@ -173,17 +187,59 @@ func (h *Handoff) stopping() <-chan struct{} { return h.stopCh }
 //     the exit status and the last lines the new process wrote to stderr.
 //   - ErrRolledBack: the new generation became ready, then died within the
 //     probation window; this generation accepts again.
-//   - ErrUpgradeInProgress, ErrNotServing, ErrSupervised,
-//     ErrTooManyDraining: nothing was started.
-//   - ErrStopped: Stop was called meanwhile; the new generation was killed.
+//   - ErrPassedOn: the call came while another upgrade ran, and that one
+//     succeeded: the upgrade this call asked for was passed to the new
+//     generation (as SIGHUP), which runs it; its outcome is that
+//     generation's to report (its log, and systemd's STATUS).
+//   - ErrNotServing, ErrSupervised: nothing was started.
+//   - ErrTooManyDraining: Options.MaxDraining older generations still
+//     drain, and the oldest could not be retired (only off Linux, where its
+//     pid cannot be checked); nothing was started.
+//   - ErrStopped: Stop, Drain or a stop signal came meanwhile; the new
+//     generation was killed (while it started), or was itself stopped in
+//     probation, so that no generation of the program is left serving.
 //   - ErrNotSupported: this platform cannot pass sockets to another
 //     process (Windows): nothing was started, this generation serves on.
 //
-// One upgrade runs at a time. SIGHUP and SIGUSR2 call Upgrade (unless
-// Options.NoSignals) and log its result.
+// One upgrade runs at a time, and the newest request wins: a call that
+// comes while an upgrade runs (starting, waiting for ready, or in
+// probation) is neither refused nor merged into it, since the program on
+// disk may have changed since that one looked it up. It queues one
+// follow-up upgrade that looks the program up again when the running one
+// ends, and waits for its outcome; every call that comes meanwhile shares
+// that follow-up. UpgradeReport says whether a call waited.
+//
+// SIGHUP and SIGUSR2 call Upgrade (unless Options.NoSignals) and log its
+// result.
 func (h *Handoff) Upgrade() error {
+	_, err := h.UpgradeReport()
+	return err
+}
+
+// UpgradeReport is Upgrade, and says more about the upgrade that answered
+// the call.
+func (h *Handoff) UpgradeReport() (UpgradeReport, error) {
 	if h.links == nil {
-		return ErrNotSupported
+		return UpgradeReport{}, ErrNotSupported
 	}
 	return h.links.upgrade()
+}
+
+// UpgradeReport is what became of an Upgrade call, beside its error.
+type UpgradeReport struct {
+	// Generation and PID are the new generation's: the upgrade that
+	// answered the call started it (it may have been killed since: see the
+	// error). Zero when none was started.
+	Generation int
+	PID        int
+	// Waited says the call came while another upgrade ran: it waited for
+	// that one to end, then the follow-up it queued ran (or was passed on,
+	// see PassedTo), with the program as it was on disk by then.
+	Waited bool
+	// PassedTo is the pid of the new generation the call's upgrade was
+	// passed on to (ErrPassedOn), 0 otherwise.
+	PassedTo int
+	// Retired lists the pids of the draining generations this upgrade
+	// retired to stay within Options.MaxDraining (see there).
+	Retired []int
 }

@@ -25,18 +25,25 @@ import (
 	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// Concurrent upgrade requests: exactly one runs, the others are refused
-// with ErrUpgradeInProgress (or ErrNotServing once it is over), and the one
-// that ran handed the socket to a new process started through the LISTEN_PID
-// shim (Options.Command points at another program).
-func TestConcurrentUpgrades_OneRuns(t *testing.T) {
-	hello := filepath.Join(buildBinaries(t), "hello")
+// Concurrent upgrade requests: exactly one runs, handing the socket to a
+// new process started through the LISTEN_PID shim (Options.Command points
+// at another program); the other 19 came while it ran, so they share one
+// follow-up, and since the first succeeded that follow-up is passed on to
+// the new generation (ErrPassedOn, Waited), which upgrades once more.
+func TestConcurrentUpgrades_OneRunsTheRestShareOneFollowUp(t *testing.T) {
+	hello := filepath.Join(t.TempDir(), "hello")
+	testserver.Replace(t, filepath.Join(buildBinaries(t), "hello"), hello)
+	t.Cleanup(func() {
+		for _, pid := range processesOf(hello) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	addr := testserver.FreeAddr(t)
 	h, ln := listenWith(t, handoff.Options{
 		NoSignals: true,
 		Probation: 50 * time.Millisecond,
 		Command: func() (string, []string, error) {
-			return hello, []string{hello, "-addr", addr}, nil
+			return hello, []string{hello, "-addr", addr, "-probation", "50ms"}, nil
 		},
 	}, addr)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,37 +58,48 @@ func TestConcurrentUpgrades_OneRuns(t *testing.T) {
 	const callers = 20
 	var wg sync.WaitGroup
 	errs := make([]error, callers)
+	reps := make([]handoff.UpgradeReport, callers)
 	for i := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = h.Upgrade()
+			reps[i], errs[i] = h.UpgradeReport()
 		}()
 	}
 	wg.Wait()
-	ran := 0
-	for _, err := range errs {
+	ran, passed, second := 0, 0, 0
+	for i, err := range errs {
 		switch {
-		case err == nil:
+		case err == nil && !reps[i].Waited:
 			ran++
-		case errors.Is(err, handoff.ErrUpgradeInProgress), errors.Is(err, handoff.ErrNotServing):
+			second = reps[i].PID
+		case errors.Is(err, handoff.ErrPassedOn) && reps[i].Waited:
+			passed++
+		case errors.Is(err, handoff.ErrNotServing):
+			// Came after the first was over: this generation drains.
 		default:
-			t.Errorf("unexpected error: %v", err)
+			t.Errorf("unexpected outcome: %+v, %v", reps[i], err)
 		}
 	}
-	if ran != 1 {
-		t.Fatalf("%d upgrades ran, want 1: %v", ran, errs)
+	if ran != 1 || passed == 0 {
+		t.Fatalf("%d upgrades ran and %d calls were passed on, want 1 and some: %v", ran, passed, errs)
+	}
+	for i := range reps {
+		if errors.Is(errs[i], handoff.ErrPassedOn) && reps[i].PassedTo != second {
+			t.Errorf("passed on to pid %d, want the new generation %d", reps[i].PassedTo, second)
+		}
 	}
 	select {
 	case <-h.Draining():
 	default:
 		t.Fatal("Draining not closed after a successful upgrade")
 	}
-	pid := servedBy(t, addr)
-	if pid == 0 || pid == os.Getpid() {
-		t.Fatalf("served by %d after the upgrade, want the new hello process", pid)
+	// The follow-up ran in the new generation: it upgraded and drains.
+	waitExit(t, second, 30*time.Second)
+	third := servedBy(t, addr)
+	if third == 0 || third == os.Getpid() || third == second {
+		t.Fatalf("served by %d after the follow-up, want a third hello process (the second was %d)", third, second)
 	}
-	syscall.Kill(pid, syscall.SIGKILL)
 }
 
 // A unix socket file left behind by a crash is replaced; a path someone

@@ -40,8 +40,15 @@ type links interface {
 	// handover channel and tells whoever waits that this generation is
 	// ready.
 	ready() []error
-	// upgrade runs Handoff.Upgrade.
-	upgrade() error
+	// upgrade runs Handoff.UpgradeReport.
+	upgrade() (UpgradeReport, error)
+	// notifyUpstream sends sd_notify assignments to the service manager
+	// (systemd, or the supervisor), if there is one; failures are logged.
+	notifyUpstream(assignments ...string)
+	// parentDeathEcho reports, for a stop signal that arrives during the
+	// drain, that it is the supervisor's parent-death signal again (the
+	// supervisor is gone or going), not a second stop (signals.go).
+	parentDeathEcho() bool
 	// stop runs in Stop after the sockets were closed; superseded says a
 	// successor took them over.
 	stop(superseded bool)

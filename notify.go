@@ -3,7 +3,9 @@
 package handoff
 
 import (
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
 )
@@ -31,4 +33,17 @@ func (c *chain) send(target string, assignments ...string) error {
 		c.log.Warn("handoff: notify", "socket", target, "message", strings.Join(assignments, " "), "err", err)
 	}
 	return err
+}
+
+// extendTimeout is the EXTEND_TIMEOUT_USEC an upgrade announces with its
+// RELOADING=1: the longest it may legitimately take (the new generation's
+// start, however slow, and its state transfer, are bounded by
+// Options.ReadyTimeout; then the probation window), so that systemd's
+// reload timeout does not cut an upgrade that is still within its bounds.
+func (c *chain) extendTimeout() string {
+	d := c.h.opts.ReadyTimeout + dialTimeout + time.Second
+	if c.h.opts.Probation > 0 {
+		d += c.h.opts.Probation
+	}
+	return "EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(d.Microseconds(), 10)
 }

@@ -5,9 +5,11 @@ package handoff
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
@@ -16,27 +18,23 @@ import (
 	"github.com/handoff-go/handoff/internal/spawn"
 )
 
-// upgrade is Handoff.Upgrade (documented there) on Unix.
-func (c *chain) upgrade() error {
+// runOne runs one upgrade to its outcome (see Handoff.UpgradeReport).
+func (c *chain) runOne() (UpgradeReport, error) {
 	h := c.h
-	if c.isSupervised {
-		return ErrSupervised
-	}
-	if !c.upgrading.CompareAndSwap(false, true) {
-		return ErrUpgradeInProgress
-	}
 	h.mu.Lock()
 	if h.phase != PhaseServing {
 		phase := h.phase
 		h.mu.Unlock()
-		c.upgrading.Store(false)
-		return fmt.Errorf("%w (%s)", ErrNotServing, phase)
+		return UpgradeReport{}, fmt.Errorf("%w (%s)", ErrNotServing, phase)
 	}
 	alive := launch.Alive(c.ancestors)
+	var retired []int
 	if len(alive) >= h.opts.MaxDraining {
-		h.mu.Unlock()
-		c.upgrading.Store(false)
-		return fmt.Errorf("%w: pids %v (Options.MaxDraining is %d)", ErrTooManyDraining, alive, h.opts.MaxDraining)
+		var err error
+		if alive, retired, err = c.retireOldest(alive); err != nil {
+			h.mu.Unlock()
+			return UpgradeReport{}, err
+		}
 	}
 	h.setPhaseLocked(PhaseUpgrading)
 	sockets := h.sockets
@@ -44,37 +42,37 @@ func (c *chain) upgrade() error {
 
 	start := time.Now()
 	next := c.gen + 1
-	c.notifyUpstream(launch.Reloading("upgrading to generation " + strconv.Itoa(next))...)
-	err := c.start(next, sockets, append(alive, os.Getpid()))
-	// Before the outcome is announced: whoever hears it may upgrade again
-	// at once.
-	c.upgrading.Store(false)
+	c.notifyUpstream(append(launch.Reloading("upgrading to generation "+strconv.Itoa(next)), c.extendTimeout())...)
+	rep, err := c.start(next, sockets, append(alive, os.Getpid()))
+	rep.Retired = retired
 	switch {
 	case err == nil:
 		h.log.Info("handoff: upgrade done", "generation", next, "took", time.Since(start).Round(time.Millisecond))
 	case errors.Is(err, ErrStopped):
+		h.log.Info("handoff: upgrade abandoned: this generation is stopping", "err", err)
 	default:
 		h.log.Error("handoff: upgrade", "err", err)
 		// sd_notify cannot say "reload failed"; HAProxy's convention is
 		// READY=1 with a STATUS that says so.
 		c.notifyUpstream("READY=1", launch.MainPID(os.Getpid()), "STATUS=upgrade failed, generation "+strconv.Itoa(c.gen)+" still serving: "+oneLine(err.Error()))
 	}
-	return err
+	return rep, err
 }
 
 // start starts generation next with sockets and sees it through to its
 // outcome: ready and past probation (cutover), or failed.
-func (c *chain) start(next int, sockets []*socket, draining []int) error {
+func (c *chain) start(next int, sockets []*socket, draining []int) (UpgradeReport, error) {
 	h := c.h
+	rep := UpgradeReport{Generation: next}
 	path, args, err := c.command()
 	if err != nil {
 		c.backToServing()
-		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
+		return rep, fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
 	notify, err := launch.ListenNotify("")
 	if err != nil {
 		c.backToServing()
-		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
+		return rep, fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
 	defer notify.Close()
 
@@ -128,8 +126,9 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 	h.fdMu.RUnlock()
 	if err != nil {
 		c.backToServing()
-		return fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
+		return rep, fmt.Errorf("%w: generation %d: %w", ErrUpgradeFailed, next, err)
 	}
+	rep.PID = p.Pid
 	h.log.Info("handoff: upgrade: started", "generation", next, "pid", p.Pid, "path", path)
 	var link *successorLink
 	if hl != nil {
@@ -137,20 +136,21 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 		hl = nil
 	}
 
-	ready := notify.WaitReady(p.Pid, h.log)
+	ready := awaitReady(notify, p.Pid, h.log)
 
 	timer := time.NewTimer(h.opts.ReadyTimeout)
 	defer timer.Stop()
 	var failure string
 	var cause error // a version mismatch the new generation reported
 	select {
-	case err := <-ready:
-		if err == nil {
+	case r := <-ready:
+		if r.err == nil {
 			if !c.succ.connectedBy(link) {
 				link = nil
 			}
-			return c.cutover(next, p, link)
+			return rep, c.cutover(next, p, link, r.onHUP)
 		}
+		err := r.err
 		failure, cause = err.Error(), err
 		if errors.Is(err, proto.ErrVersion) {
 			cause = fmt.Errorf("%w: %w", ErrProtocol, err)
@@ -160,10 +160,15 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 		failure = "exited before it was ready: " + p.Describe()
 	case <-timer.C:
 		failure = "not ready within " + h.opts.ReadyTimeout.String()
-	case <-h.stopping():
+	case <-h.draining:
+		// A stop signal (or Drain, or Stop) while the new generation
+		// starts: the service is stopping, and a new generation that
+		// became ready now would serve on, orphaned (issue 10: "after a
+		// SIGTERM to the pid file one generation kept running"). Kill
+		// it; Kill waits until it is reaped.
 		p.Kill()
 		c.succ.abandon(link, "this generation stopped")
-		return ErrStopped
+		return rep, fmt.Errorf("%w: generation %d (pid %d) was killed before it was ready", ErrStopped, next, p.Pid)
 	}
 	p.Kill()
 	c.succ.abandon(link, "the upgrade failed")
@@ -177,26 +182,72 @@ func (c *chain) start(next int, sockets []*socket, draining []int) error {
 	if cause != nil {
 		err = fmt.Errorf("%w: generation %d (pid %d, %s): %w%s", ErrUpgradeFailed, next, p.Pid, path, cause, strings.TrimPrefix(failure, cause.Error()))
 	}
-	return err
+	return rep, err
+}
+
+// readiness is what awaitReady learnt: the child is ready (err nil), and
+// whether it said it upgrades on SIGHUP.
+type readiness struct {
+	err   error
+	onHUP bool
+}
+
+// awaitReady is launch.Notify.WaitReady (same checks, logs and errors)
+// that keeps what the READY=1 datagram says beyond readiness: whether the
+// new generation upgrades on SIGHUP (readyUpgradesOnHUP), which a queued
+// upgrade needs to know (trigger.go).
+func awaitReady(n *launch.Notify, pid int, log *slog.Logger) <-chan readiness {
+	ready := make(chan readiness, 1)
+	go func() {
+		for {
+			d, err := n.Receive()
+			if err != nil {
+				ready <- readiness{err: err}
+				return
+			}
+			if d.Err != nil {
+				log.Warn("handoff: upgrade: malformed notification", "pid", d.PID, "err", d.Err)
+				continue
+			}
+			if d.PID != 0 && d.PID != pid {
+				log.Warn("handoff: upgrade: notification from another process ignored", "pid", d.PID, "want", pid)
+				continue
+			}
+			if s, ok := d.Msg.Get("STATUS"); ok {
+				log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
+			}
+			ok, err := launch.CheckReady(d.Msg)
+			if err != nil {
+				ready <- readiness{err: fmt.Errorf("new generation is ready but: %w", err)}
+				return
+			}
+			if ok {
+				v, _ := d.Msg.Get(readyUpgradesOnHUP)
+				ready <- readiness{onHUP: v == "1"}
+				return
+			}
+		}
+	}()
+	return ready
 }
 
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
-func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
+func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP bool) error {
 	h := c.h
 	h.mu.Lock()
-	if h.phase == PhaseStopped {
+	if h.phase != PhaseUpgrading {
+		// A stop signal (or Stop) came as the new generation became
+		// ready: the service is stopping; nobody is to serve on.
 		h.mu.Unlock()
 		p.Kill()
 		c.succ.abandon(link, "this generation stopped")
-		return ErrStopped
+		return fmt.Errorf("%w: generation %d (pid %d) was killed as it became ready", ErrStopped, next, p.Pid)
 	}
 	c.succ.install(link)
-	drainingAlready := h.phase == PhaseDraining // a stop signal came during the upgrade
-	if !drainingAlready && h.setPhaseLocked(PhaseProbation) {
-		for _, s := range h.sockets {
-			s.pause()
-		}
+	h.setPhaseLocked(PhaseProbation)
+	for _, s := range h.sockets {
+		s.pause()
 	}
 	h.mu.Unlock()
 
@@ -210,16 +261,22 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
 	c.notifyUpstream(launch.MainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
 	h.log.Info("handoff: upgrade: new generation ready", "generation", next, "pid", p.Pid)
 
-	if !drainingAlready && h.opts.Probation > 0 {
+	if h.opts.Probation > 0 {
 		timer := time.NewTimer(h.opts.Probation)
 		defer timer.Stop()
 		select {
 		case <-p.Done():
 			return c.rollback(next, p)
 		case <-timer.C:
-		case <-h.stopping():
+		case <-h.draining:
+			// A stop of this, the old, generation during probation
+			// (Drain and Stop set superseded when they find the phase
+			// in probation): the new one serves on, and keeps the unix
+			// socket paths and systemd's ear.
+			h.log.Info("handoff: stopped during probation: the new generation serves on", "generation", next, "pid", p.Pid)
 		}
 	}
+	c.handOver(next, p, onHUP)
 	h.mu.Lock()
 	h.superseded = true
 	h.beginDrainLocked()
@@ -228,17 +285,29 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink) error {
 	return nil
 }
 
+// rollback: the new generation p ended within the probation window.
 func (c *chain) rollback(next int, p *spawn.Process) error {
 	h := c.h
 	h.mu.Lock()
 	if h.phase != PhaseProbation {
-		// A stop signal arrived during probation: this generation is on
-		// its way out and must not start accepting again.
+		// A stop came during probation: this generation is on its way
+		// out and must not start accepting again.
 		h.mu.Unlock()
 		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
 	}
 	link := c.succ.uninstall()
-	defer c.succ.abandon(link, "the new generation died in probation")
+	defer c.succ.abandon(link, "the new generation ended in probation")
+	if stoppedOnPurpose(p.State()) {
+		// It drained and exited, or was terminated: it was told to stop
+		// (the pid file and MAINPID name it now), not crashed. The
+		// service is stopping; serving again here would leave this
+		// generation running, orphaned. Drain too.
+		h.beginDrainLocked()
+		h.mu.Unlock()
+		h.log.Info("handoff: the new generation was stopped during probation: the service stops, this generation drains too",
+			"generation", next, "pid", p.Pid, "exit", p.State().String())
+		return fmt.Errorf("%w: generation %d (pid %d) was stopped in probation (%s); this generation drains too", ErrStopped, next, p.Pid, p.State())
+	}
 	h.setPhaseLocked(PhaseServing)
 	for _, s := range h.sockets {
 		s.resume()
@@ -254,6 +323,20 @@ func (c *chain) rollback(next int, p *spawn.Process) error {
 	// now the dead successor's.
 	c.notifyUpstream(launch.MainPID(os.Getpid()), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(c.gen)+" serving")
 	return fmt.Errorf("%w: generation %d (pid %d) died in probation: %s", ErrRolledBack, next, p.Pid, p.Describe())
+}
+
+// stoppedOnPurpose tells a generation that ended because it was told to
+// (it exited 0 after its drain, or a SIGTERM or SIGINT it does not handle
+// ended it) from one that crashed (any other exit status or signal, SIGKILL
+// included: the OOM killer sends it).
+func stoppedOnPurpose(st *os.ProcessState) bool {
+	if st == nil {
+		return false
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return ws.Signal() == syscall.SIGTERM || ws.Signal() == syscall.SIGINT
+	}
+	return st.Exited() && st.ExitCode() == 0
 }
 
 func (c *chain) backToServing() {
@@ -280,9 +363,4 @@ func (c *chain) command() (string, []string, error) {
 		return "", nil, fmt.Errorf("new binary: %w", err)
 	}
 	return c.exe, c.args, nil
-}
-
-func oneLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
