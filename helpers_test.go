@@ -22,6 +22,12 @@ import (
 // test binary (testserver's cache), and returns their directory.
 func buildBinaries(t testing.TB) string {
 	t.Helper()
+	// HANDOFF_TEST_BINARIES names a directory of these programs built
+	// elsewhere (from an older tree, say, to see a test fail before a
+	// fix); it is used as is.
+	if dir := os.Getenv("HANDOFF_TEST_BINARIES"); dir != "" {
+		return dir
+	}
 	testserver.BuildAs(t, "hello", "./examples/hello")
 	testserver.BuildAs(t, "many", "./testdata/many")
 	testserver.BuildAs(t, "state", "./testdata/state")

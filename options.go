@@ -71,7 +71,13 @@ type Options struct {
 	StateVersion uint32
 
 	// MaxDraining caps how many older generations may still be draining when
-	// an upgrade starts (ErrTooManyDraining beyond it). Default 4.
+	// an upgrade starts. At the cap the oldest is retired, so that the
+	// upgrade runs: it gets SIGTERM, which makes a draining generation close
+	// what it still has at once (its drain deadline brought forward), and
+	// SIGKILL if it is still there 2 seconds later. Each retirement is logged
+	// (with a running count) and listed in UpgradeReport.Retired. Linux only:
+	// elsewhere the pid cannot be checked against reuse, and the upgrade is
+	// refused instead (ErrTooManyDraining). Default 4.
 	MaxDraining int
 
 	// Command returns the program an upgrade starts (unused on Windows,

@@ -40,7 +40,7 @@ func (c *chain) retireOldest(alive []int) (remaining, retired []int, err error) 
 		}
 		n := c.retired.Add(1)
 		c.log.Warn("handoff: upgrade: Options.MaxDraining reached: retired the oldest draining generation (its connections are closed now)",
-			"pid", pid, "draining", len(alive), "max_draining", max, "retired_total", n)
+			"retired_pid", pid, "draining", len(alive), "max_draining", max, "retired_total", n)
 		retired = append(retired, pid)
 		alive = alive[1:]
 	}

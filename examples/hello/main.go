@@ -1,7 +1,7 @@
 // Command hello is a real HTTP server built on handoff, used by the tests,
 // the demo and the docs. Its interface is stable; other tools drive it:
 //
-//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate]
+//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate] [-max-draining N]
 //
 // SIGHUP or SIGUSR2 upgrades it (the binary at the same path starts with the
 // sockets, and this process drains once the new one is ready); SIGTERM drains

@@ -15,6 +15,7 @@ import (
 //	-drain-timeout D   Options.DrainTimeout
 //	-drain-idle D      Options.DrainIdle
 //	-ready-timeout D   Options.ReadyTimeout
+//	-max-draining N    Options.MaxDraining
 //	-migrate=false     Options.NoMigrate
 //	-v                 Options.Logger: Logger(true)
 //
@@ -27,6 +28,7 @@ func Options(fs *flag.FlagSet) func() handoff.Options {
 	drainTimeout := fs.Duration("drain-timeout", 0, "hard cap on the drain (0: the library's default)")
 	drainIdle := fs.Duration("drain-idle", 0, "how long idle keep-alive connections may stay quiet before the drain closes them (0: default)")
 	readyTimeout := fs.Duration("ready-timeout", 0, "how long a new generation may take to be ready (0: default)")
+	maxDraining := fs.Int("max-draining", 0, "how many older generations may still drain when an upgrade starts; at it the oldest is retired (0: the library's default)")
 	migrate := fs.Bool("migrate", true, "pass idle keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain)")
 	verbose := fs.Bool("v", false, "log what happens to stderr")
 	return func() handoff.Options {
@@ -36,6 +38,7 @@ func Options(fs *flag.FlagSet) func() handoff.Options {
 			DrainTimeout: *drainTimeout,
 			DrainIdle:    *drainIdle,
 			ReadyTimeout: *readyTimeout,
+			MaxDraining:  *maxDraining,
 			NoMigrate:    !*migrate,
 			Logger:       Logger(*verbose),
 		}
