@@ -29,6 +29,7 @@ func main() {
 	udp := flag.String("udp", "", "also listen on this UDP address (echo server)")
 	unixPath := flag.String("unix", "", "also listen on this unix socket path")
 	file := flag.String("file", "", "also pass this file on, opened for appending, as \"journal\"")
+	probation := flag.Duration("probation", -1, "Options.Probation (default off)")
 	flag.Parse()
 	logger := slog.New(slog.DiscardHandler)
 	if *verbose {
@@ -36,7 +37,7 @@ func main() {
 	}
 	raiseNoFile(2**n + 100)
 
-	h, err := handoff.New(handoff.Options{Probation: -1, DrainIdle: 1, Logger: logger})
+	h, err := handoff.New(handoff.Options{Probation: *probation, DrainIdle: 1, Logger: logger})
 	if err != nil {
 		fail(err)
 	}
