@@ -37,7 +37,12 @@ func buildBinaries(t testing.TB) string {
 	return testserver.Dir()
 }
 
-func TestMain(m *testing.M) { testserver.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(envFakeSupervisor) != "" {
+		os.Exit(fakeSupervisor())
+	}
+	testserver.Main(m)
+}
 
 // server is examples/hello running as a real process, watched through a
 // NOTIFY_SOCKET of the test's own, the way systemd watches a Type=notify
