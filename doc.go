@@ -61,6 +61,32 @@
 // gets GOAWAY, WebSockets a close frame with status 1012 (package
 // github.com/handoff-go/handoff/wsclose).
 //
+// # Signals
+//
+// Unless Options.NoSignals, New handles these (nginx's meanings):
+//
+//	SIGHUP, SIGUSR2  upgrade (Upgrade). While an upgrade runs, the signal
+//	                 queues one follow-up that looks the program up on disk
+//	                 again when the running one ends (the newest deploy
+//	                 wins); after a successful upgrade the follow-up, and any
+//	                 later upgrade signal to the old generation, is passed
+//	                 on to the new generation as SIGHUP. Each one is
+//	                 answered to systemd: RELOADING=1 at once, READY=1 with a
+//	                 STATUS when its upgrade ends. Not handled under the
+//	                 supervisor, which owns upgrades.
+//	SIGTERM, SIGINT, SIGQUIT
+//	                 drain and exit (Draining is closed). While a new
+//	                 generation starts, it is killed first; during its
+//	                 probation it keeps serving (this is a stop of the old
+//	                 generation only).
+//	a second SIGTERM, SIGINT or SIGQUIT during the drain
+//	                 close what is left now: the drain deadline brought
+//	                 forward. A newer generation retiring this one at
+//	                 Options.MaxDraining sends exactly that, then SIGKILL
+//	                 if it is still there 2 s later. Under the supervisor,
+//	                 a repeat that comes while the supervisor dies is its
+//	                 parent-death signal again, not a second stop: ignored.
+//
 // # What importing the package does
 //
 // On Unix, importing handoff installs a package init function that runs
