@@ -3,6 +3,7 @@
 package handoff
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -24,6 +25,11 @@ import (
 // (Linux: retire_linux.go). Where that check cannot be made the upgrade is
 // refused as before (ErrTooManyDraining).
 
+// errNotDraining: the pid no longer names the generation it did: it
+// exited, and the pid may have been reused by a process younger than this
+// one.
+var errNotDraining = errors.New("the pid names no generation of ours any more")
+
 // retireGrace is how long a retired generation has to close its
 // connections and exit after SIGTERM, before SIGKILL.
 const retireGrace = 2 * time.Second
@@ -35,7 +41,15 @@ func (c *chain) retireOldest(alive []int) (remaining, retired []int, err error) 
 	max := c.h.opts.MaxDraining
 	for len(alive) >= max {
 		pid := alive[0]
-		if err := retire(pid, c.log); err != nil {
+		err := retire(pid, c.log)
+		if errors.Is(err, errNotDraining) {
+			// The generation is gone (its pid perhaps reused): it drains
+			// no more, and a process there is none of ours.
+			c.log.Info("handoff: upgrade: a draining generation is gone: not counted", "pid", pid)
+			alive = alive[1:]
+			continue
+		}
+		if err != nil {
 			return alive, retired, fmt.Errorf("%w: pids %v (Options.MaxDraining is %d): retire pid %d: %w", ErrTooManyDraining, alive, max, pid, err)
 		}
 		n := c.retired.Add(1)

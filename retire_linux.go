@@ -14,11 +14,11 @@ import (
 
 // retire sends SIGTERM to the draining generation pid, and SIGKILL
 // retireGrace later if it is still there (see retire.go). A pid that no
-// longer names a process counts as retired.
+// longer names it is errNotDraining.
 func retire(pid int, log *slog.Logger) error {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if errors.Is(err, unix.ESRCH) {
-		return nil
+		return errNotDraining
 	}
 	if err != nil {
 		return fmt.Errorf("pidfd_open: %w", err)
@@ -32,12 +32,12 @@ func retire(pid int, log *slog.Logger) error {
 		if !ok1 {
 			return nil // gone meanwhile
 		}
-		return errors.New("the pid was reused by a process younger than this one: not a generation of ours")
+		return errNotDraining
 	}
 	if err := unix.PidfdSendSignal(fd, unix.SIGTERM, nil, 0); err != nil {
 		unix.Close(fd)
 		if errors.Is(err, unix.ESRCH) {
-			return nil
+			return errNotDraining
 		}
 		return fmt.Errorf("SIGTERM: %w", err)
 	}
