@@ -191,3 +191,59 @@ func (s *server) noEvent(t *testing.T, key string) {
 		return get(m, "X_TEST_MARK") == "1"
 	}, 10*time.Second, "the marker datagram")
 }
+
+// The issue's own reproduction of the orphan: hello with a 50 ms probation,
+// SIGHUP every 150 ms to whatever the pid file names, so that upgrades
+// overlap (some trigger lands while the previous upgrade starts, some in
+// probation); then one more SIGHUP and, once its new generation has
+// started, SIGTERM to the pid file. Every generation must end: none
+// started by the last triggers may serve on, orphaned.
+func TestStopUnderChurn_NoGenerationLeft(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "hello.pid")
+	s := startHello(t, "-pidfile", pidfile, "-probation", "50ms", "-drain-idle", "200ms")
+	tick := time.NewTicker(150 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < 20; i++ {
+		<-tick.C
+		if pid := readPid(t, pidfile); pid > 0 {
+			syscall.Kill(pid, syscall.SIGHUP)
+		}
+	}
+	// One more trigger, and the stop as soon as that upgrade has started
+	// its new generation.
+	last := readPid(t, pidfile)
+	before := strings.Count(s.stderr.String(), "upgrade: started")
+	syscall.Kill(last, syscall.SIGHUP)
+	s.waitLogCount("upgrade: started", before+1, 20*time.Second)
+	last = readPid(t, pidfile)
+	if err := syscall.Kill(last, syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %d: %v", last, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		left := processesOf(s.exe)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("processes of the program still running 60 s after SIGTERM to the pid file (%d): %v", last, left)
+		}
+		waitExit(t, left[0], time.Until(deadline))
+	}
+	t.Logf("upgrades started: %d", strings.Count(s.stderr.String(), "upgrade: started"))
+}
+
+// waitLogCount waits until the server's stderr has n lines containing want.
+func (s *server) waitLogCount(want string, n int, d time.Duration) {
+	s.t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for strings.Count(s.stderr.String(), want) < n {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			s.t.Fatalf("fewer than %d %q in stderr within %v:\n%s", n, want, d, s.stderr.String())
+		}
+	}
+}
