@@ -1,0 +1,40 @@
+//go:build linux
+
+package systemdtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The trap: a systemd booted on the machine's own /tmp empties it. The
+// booted one must see a /tmp of its own, leave the real one alone, run a
+// unit, and see the test's directory at its own path.
+func TestBoot_RunsAUnitAndLeavesTheRealTmpAlone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start := time.Now()
+	s := Boot(t, ctx)
+	t.Logf("booted systemd pid %d in %v", s.PID, time.Since(start).Round(time.Millisecond))
+
+	out, err := s.Exec(ctx, "ls", "-A", "/tmp")
+	if err != nil {
+		t.Fatalf("ls /tmp inside: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), filepath.Base(s.canary)) {
+		t.Fatalf("the booted systemd sees the real /tmp (canary %s in its /tmp):\n%s", s.canary, out)
+	}
+	mark := filepath.Join(s.Dir, "ran")
+	s.Install("mark.service", "[Unit]\nDefaultDependencies=no\n[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo $$PPID > "+mark+"'\n")
+	s.Systemctl("start", "mark.service")
+	if b, err := os.ReadFile(mark); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Fatalf("the unit did not run under the booted systemd (PID 1 inside): %q, %v", b, err)
+	}
+	if st := s.Show("mark.service", "Result"); st != "success" {
+		t.Fatalf("mark.service result %q", st)
+	}
+}
