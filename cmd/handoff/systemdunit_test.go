@@ -1,0 +1,199 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/systemdtest"
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// The address every unit listens on: the booted system has a network
+// namespace of its own, so a fixed port is free.
+const unitAddr = "127.0.0.1:8080"
+
+// bootWithApp boots a real systemd, copies handoff and hello into the
+// test's directory (the booted system has its own /tmp) and installs
+// app.service running `handoff run ... -- hello`, plus app.socket when
+// socketUnit. extra lines go in [Service].
+func bootWithApp(t *testing.T, socketUnit bool, runFlags string, extra ...string) *systemdtest.System {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := systemdtest.Boot(t, ctx)
+	handoff, hello := filepath.Join(s.Dir, "handoff"), filepath.Join(s.Dir, "hello")
+	testserver.Replace(t, bin.handoff, handoff)
+	testserver.Replace(t, bin.hello, hello)
+	os.Chmod(handoff, 0o755)
+	os.Chmod(hello, 0o755)
+	if socketUnit {
+		s.Install("app.socket", "[Unit]\nDefaultDependencies=no\n[Socket]\nListenStream="+unitAddr+"\nBacklog=4096\n")
+	}
+	unit := fmt.Sprintf(`[Unit]
+DefaultDependencies=no
+[Service]
+Type=notify
+NotifyAccess=main
+ExecStart=%s run --control %s/ctl.sock --listen http=tcp://%s %s -- %s -addr %s -drain-idle 100ms
+StandardOutput=append:%s/app.log
+StandardError=append:%s/app.log
+TimeoutStopSec=30
+%s
+`, handoff, s.Dir, unitAddr, runFlags, hello, unitAddr, s.Dir, s.Dir, strings.Join(extra, "\n"))
+	s.Install("app.service", unit)
+	if socketUnit {
+		s.Systemctl("start", "app.socket")
+	}
+	s.Systemctl("start", "app.service") // Type=notify: returns once READY=1
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(s.Dir, "app.log"))
+			t.Logf("app.log:\n%s", b)
+			out, _ := s.TrySystemctl("status", "app.service")
+			t.Logf("systemctl status app.service:\n%s", out)
+		}
+	})
+	return s
+}
+
+func appLog(s *systemdtest.System) string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "app.log"))
+	return string(b)
+}
+
+// waitMainPID waits until app.service is active with a main pid other
+// than old.
+func waitMainPID(t *testing.T, s *systemdtest.System, old int, within time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	// Polls systemd's state: from outside there is no event to wait on.
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if p := s.MainPID("app.service"); p != 0 && p != old && s.Show("app.service", "ActiveState") == "active" {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("app.service not active with a new main pid (old %d) within %v", old, within)
+		}
+		<-tick.C
+	}
+}
+
+func loadCheck(t *testing.T, l *systemdtest.Load, what string) {
+	t.Helper()
+	l.Stop()
+	t.Logf("%s: %s", what, l)
+	if l.Refused.Load() != 0 || l.Failed.Load() != 0 {
+		t.Errorf("%s: %d refused, %d failed; want 0 and 0", what, l.Refused.Load(), l.Failed.Load())
+	}
+}
+
+// Item 1 under a real systemd: a .socket unit holds the address and
+// handoff run serves on it unchanged. `systemctl restart` of the service
+// then refuses nothing: the socket unit keeps the socket, connections wait
+// in its queue while the supervisor changes.
+func TestSystemd_SocketUnit_RestartRefusesNothing(t *testing.T) {
+	s := bootWithApp(t, true, "--probation 0")
+	if !strings.Contains(appLog(s), "socket passed by the service manager") {
+		t.Fatalf("the supervisor did not take the socket unit's socket:\n%s", appLog(s))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
+	defer l.Stop()
+	if err := l.WaitOK(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	before := s.MainPID("app.service")
+	start := time.Now()
+	s.Systemctl("restart", "app.service")
+	after := waitMainPID(t, s, before, 30*time.Second)
+	t.Logf("systemctl restart: main pid %d -> %d in %v", before, after, time.Since(start).Round(time.Millisecond))
+	if err := l.WaitOK(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	loadCheck(t, l, "socket unit, systemctl restart")
+}
+
+// Item 2: with FileDescriptorStoreMax= and no socket unit, the supervisor
+// stores the socket it bound in systemd's fd store; `systemctl restart`
+// hands it back (by its --listen name) to the next supervisor, which binds
+// nothing: 0 refused.
+func TestSystemd_FDStore_RestartRefusesNothing(t *testing.T) {
+	s := bootWithApp(t, false, "--probation 0 --fd-store on", "FileDescriptorStoreMax=8")
+	if !strings.Contains(appLog(s), "fd store") {
+		t.Fatalf("the supervisor did not store its socket:\n%s", appLog(s))
+	}
+	if n := s.Show("app.service", "NFileDescriptorStore"); n != "1" {
+		t.Fatalf("systemd holds %q fds for app.service, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
+	defer l.Stop()
+	if err := l.WaitOK(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		before := s.MainPID("app.service")
+		start := time.Now()
+		s.Systemctl("restart", "app.service")
+		after := waitMainPID(t, s, before, 30*time.Second)
+		t.Logf("systemctl restart %d: main pid %d -> %d in %v", i+1, before, after, time.Since(start).Round(time.Millisecond))
+		if err := l.WaitOK(ctx, 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Count(appLog(s), "socket passed by the service manager"); got != 2 {
+		t.Errorf("%d starts took the socket from the fd store, want 2:\n%s", got, appLog(s))
+	}
+	loadCheck(t, l, "fd store, systemctl restart x2")
+}
+
+// Item 3 (issue 11): kill -9 of the supervisor under non-retrying load,
+// Restart=always, the socket held by a socket unit or the fd store: no
+// connection refused, no request failed.
+func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		socket bool
+		flags  string
+		extra  []string
+	}{
+		{"socket unit", true, "--probation 0", []string{"Restart=always", "RestartSec=100ms"}},
+		{"fd store", false, "--probation 0 --fd-store on", []string{"Restart=always", "RestartSec=100ms", "FileDescriptorStoreMax=8"}},
+	} {
+		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			s := bootWithApp(t, c.socket, c.flags, c.extra...)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
+			defer l.Stop()
+			if err := l.WaitOK(ctx, 50); err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < 3; i++ {
+				before := s.MainPID("app.service")
+				start := time.Now()
+				if out, err := s.Exec(ctx, "kill", "-9", strconv.Itoa(before)); err != nil {
+					t.Fatalf("kill -9 %d: %v %s", before, err, out)
+				}
+				after := waitMainPID(t, s, before, time.Minute)
+				t.Logf("kill -9 %d: restarted as %d in %v", before, after, time.Since(start).Round(time.Millisecond))
+				if err := l.WaitOK(ctx, 50); err != nil {
+					t.Fatal(err)
+				}
+			}
+			loadCheck(t, l, c.name+", kill -9 x3")
+		})
+	}
+}
