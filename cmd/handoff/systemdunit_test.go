@@ -161,8 +161,10 @@ func TestSystemd_FDStore_RestartRefusesNothing(t *testing.T) {
 
 // Item 3 (issue 11): kill -9 of the supervisor under non-retrying load,
 // Restart=always, the socket held by a socket unit or the fd store: no
-// connection refused, no request failed.
+// connection refused, no request failed, and a 3 s request in flight at
+// the kill is answered (by the old worker, which drains).
 func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
+	kill := os.Getenv("HANDOFF_TEST_KILLMODE")
 	for _, c := range []struct {
 		name   string
 		socket bool
@@ -173,6 +175,9 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 		{"fd store", false, "--probation 0 --fd-store on", []string{"Restart=always", "RestartSec=100ms", "FileDescriptorStoreMax=8"}},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
+			if kill != "" {
+				c.extra = append(c.extra, "KillMode="+kill)
+			}
 			s := bootWithApp(t, c.socket, c.flags, c.extra...)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
@@ -183,14 +188,38 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 			}
 			for i := 0; i < 3; i++ {
 				before := s.MainPID("app.service")
+				slow := make(chan string, 1)
+				go func() {
+					rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+					defer cancel()
+					st, pid, err := s.Request(rctx, unitAddr, "/slow?ms=3000")
+					if err == nil && st != 200 {
+						err = fmt.Errorf("status %d", st)
+					}
+					if err != nil {
+						slow <- "FAILED: " + err.Error()
+						return
+					}
+					slow <- "answered by pid " + pid
+				}()
+				// Some answers later the slow request is in a worker
+				// (or, at worst, queued for the next one: also a 200).
+				if err := l.WaitOK(ctx, 20); err != nil {
+					t.Fatal(err)
+				}
 				start := time.Now()
 				if out, err := s.Exec(ctx, "kill", "-9", strconv.Itoa(before)); err != nil {
 					t.Fatalf("kill -9 %d: %v %s", before, err, out)
 				}
 				after := waitMainPID(t, s, before, time.Minute)
-				t.Logf("kill -9 %d: restarted as %d in %v", before, after, time.Since(start).Round(time.Millisecond))
+				restarted := time.Since(start).Round(time.Millisecond)
 				if err := l.WaitOK(ctx, 50); err != nil {
 					t.Fatal(err)
+				}
+				got := <-slow
+				t.Logf("kill -9 %d: restarted as %d in %v; 3 s request %s", before, after, restarted, got)
+				if strings.HasPrefix(got, "FAILED") {
+					t.Errorf("kill -9 %d: the request in flight %s", before, got)
 				}
 			}
 			loadCheck(t, l, c.name+", kill -9 x3")

@@ -55,21 +55,41 @@ func (s *System) StartLoad(addr, path string, clients int, pace, timeout time.Du
 func (l *Load) one(ctx context.Context, s *System, addr, path string, timeout time.Duration) {
 	rctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c, err := s.Dial(rctx, "tcp", addr)
+	status, pid, err := s.Request(rctx, addr, path)
+	switch {
+	case err != nil && errors.Is(err, errDial) && ctx.Err() != nil:
+		// stopped while dialling: not the server's fault
+	case err != nil && errors.Is(err, syscall.ECONNREFUSED):
+		l.Refused.Add(1)
+		l.note("%v", err)
+	case err != nil:
+		l.Failed.Add(1)
+		l.note("%v", err)
+	case status != http.StatusOK:
+		l.Failed.Add(1)
+		l.note("status %d from pid %s", status, pid)
+	default:
+		l.OK.Add(1)
+		l.mu.Lock()
+		l.pids[pid]++
+		l.mu.Unlock()
+	}
+}
+
+var errDial = errors.New("connect")
+
+// Request sends one POST to http://addr+path inside the booted system on a
+// new connection and returns the status and the X-Pid that answered. A
+// connect error wraps errDial (and the errno).
+func (s *System) Request(ctx context.Context, addr, path string) (status int, pid string, err error) {
+	c, err := s.Dial(ctx, "tcp", addr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return // stopped while dialling: not the server's fault
-		}
-		if errors.Is(err, syscall.ECONNREFUSED) {
-			l.Refused.Add(1)
-		} else {
-			l.Failed.Add(1)
-		}
-		l.note("connect: %v", err)
-		return
+		return 0, "", fmt.Errorf("%w: %w", errDial, err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
 	_, err = io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: "+addr+"\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello")
 	var resp *http.Response
 	if err == nil {
@@ -79,19 +99,10 @@ func (l *Load) one(ctx context.Context, s *System, addr, path string, timeout ti
 		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 	}
-	switch {
-	case err != nil:
-		l.Failed.Add(1)
-		l.note("request: %v", err)
-	case resp.StatusCode != http.StatusOK:
-		l.Failed.Add(1)
-		l.note("status %d from pid %s", resp.StatusCode, resp.Header.Get("X-Pid"))
-	default:
-		l.OK.Add(1)
-		l.mu.Lock()
-		l.pids[resp.Header.Get("X-Pid")]++
-		l.mu.Unlock()
+	if err != nil {
+		return 0, "", fmt.Errorf("request %s: %w", path, err)
 	}
+	return resp.StatusCode, resp.Header.Get("X-Pid"), nil
 }
 
 func (l *Load) note(format string, args ...any) {
