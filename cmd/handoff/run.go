@@ -80,7 +80,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	watchdog := fs.Duration("watchdog", 0, "restart a ready worker that sends no WATCHDOG=1 for this long (passed as WATCHDOG_USEC; 0: off)")
 	crashLimit := fs.Int("crash-limit", 5, "exit with status 1 after this many consecutive crashes (restarts back off from 100ms to 10s)")
 	stableAfter := fs.Duration("crash-window", 30*time.Second, "a worker that ran this long before crashing starts a new count")
-	fdStore := fs.String("fd-store", "auto", "hand the bound sockets to systemd's fd store: auto (when $FDSTORE says it keeps one, systemd 254+), on (whenever NOTIFY_SOCKET is set; needs FileDescriptorStoreMax=), off")
+	fdStore := fs.String("fd-store", "auto", "hand the bound sockets to systemd's fd store: auto (when $FDSTORE says it keeps one: systemd 254+ sets it, on older ones the unit sets Environment=FDSTORE=N), on (whenever NOTIFY_SOCKET is set; needs FileDescriptorStoreMax=), off")
 	verbose := fs.Bool("v", false, "log debug detail (notifications, signals) to stderr")
 	quiet := fs.Bool("q", false, "log only warnings and errors")
 	if code, ok := parseFlags(fs, args); !ok {

@@ -172,7 +172,8 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 		extra  []string
 	}{
 		{"socket unit", true, "--probation 0", []string{"Restart=always", "RestartSec=100ms"}},
-		{"fd store", false, "--probation 0 --fd-store on", []string{"Restart=always", "RestartSec=100ms", "FileDescriptorStoreMax=8"}},
+		// --fd-store auto: the unit offers the store as systemd 254 would.
+		{"fd store", false, "--probation 0", []string{"Restart=always", "RestartSec=100ms", "FileDescriptorStoreMax=8", "Environment=FDSTORE=8"}},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			if kill != "" {

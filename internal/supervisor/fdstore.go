@@ -15,7 +15,9 @@ import (
 // FDStore modes (Config.FDStore, `handoff run --fd-store`).
 const (
 	// FDStoreAuto stores the sockets when the service manager says it
-	// keeps a store for this service ($FDSTORE, systemd 254+).
+	// keeps a store for this service: $FDSTORE is a positive count
+	// (systemd 254+ sets it; on 252 and 253 the unit sets
+	// Environment=FDSTORE=N next to FileDescriptorStoreMax=N).
 	FDStoreAuto = "auto"
 	// FDStoreOn stores them whenever NOTIFY_SOCKET is set: systemd 252 and
 	// 253 keep them if the unit has FileDescriptorStoreMax= (and log a
