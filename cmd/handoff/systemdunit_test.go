@@ -227,3 +227,28 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 		})
 	}
 }
+
+// The baseline the socket unit and the fd store remove: with neither, a
+// `systemctl restart` closes the socket and the next supervisor binds a new
+// one, and connections in between are refused. Measured, not asserted (how
+// many depends on the machine's speed).
+func TestSystemd_NoStoreNoSocketUnit_RestartRefuses_Measured(t *testing.T) {
+	s := bootWithApp(t, false, "--probation 0 --fd-store off")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
+	defer l.Stop()
+	if err := l.WaitOK(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		before := s.MainPID("app.service")
+		s.Systemctl("restart", "app.service")
+		waitMainPID(t, s, before, 30*time.Second)
+		if err := l.WaitOK(ctx, 50); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Stop()
+	t.Logf("no fd store, no socket unit, systemctl restart x2: %s", l)
+}
