@@ -22,6 +22,13 @@ import (
 // LISTEN_PID, as systemd does.
 func activated(t *testing.T, listen []string, args ...string) *activatedSup {
 	t.Helper()
+	return activatedAs(t, "web", listen, args...)
+}
+
+// activatedAs is activated with the activator naming the sockets fdnames
+// (LISTEN_FDNAMES, colon-separated).
+func activatedAs(t *testing.T, fdnames string, listen []string, args ...string) *activatedSup {
+	t.Helper()
 	activator, err := exec.LookPath("systemd-socket-activate")
 	if err != nil {
 		t.Skip("systemd-socket-activate not installed")
@@ -31,7 +38,7 @@ func activated(t *testing.T, listen []string, args ...string) *activatedSup {
 	for _, l := range listen {
 		cmdline = append(cmdline, "-l", l)
 	}
-	cmdline = append(cmdline, "--fdname=web", bin.handoff, "run", "--control", s.ctl)
+	cmdline = append(cmdline, "--fdname="+fdnames, bin.handoff, "run", "--control", s.ctl)
 	cmdline = append(cmdline, args...)
 	s.cmd = exec.Command(activator, cmdline...)
 	s.cmd.Stdout, s.cmd.Stderr = s.stderr, s.stderr
@@ -169,4 +176,29 @@ func readAll(c net.Conn, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// By name first: a passed socket named like a --listen entry serves it even
+// where the addresses differ (the activator decides where its sockets
+// listen), and the supervisor says so.
+func TestRun_SocketActivated_MatchesByNameBeforeAddress(t *testing.T) {
+	written := "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t))
+	real := "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t))
+	s := activatedAs(t, "http", []string{real}, "--listen", "http=tcp://"+written, "--probation", "0", "--", bin.hello, "-addr", real)
+	st := s.waitState(func(st control.Status) bool { return st.State == "serving" }, 20*time.Second, "first generation serving")
+	for _, p := range servingPIDs(st) {
+		s.pids[p] = true
+	}
+	s.trigger.Close()
+	if out := s.stderr.String(); !strings.Contains(out, "inherited socket listens elsewhere than its --listen says") {
+		t.Fatalf("no warning that the socket named http listens at %s, not %s:\n%s", real, written, out)
+	}
+	if p := getPID(t, real); !s.pids[p] {
+		t.Fatalf("pid %d answered on %s, want a worker of the supervisor", p, real)
+	}
+	if c, err := net.DialTimeout("tcp", written, time.Second); err == nil {
+		c.Close()
+		t.Fatalf("something listens on %s: the supervisor bound the --listen address besides the passed socket", written)
+	}
+	s.stop(t)
 }
