@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,14 +27,20 @@ const unitAddr = "127.0.0.1:8080"
 // socketUnit. extra lines go in [Service].
 func bootWithApp(t *testing.T, socketUnit bool, runFlags string, extra ...string) *systemdtest.System {
 	t.Helper()
+	return bootWithProgram(t, socketUnit, runFlags, "DIR/hello -addr "+unitAddr+" -drain-idle 100ms", extra...)
+}
+
+// bootWithProgram is bootWithApp running program (DIR: the test's
+// directory, where hello and many are).
+func bootWithProgram(t *testing.T, socketUnit bool, runFlags, program string, extra ...string) *systemdtest.System {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := systemdtest.Boot(t, ctx)
-	handoff, hello := filepath.Join(s.Dir, "handoff"), filepath.Join(s.Dir, "hello")
-	testserver.Replace(t, bin.handoff, handoff)
-	testserver.Replace(t, bin.hello, hello)
-	os.Chmod(handoff, 0o755)
-	os.Chmod(hello, 0o755)
+	handoff := filepath.Join(s.Dir, "handoff")
+	for from, to := range map[string]string{bin.handoff: handoff, bin.hello: filepath.Join(s.Dir, "hello"), bin.many: filepath.Join(s.Dir, "many")} {
+		testserver.Replace(t, from, to)
+	}
 	if socketUnit {
 		s.Install("app.socket", "[Unit]\nDefaultDependencies=no\n[Socket]\nListenStream="+unitAddr+"\nBacklog=4096\n")
 	}
@@ -42,12 +49,12 @@ DefaultDependencies=no
 [Service]
 Type=notify
 NotifyAccess=main
-ExecStart=%s run --control %s/ctl.sock --listen http=tcp://%s %s -- %s -addr %s -drain-idle 100ms
+ExecStart=%s run --control %s/ctl.sock --listen http=tcp://%s %s -- %s
 StandardOutput=append:%s/app.log
 StandardError=append:%s/app.log
 TimeoutStopSec=30
 %s
-`, handoff, s.Dir, unitAddr, runFlags, hello, unitAddr, s.Dir, s.Dir, strings.Join(extra, "\n"))
+`, handoff, s.Dir, unitAddr, strings.ReplaceAll(runFlags, "DIR", s.Dir), strings.ReplaceAll(program, "DIR", s.Dir), s.Dir, s.Dir, strings.Join(extra, "\n"))
 	s.Install("app.service", unit)
 	if socketUnit {
 		s.Systemctl("start", "app.socket")
@@ -251,4 +258,27 @@ func TestSystemd_NoStoreNoSocketUnit_RestartRefuses_Measured(t *testing.T) {
 	}
 	l.Stop()
 	t.Logf("no fd store, no socket unit, systemctl restart x2: %s", l)
+}
+
+// A unix socket in the fd store keeps its path: the supervisor that stored
+// it must not unlink it at exit, or the next one would serve on a socket
+// nobody can reach.
+func TestSystemd_FDStore_UnixSocketKeepsItsPath(t *testing.T) {
+	s := bootWithProgram(t, false, "--probation 0 --fd-store on --listen sock=unix://DIR/app.sock",
+		"DIR/many -addr "+unitAddr+" -unix DIR/app.sock", "FileDescriptorStoreMax=8")
+	path := filepath.Join(s.Dir, "app.sock")
+	if n := s.Show("app.service", "NFileDescriptorStore"); n != "2" {
+		t.Fatalf("systemd holds %q fds for app.service, want 2 (tcp and unix)", n)
+	}
+	before := s.MainPID("app.service")
+	s.Systemctl("restart", "app.service")
+	waitMainPID(t, s, before, 30*time.Second)
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		t.Fatalf("after systemctl restart, connect %s: %v", path, err)
+	}
+	c.Close()
+	if got := strings.Count(appLog(s), "socket passed by the service manager"); got != 2 {
+		t.Errorf("the restarted supervisor took %d sockets from the store, want 2:\n%s", got, appLog(s))
+	}
 }
