@@ -37,6 +37,11 @@ func bootWithProgram(t *testing.T, socketUnit bool, runFlags, program string, ex
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := systemdtest.Boot(t, ctx)
+	if kill := os.Getenv("HANDOFF_TEST_KILLMODE"); kill != "" {
+		// To measure the other modes (docs/SYSTEMD.md, KillMode); a
+		// later KillMode= line wins.
+		extra = append(extra, "KillMode="+kill)
+	}
 	handoff := filepath.Join(s.Dir, "handoff")
 	for from, to := range map[string]string{bin.handoff: handoff, bin.hello: filepath.Join(s.Dir, "hello"), bin.many: filepath.Join(s.Dir, "many")} {
 		testserver.Replace(t, from, to)
@@ -53,6 +58,8 @@ ExecStart=%s run --control %s/ctl.sock --listen http=tcp://%s %s -- %s
 StandardOutput=append:%s/app.log
 StandardError=append:%s/app.log
 TimeoutStopSec=30
+# The supervisor alone signals its workers (docs/SYSTEMD.md, KillMode).
+KillMode=process
 %s
 `, handoff, s.Dir, unitAddr, strings.ReplaceAll(runFlags, "DIR", s.Dir), strings.ReplaceAll(program, "DIR", s.Dir), s.Dir, s.Dir, strings.Join(extra, "\n"))
 	s.Install("app.service", unit)
@@ -171,7 +178,6 @@ func TestSystemd_FDStore_RestartRefusesNothing(t *testing.T) {
 // connection refused, no request failed, and a 3 s request in flight at
 // the kill is answered (by the old worker, which drains).
 func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
-	kill := os.Getenv("HANDOFF_TEST_KILLMODE")
 	for _, c := range []struct {
 		name   string
 		socket bool
@@ -183,9 +189,6 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 		{"fd store", false, "--probation 0", []string{"Restart=always", "RestartSec=100ms", "FileDescriptorStoreMax=8", "Environment=FDSTORE=8"}},
 	} {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
-			if kill != "" {
-				c.extra = append(c.extra, "KillMode="+kill)
-			}
 			s := bootWithApp(t, c.socket, c.flags, c.extra...)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
