@@ -5,6 +5,7 @@ package systemdtest
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -36,5 +37,28 @@ func TestBoot_RunsAUnitAndLeavesTheRealTmpAlone(t *testing.T) {
 	}
 	if st := s.Show("mark.service", "Result"); st != "success" {
 		t.Fatalf("mark.service result %q", st)
+	}
+}
+
+// The canary must make a test fail loudly when it is gone: here a child
+// test removes it by hand, as systemd-tmpfiles would have.
+func TestBoot_FailsLoudlyWhenTheCanaryIsGone(t *testing.T) {
+	if os.Getenv("SYSTEMDTEST_EAT_CANARY") == "1" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		s := Boot(t, ctx)
+		os.Remove(s.canary)
+		return
+	}
+	if err := Available(); err != nil {
+		t.Skipf("cannot boot a real systemd: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBoot_FailsLoudlyWhenTheCanaryIsGone$", "-test.v")
+	cmd.Env = append(os.Environ(), "SYSTEMDTEST_EAT_CANARY=1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "THE REAL /tmp WAS EMPTIED") {
+		t.Fatalf("a test whose canary vanished did not fail loudly (err %v):\n%s", err, out)
 	}
 }
