@@ -222,6 +222,7 @@ func (c *chain) keep(sc syscall.Conn) (int, error) {
 // ready: see links.ready.
 func (c *chain) ready() []error {
 	c.inh.closeUnclaimed()
+	c.storeFDs() // fdstore.go
 	// Connect to the previous generation before it hears we are ready:
 	// it drains from then on, and passes its connections on this channel.
 	if c.pred != nil {

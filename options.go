@@ -94,6 +94,15 @@ type Options struct {
 	// Ctrl-Break and the console's close, logoff and shutdown events drain.
 	NoSignals bool
 
+	// NoFDStore keeps the sockets out of systemd's fd store. By default,
+	// when $FDSTORE says systemd keeps one (FileDescriptorStoreMax=;
+	// systemd 254+ sets it, on older ones set Environment=FDSTORE=N), Ready
+	// stores every socket this process serves on, and the next start of
+	// the service (systemctl restart, a crash with Restart=) inherits them:
+	// no connection is refused while the service is down. Linux and BSD
+	// under systemd only; ignored under the handoff supervisor.
+	NoFDStore bool
+
 	// Logger receives what happens: upgrades, readiness, drains, failures.
 	// Default: nothing is logged.
 	Logger *slog.Logger

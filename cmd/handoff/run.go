@@ -39,6 +39,14 @@ its handover socket in READY=1 (X_HANDOFF_HANDOVER=PATH, X_HANDOFF_STATE=1);
 the worker an upgrade starts in its place gets HANDOFF_HANDOVER_SOCKET,
 HANDOFF_HANDOVER_PID and HANDOFF_STATE, and the two talk directly.
 
+Behind systemd: sockets passed by socket activation (a .socket unit, the fd
+store, systemd-socket-activate) are matched to the --listen entries by name
+(FileDescriptorName=, FDNAME=), then by address, and not bound again; a passed
+socket that matches no --listen is an error at start. With --fd-store the
+sockets it binds go to systemd's fd store (FDSTORE=1, FDNAME=NAME) and come
+back at the next start, so a restart or a crash refuses no connection. See
+docs/SYSTEMD.md.
+
 Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again); TERM, INT
 and QUIT drain the workers and exit, a second one kills them at once; USR1 is
 forwarded to the workers; WINCH drains the workers but keeps the sockets until
@@ -72,6 +80,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	watchdog := fs.Duration("watchdog", 0, "restart a ready worker that sends no WATCHDOG=1 for this long (passed as WATCHDOG_USEC; 0: off)")
 	crashLimit := fs.Int("crash-limit", 5, "exit with status 1 after this many consecutive crashes (restarts back off from 100ms to 10s)")
 	stableAfter := fs.Duration("crash-window", 30*time.Second, "a worker that ran this long before crashing starts a new count")
+	fdStore := fs.String("fd-store", "auto", "hand the bound sockets to systemd's fd store: auto (when $FDSTORE says it keeps one: systemd 254+ sets it, on older ones the unit sets Environment=FDSTORE=N), on (whenever NOTIFY_SOCKET is set; needs FileDescriptorStoreMax=), off")
 	verbose := fs.Bool("v", false, "log debug detail (notifications, signals) to stderr")
 	quiet := fs.Bool("q", false, "log only warnings and errors")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -80,6 +89,12 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	argv := fs.Args()
 	if len(argv) == 0 {
 		fmt.Fprintln(stderr, "handoff run: no program given: handoff run [flags] -- PROGRAM [ARGS...]")
+		return exitUsage
+	}
+	switch *fdStore {
+	case "auto", "on", "off":
+	default:
+		fmt.Fprintf(stderr, "handoff run: --fd-store %q: want auto, on or off\n", *fdStore)
 		return exitUsage
 	}
 	usageErr := func(format string, a ...any) int {
@@ -129,6 +144,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		StableAfter:  *stableAfter,
 		PIDFile:      *pidFile,
 		Control:      path,
+		FDStore:      *fdStore,
 		Stderr:       stderr,
 		Logger:       logger,
 	}

@@ -89,6 +89,9 @@ type Config struct {
 	PIDFile string
 	// Control is the control socket path. Empty: no control socket.
 	Control string
+	// FDStore says whether the sockets New binds go to systemd's fd store
+	// (FDStoreAuto, the default; FDStoreOn; FDStoreOff; see fdstore.go).
+	FDStore string
 
 	// Env is the environment given to workers, minus the protocol
 	// variables. Default os.Environ().

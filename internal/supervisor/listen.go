@@ -23,7 +23,22 @@ type boundSocket struct {
 	desc   string
 	closer io.Closer
 	unlink string // unixgram path to remove at close (net does not)
+	// inherited: passed by socket activation (a socket unit, the fd
+	// store); its activator keeps it, its path is not ours to remove.
+	inherited bool
+	stored    bool // handed to systemd's fd store
 }
+
+// inheritedSocket wraps a descriptor passed by socket activation that
+// serves spec. fd is already close-on-exec; closing it at release leaves
+// the activator's copy listening.
+func inheritedSocket(spec ListenSpec, fd int, d sockets.Desc) *boundSocket {
+	return &boundSocket{spec: spec, fd: fd, desc: d.String(), closer: nopCloser{}, inherited: true}
+}
+
+type nopCloser struct{}
+
+func (nopCloser) Close() error { return nil }
 
 // bind binds spec. A unix socket file left by a dead process (nobody
 // accepts on it) is removed first; a live one is an error, as is a port in

@@ -76,21 +76,36 @@ func New(cfg Config) (*Supervisor, error) {
 			s.release()
 		}
 	}()
+	s.cfg.Env = withoutFDStore(s.cfg.Env)
+	// Sockets a socket unit or systemd's fd store passed us (activation.go).
+	adopted, err := adoptInherited(cfg.Listeners, s.log)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
-	for _, spec := range cfg.Listeners {
+	for i, spec := range cfg.Listeners {
 		if seen[spec.Name] {
 			// Not an error for systemd, but the library and most
 			// programs look sockets up by name.
 			s.log.Warn("handoff: several listeners share a name", "name", spec.Name)
 		}
 		seen[spec.Name] = true
-		b, err := bind(spec)
-		if err != nil {
-			return nil, err
+		b := adopted[i]
+		delete(adopted, i)
+		if b == nil {
+			if b, err = bind(spec); err != nil {
+				for _, a := range adopted {
+					a.close()
+				}
+				return nil, err
+			}
 		}
 		s.sockets = append(s.sockets, b)
 		s.fds = append(s.fds, b.fd)
 		s.names = append(s.names, spec.Name)
+	}
+	if err := s.storeSockets(cfg.FDStore); err != nil { // fdstore.go
+		return nil, err
 	}
 	if cfg.Control != "" {
 		s.ctl, err = control.Listen(cfg.Control)
