@@ -25,6 +25,8 @@ type drainer struct {
 	conns    map[net.Conn]*connInfo
 	hijacked int
 	outbox   []*migConn    // taken connections net/http let go of, to send
+	broken   bool          // migration stopped: taken connections are given back, not sent
+	back     *backlog      // connections served again after the listener closed (giveback.go)
 	changed  chan struct{} // a connection changed state (capacity 1)
 }
 
@@ -39,6 +41,7 @@ type handoffKey struct{}
 
 func newDrainer(h *Handoff, srv *http.Server) *drainer {
 	d := &drainer{h: h, srv: srv, conns: make(map[net.Conn]*connInfo), changed: make(chan struct{}, 1)}
+	d.back = newBacklog(d)
 
 	userState := srv.ConnState
 	srv.ConnState = func(c net.Conn, s http.ConnState) {
@@ -94,6 +97,9 @@ func (d *drainer) track(c net.Conn, s http.ConnState) {
 	d.mu.Lock()
 	switch s {
 	case http.StateNew, http.StateIdle:
+		if s == http.StateNew {
+			d.back.settledLocked(c)
+		}
 		if mc, ok := c.(*migConn); ok && s == http.StateIdle {
 			mc.idle()
 		}
@@ -124,6 +130,11 @@ func (d *drainer) track(c net.Conn, s http.ConnState) {
 		delete(d.conns, c)
 	}
 	d.mu.Unlock()
+	d.poke()
+}
+
+// poke wakes the drain loop.
+func (d *drainer) poke() {
 	select {
 	case d.changed <- struct{}{}:
 	default:
@@ -167,11 +178,16 @@ func (d *drainer) drain() error {
 	}
 	for {
 		pending := 0
+		if d.sender != nil && !d.sender.alive() {
+			// The successor's channel died (the successor exited, or
+			// stopped taking connections): nothing more is sent into it.
+			d.stopMigrating("the successor's channel is gone")
+		}
 		if d.sender != nil {
 			pending = d.migrateIdle()
 		}
 		http1, next := d.closeQuiet(start, quiet)
-		if http1 == 0 && pending == 0 && d.outboxLen() == 0 {
+		if http1 == 0 && pending == 0 && d.outboxLen() == 0 && d.finish() {
 			break
 		}
 		if pending > 0 || d.outboxLen() > 0 {
@@ -186,11 +202,13 @@ func (d *drainer) drain() error {
 			h.log.Warn("handoff: drain timeout, closing what is left", "connections", http1)
 			d.fellBack += http1
 			d.logMigration(start)
+			d.abandonBacklog()
 			return d.srv.Close()
 		case <-h.hardStop():
 			h.log.Warn("handoff: second stop signal, closing what is left", "connections", http1)
 			d.fellBack += http1
 			d.logMigration(start)
+			d.abandonBacklog()
 			return d.srv.Close()
 		}
 	}
@@ -212,6 +230,28 @@ func (d *drainer) drain() error {
 	}
 	h.log.Info("handoff: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked", d.hijackedCount())
 	return nil
+}
+
+// finish ends the give-back path if no connection is on its way through it
+// or was taken and not yet handed on, and reports whether it did: then the
+// drain may end.
+func (d *drainer) finish() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.outbox) > 0 || len(d.conns) > 0 && d.http1Locked() {
+		return false
+	}
+	return d.back.finalLocked()
+}
+
+// http1Locked reports a tracked HTTP/1 connection; d.mu held.
+func (d *drainer) http1Locked() bool {
+	for _, ci := range d.conns {
+		if !ci.h2 {
+			return true
+		}
+	}
+	return false
 }
 
 // closeQuiet closes HTTP/1 keep-alive connections that stayed idle for

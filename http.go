@@ -84,6 +84,7 @@ func (h *Handoff) Serve(ctx context.Context, srv *http.Server, ln net.Listener) 
 		// Wrapped even without migration: the wrapper also tells h2c
 		// connections from HTTP/1 ones before their first request.
 		l.setWrap(d.wrapConn(l.Addr().String()))
+		l.setBack(d)
 		d.migrate.Store(!h.opts.NoMigrate)
 	}
 	serveErr := make(chan error, 1)

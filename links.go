@@ -69,6 +69,9 @@ type links interface {
 // how many it took; what it could not send stays the caller's.
 type passer interface {
 	pass(ctx context.Context, conns []outgoing) (int, error)
+	// alive reports whether the channel may still carry connections; false
+	// is final.
+	alive() bool
 }
 
 // outgoing is one connection on its way to the successor.

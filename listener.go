@@ -31,6 +31,16 @@ type listener struct {
 	injected chan struct{} // capacity 1: wakes an Accept waiting out a pause
 	woken    bool          // the inner deadline was set to wake Accept for the queue
 	wrap     func(net.Conn) net.Conn
+	// back serves connections handed over after Close (the drain's
+	// give-back path, giveback.go): a chain's middle generation drains
+	// while its predecessor still passes connections to it.
+	back adopter
+}
+
+// adopter serves connections that arrive after the listener closed.
+type adopter interface {
+	adopt(c net.Conn, ln string) bool
+	accepting() bool
 }
 
 func newListener(inner net.Listener) *listener {
@@ -112,22 +122,46 @@ func (l *listener) Close() error {
 	l.closed = true
 	close(l.closedCh)
 	l.wake()
-	for _, c := range l.queue {
-		c.Close() // handed over too late to serve: the client sees a close
-	}
+	q := l.queue
 	l.queue = nil
+	for _, c := range q {
+		// Handed over, not yet accepted: served by the drain, or, past
+		// its end, closed.
+		if l.back == nil || !l.back.adopt(c, l.inner.Addr().String()) {
+			c.Close()
+		}
+	}
 	return nil
 }
 
+// setBack makes connections handed over after Close go to b.
+func (l *listener) setBack(b adopter) {
+	l.mu.Lock()
+	l.back = b
+	l.mu.Unlock()
+}
+
+// takes reports whether a connection handed over now would be served:
+// by Accept, or after Close by the drain's give-back path.
+func (l *listener) takes() bool {
+	l.mu.Lock()
+	closed, back := l.closed, l.back
+	l.mu.Unlock()
+	return !closed || back != nil && back.accepting()
+}
+
 // inject queues a connection handed over by the previous generation for
-// Accept, and wakes an Accept blocked in the kernel. It reports false (and
-// the caller keeps c) once the listener is closed.
+// Accept, and wakes an Accept blocked in the kernel. Once the listener is
+// closed it goes to the drain's give-back path instead; inject reports
+// false (and the caller keeps c) when that is over too.
 func (l *listener) inject(c net.Conn) bool {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
-		return false
+		back := l.back
+		l.mu.Unlock()
+		return back != nil && back.adopt(c, l.inner.Addr().String())
 	}
+	defer l.mu.Unlock()
 	l.queue = append(l.queue, c)
 	l.woken = true
 	l.wake()

@@ -171,14 +171,46 @@ func (d *drainer) migratable(r *http.Request) bool {
 }
 
 // handOver is migConn.Close for a taken connection: net/http let go of it.
+// Once migration has stopped it is given back at once: it was taken with
+// nothing read, so serving it here from the start loses nothing.
 func (d *drainer) handOver(c *migConn) {
 	d.mu.Lock()
-	d.outbox = append(d.outbox, c)
-	d.mu.Unlock()
-	select {
-	case d.changed <- struct{}{}:
-	default:
+	broken := d.broken
+	if !broken {
+		d.outbox = append(d.outbox, c)
 	}
+	d.mu.Unlock()
+	if broken {
+		d.giveBack([]*migConn{c})
+		return
+	}
+	d.poke()
+}
+
+// giveBack serves taken connections here again (giveback.go); only past
+// the drain's end, when nothing serves any more, are they closed.
+func (d *drainer) giveBack(out []*migConn) {
+	for _, c := range out {
+		if !d.adopt(c.TCPConn, c.ln) {
+			c.TCPConn.Close()
+		}
+	}
+}
+
+// stopMigrating ends migration for the rest of the drain: nothing more is
+// taken, the connections taken and not sent are given back, and every
+// HTTP/1 response from now on says "Connection: close".
+func (d *drainer) stopMigrating(why string) {
+	d.h.log.Info("handoff: migrate: stopped; the rest drain here", "reason", why)
+	d.sender = nil
+	d.migrate.Store(false)
+	d.mu.Lock()
+	d.broken = true
+	out := d.outbox
+	d.outbox = nil
+	d.mu.Unlock()
+	d.fellBack += len(out)
+	d.giveBack(out)
 }
 
 func (d *drainer) outboxLen() int {
@@ -217,8 +249,11 @@ func (c *migConn) isTaken() bool {
 	return c.taken
 }
 
-// send passes connections to the successor. What it cannot pass is
-// closed: net/http has already let go of them.
+// send passes connections to the successor. What it cannot pass is given
+// back (served here), and migration stops: a channel that failed once is
+// not trusted with more. Only what the handover package could not tell
+// apart (sent, unconfirmed: ErrUnconfirmed) is closed, by it, never two
+// owners.
 func (d *drainer) send(out []*migConn) {
 	conns := make([]outgoing, len(out))
 	for i, c := range out {
@@ -233,14 +268,10 @@ func (d *drainer) send(out []*migConn) {
 	if err == nil {
 		return
 	}
-	d.h.log.Warn("handoff: migrate: send connections; the rest drain", "err", err)
-	for _, c := range out[n:] {
-		c.TCPConn.Close()
-	}
+	d.h.log.Warn("handoff: migrate: send connections; the rest are served here", "err", err, "given_back", len(out)-n)
 	d.fellBack += len(out) - n
-	// Stop taking connections: the rest answer with Connection: close.
-	d.sender = nil
-	d.migrate.Store(false)
+	d.giveBack(out[n:])
+	d.stopMigrating("sending failed")
 }
 
 func (d *drainer) logMigration(start time.Time) {

@@ -93,7 +93,29 @@ func (p *predecessor) connect() {
 		p.closeConns()
 		return
 	}
+	r.Admit(p.admit)
 	go p.receive(r)
+}
+
+// admit tells the receiver, before it confirms a frame, whether this
+// generation will serve the connection: never acknowledge one that would
+// then be closed (the previous generation keeps it and serves it itself).
+func (p *predecessor) admit(meta []byte) bool {
+	if len(meta) == 0 {
+		return false
+	}
+	switch meta[0] {
+	case metaHTTP:
+		p.mu.Lock()
+		l := p.migrating[string(meta[1:])]
+		p.mu.Unlock()
+		return l != nil && l.takes()
+	case metaUser:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.conns != nil && !p.connsDone
+	}
+	return false
 }
 
 // close, at Stop, closes the channel to the previous generation:

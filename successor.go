@@ -227,6 +227,11 @@ func (s *successor) channel(ctx context.Context) *handover.Sender {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if link.sender != nil && !link.sender.Alive() {
+		// The successor that connected last has gone (a failed upgrade
+		// under the supervisor): never send into a dead channel.
+		return nil
+	}
 	return link.sender
 }
 
@@ -290,6 +295,8 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // senderPasser passes connections over the handover channel.
 type senderPasser struct{ s *handover.Sender }
+
+func (p senderPasser) alive() bool { return p.s.Alive() }
 
 func (p senderPasser) pass(ctx context.Context, conns []outgoing) (int, error) {
 	hc := make([]handover.Conn, len(conns))

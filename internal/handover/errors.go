@@ -25,6 +25,11 @@ var (
 	// ErrRefused: the receiver refused a state blob. The error carries its
 	// reason.
 	ErrRefused = errors.New("handover: state refused")
+	// ErrNotServed: the receiver could not serve a frame of connections (a
+	// descriptor it could not make a connection of, say at EMFILE, or one
+	// its Admit check refused) and refused it before confirming it. The
+	// sender keeps them (it sees ErrAborted with this reason).
+	ErrNotServed = errors.New("handover: connections refused: this side cannot serve them")
 	// ErrChecksum: a state blob arrived corrupt (length or SHA-256 differ
 	// from what the sender computed).
 	ErrChecksum = errors.New("handover: state checksum mismatch")

@@ -39,6 +39,7 @@ type Receiver struct {
 	state   *State // the state handed out last, until Next moves on
 	broken  error
 	done    bool
+	admit   func(meta []byte) bool // see Admit
 
 	mu     sync.Mutex
 	closed bool
@@ -153,7 +154,13 @@ func (r *Receiver) next(ctx context.Context) (Item, error) {
 	return Item{}, r.fail(fmt.Errorf("%w: unexpected %s frame from the sender", ErrProtocol, h.typ))
 }
 
-// conns takes a conns frame: confirm it, then queue its connections.
+// conns takes a conns frame: make its descriptors connections, ask Admit
+// whether this side can serve them, and only then confirm the frame and
+// queue them. Nothing that cannot be served is ever acknowledged: a frame
+// this side cannot take whole (a descriptor that does not become a
+// connection, say at EMFILE, or a connection Admit refuses) is refused
+// with an abort before the ack, so the sender knows it never left and
+// keeps serving it (see SendConns), and this side closes its copies.
 func (r *Receiver) conns(p []byte) (Item, error) {
 	fds := r.c.fr.takeFDs()
 	seq, recs, err := decodeConns(p)
@@ -167,6 +174,28 @@ func (r *Receiver) conns(p []byte) (Item, error) {
 		closeAll(fds)
 		return Item{}, r.fail(err)
 	}
+	items := make([]Item, 0, len(fds))
+	refuse := func(why error) (Item, error) {
+		for _, it := range items {
+			it.Conn.Close()
+		}
+		return Item{}, r.refuse(why)
+	}
+	for i, fd := range fds {
+		c, err := fileConn(fd)
+		if err != nil {
+			closeAll(fds[i+1:])
+			return refuse(fmt.Errorf("%w: descriptor %d of conns frame %d: %w", ErrNotServed, i, seq, err))
+		}
+		items = append(items, Item{Conn: c, Buffered: recs[i].buffered, Meta: recs[i].meta})
+	}
+	if r.admit != nil {
+		for i, it := range items {
+			if !r.admit(it.Meta) {
+				return refuse(fmt.Errorf("%w: connection %d of conns frame %d: nobody here serves it", ErrNotServed, i, seq))
+			}
+		}
+	}
 	// The ack comes before any connection is handed out: a sender that
 	// sees the channel end without it knows that this side never used
 	// them, and keeps serving them (see SendConns).
@@ -174,33 +203,45 @@ func (r *Receiver) conns(p []byte) (Item, error) {
 	if werr != nil && !peerGone(werr) {
 		// The sender may still be there and will take the missing ack
 		// for a refusal: these connections must stay its own.
-		closeAll(fds)
+		for _, it := range items {
+			it.Conn.Close()
+		}
 		return Item{}, r.fail(fmt.Errorf("write conns-ack: %w", werr))
 	}
 	r.seq = seq
 	r.acked += uint64(len(fds))
-	items := make([]Item, 0, len(fds))
-	var convErr error
-	for i, fd := range fds {
-		c, err := fileConn(fd)
-		if err != nil {
-			convErr = fmt.Errorf("%w: descriptor %d of conns frame %d: %v", ErrProtocol, i, seq, err)
-			continue
-		}
-		items = append(items, Item{Conn: c, Buffered: recs[i].buffered, Meta: recs[i].meta})
-	}
 	if werr != nil {
 		// The sender is gone, having written the whole frame: nobody else
 		// can own these connections, so they are handed out all the same.
 		r.fail(fmt.Errorf("%w: the sender went away: %w", ErrAborted, werr))
-	} else if convErr != nil {
-		r.fail(convErr)
-	}
-	if len(items) == 0 {
-		return Item{}, r.broken
 	}
 	r.queue = items[1:]
 	return items[0], nil
+}
+
+// refuse ends the transfer without confirming the frame just read: the
+// sender is told why, and keeps every connection it has not seen
+// confirmed.
+func (r *Receiver) refuse(why error) error {
+	if r.broken != nil {
+		return r.broken
+	}
+	r.broken = why
+	r.c.abort(why.Error())
+	r.c.c.Close()
+	return why
+}
+
+// Admit sets the check every connection of a conns frame passes before the
+// frame is confirmed: it gets the connection's Meta and reports whether
+// this side can serve it (a listener that still takes connections, a
+// program that reads them). One refusal refuses the whole frame, and ends
+// the transfer (ErrNotServed): the sender keeps that frame's connections and
+// every later one. Call it before the first Next; nil admits everything.
+func (r *Receiver) Admit(f func(meta []byte) bool) {
+	r.op.Lock()
+	defer r.op.Unlock()
+	r.admit = f
 }
 
 // peerGone tells a write that failed because the other end is closed (it

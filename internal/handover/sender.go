@@ -418,3 +418,23 @@ func (s *Sender) close(reason string) {
 		<-s.readerDone
 	})
 }
+
+// Alive reports whether the channel may still carry connections: the
+// Sender is not closed, finished or broken, and the receiver has not closed
+// its end (or died) as far as this side has seen. A false answer is final;
+// a true one can be overtaken at once, so a SendConns may still fail (and
+// then leaves the unconfirmed connections to the caller, see SendConns).
+func (s *Sender) Alive() bool {
+	select {
+	case <-s.closed:
+		return false
+	case <-s.readerDone:
+		return false
+	default:
+	}
+	if !s.op.TryLock() {
+		return true // an operation in progress: it will tell
+	}
+	defer s.op.Unlock()
+	return s.broken == nil && !s.finished
+}

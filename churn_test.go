@@ -1,0 +1,130 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"os"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/loadgen"
+)
+
+// Upgrade churn (issue 10): an upgrade every 100-150 ms, each started as
+// soon as the previous one's successor is ready and in probation long
+// enough for the chains to overlap (A drains while B hands over to C), under
+// non-retrying mixed load: POSTs, half keep-alive and half a connection per
+// request, slow requests in flight at every upgrade, and idle keep-alive
+// connections held open throughout. No request may fail, every generation
+// serves, and nothing is left running after the stop.
+//
+// CHURN_UPGRADES sets the number of upgrades (default 60: the CI form;
+// scripts/churn runs the long form).
+
+func TestChurn_Migrate_NoFailedRequests(t *testing.T)   { testChurn(t, true) }
+func TestChurn_NoMigrate_NoFailedRequests(t *testing.T) { testChurn(t, false) }
+
+func churnUpgrades(t testing.TB) int {
+	if v := os.Getenv("CHURN_UPGRADES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CHURN_UPGRADES=%q: not a count", v)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 20
+	}
+	return 60
+}
+
+func testChurn(t *testing.T, migrate bool) {
+	upgrades := churnUpgrades(t)
+	s := startHello(t, "-probation", "50ms", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
+	l := startLoadWith(t, loadgen.Config{
+		URL:          "http://" + s.addr + "/",
+		Mode:         loadgen.ModeMixed,
+		Clients:      8,
+		SlowPath:     "/slow?ms=300",
+		SlowFraction: 0.02,
+		HoldConns:    40,
+		HoldInterval: 250 * time.Millisecond,
+		Timeout:      15 * time.Second,
+	})
+	l.settle(t, 200)
+
+	start := time.Now()
+	gens := []int{s.cmd.Process.Pid}
+	pid := gens[0]
+	wrong := 0
+	for i := 0; i < upgrades; i++ {
+		// 100-150 ms between triggers, whatever the upgrade took.
+		next := time.Now().Add(100*time.Millisecond + time.Duration(i%6)*10*time.Millisecond)
+		np, status := s.upgrade(pid)
+		if np == pid || np == 0 {
+			t.Fatalf("upgrade %d of %d refused or failed: %s", i+1, upgrades, status)
+		}
+		gens = append(gens, np)
+		pid = np
+		// Every generation serves: new connections now reach it. (One
+		// may still be answered by the old generation: an accept(2) it
+		// had begun as it paused. That one is served, not lost.)
+		if got := answeredBy(t, s.addr, np, 2*time.Second); got != np {
+			wrong++
+			t.Logf("upgrade %d: new connections were answered by %d, not the new generation %d", i+1, got, np)
+		}
+		if d := time.Until(next); d > 0 {
+			// Pacing the trigger, not synchronising: the test waits on
+			// READY=1 above, and this only keeps the rate at 10/s or less.
+			<-time.After(d)
+		}
+	}
+	took := time.Since(start)
+	l.settle(t, 200)
+	r := l.stop()
+
+	// Stop: the serving generation drains, and every generation is gone.
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gens {
+		waitExit(t, p, 40*time.Second)
+	}
+
+	unserved := 0 // by the load alone: reported, not asserted (a generation may live 100 ms)
+	for _, p := range gens {
+		if r.servedBy(p) == 0 {
+			unserved++
+		}
+	}
+	t.Logf("churn (migrate=%v): %d upgrades in %v (%.1f/s), %s, %.2f failures per million, generations the load missed %d",
+		migrate, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), r, perMillion(r), unserved)
+	if r.failed() {
+		t.Errorf("requests failed under churn: %s", r)
+	}
+	if wrong > 0 {
+		t.Errorf("%d of %d new generations did not answer a new connection", wrong, upgrades)
+	}
+}
+
+// answeredBy asks for new connections until pid answers one, up to d, and
+// returns the pid of the last answer.
+func answeredBy(t testing.TB, addr string, pid int, d time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		got := servedBy(t, addr)
+		if got == pid || time.Now().After(deadline) {
+			return got
+		}
+	}
+}
+
+func perMillion(r *report) float64 {
+	if r.Requests == 0 {
+		return 0
+	}
+	return float64(r.Failures) * 1e6 / float64(r.Requests)
+}
