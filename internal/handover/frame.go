@@ -205,7 +205,10 @@ func (fr *frameReader) fill(b []byte) error {
 			}
 		}
 		if flags&msgCtrunc != 0 {
-			return fmt.Errorf("%w: descriptors truncated (more than %d in one message)", ErrProtocol, MaxFDsPerFrame)
+			// The kernel dropped descriptors it could not install: this
+			// process is out of them (EMFILE), or the sender broke the
+			// limit. Either way this side cannot serve the frame.
+			return fmt.Errorf("%w: descriptors truncated: out of descriptors here (EMFILE), or more than %d in one message", ErrNotServed, MaxFDsPerFrame)
 		}
 		got += n
 		if err != nil && !errors.Is(err, io.EOF) {

@@ -282,7 +282,7 @@ func (r *Receiver) fail(err error) error {
 		return r.broken
 	}
 	r.broken = err
-	if errors.Is(err, ErrProtocol) {
+	if errors.Is(err, ErrProtocol) || errors.Is(err, ErrNotServed) {
 		r.c.abort(err.Error())
 	}
 	r.c.c.Close()

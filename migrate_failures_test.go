@@ -1,0 +1,263 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/loadgen"
+)
+
+// The failure paths of keep-alive migration (issue 10, audit (a) and (b)):
+// a connection taken for migration that cannot move is served where it is,
+// never closed unanswered, and nobody acknowledges a connection it cannot
+// serve.
+
+// busyAndHeld is 8 busy keep-alive clients (a request right after each
+// answer, so a close races a request on its way, as in production) and 40
+// held idle connections, each sending a POST every 300 ms. A client told
+// "Connection: close" reconnects (not a failure); a reset, an EOF or no
+// answer is a failure.
+func busyAndHeld(t *testing.T, addr string) *load {
+	t.Helper()
+	return startLoadWith(t, loadgen.Config{
+		URL:          "http://" + addr + "/",
+		Mode:         loadgen.ModeKeepAlive,
+		Clients:      8,
+		HoldConns:    40,
+		HoldInterval: 300 * time.Millisecond,
+		Timeout:      30 * time.Second,
+	})
+}
+
+// starveFDs sets pid's RLIMIT_NOFILE to its lowest free descriptor number:
+// it keeps what it has and can open nothing more (dup, accept, recvmsg's
+// descriptors all fail with EMFILE). It returns the undo.
+func starveFDs(t *testing.T, pid int) func() { return starveFDsBut(t, pid, 0) }
+
+// starveFDsBut is starveFDs with room for spare more descriptors.
+func starveFDsBut(t *testing.T, pid, spare int) func() {
+	t.Helper()
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[int]bool{}
+	for _, e := range ents {
+		n, _ := strconv.Atoi(e.Name())
+		used[n] = true
+	}
+	free := 0
+	for used[free] {
+		free++
+	}
+	var old unix.Rlimit
+	lim := unix.Rlimit{Cur: uint64(free + spare), Max: 0}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim.Max = old.Max
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatalf("prlimit %d: %v", pid, err)
+	}
+	t.Logf("pid %d: RLIMIT_NOFILE %d (was %d), %d descriptors open", pid, free, old.Cur, len(ents))
+	return func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) }
+}
+
+// (a), the sending side: the old generation runs out of descriptors when
+// it dups its idle connections for the successor ("send conns (0 of 40
+// handed over): dup: too many open files"). Before the fix it closed every
+// connection it had taken, and those net/http let go of afterwards waited
+// in the outbox until DrainTimeout: clients saw resets and EOFs. Now they
+// are served where they are ("Connection: close") and none fails.
+//
+// Busy keep-alive clients (a request right after each answer) make the
+// close race a request on its way, as in production; held idle ones add
+// connections that sit in the outbox.
+func TestMigrate_SenderOutOfDescriptors_ConnectionsServedNotClosed(t *testing.T) {
+	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
+	l := busyAndHeld(t, s.addr)
+	l.settle(t, 120)
+	old := s.cmd.Process.Pid
+	if err := unix.Kill(old, unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	next, status := s.nextReady()
+	if next == old {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	// In probation now: the old generation keeps its connections until it
+	// drains, and then dups them for the successor.
+	starveFDs(t, old)
+	waitExit(t, old, 40*time.Second)
+	l.settle(t, 120)
+	r := l.stop()
+	t.Logf("%s", r)
+	logLines(t, s, "handover", "migrate")
+	if !strings.Contains(s.stderr.String(), "too many open files") {
+		t.Errorf("the old generation never ran out of descriptors: the test did not test")
+	}
+	if r.failed() {
+		t.Fatalf("requests failed when the old generation could not dup its connections: %s", r)
+	}
+}
+
+// (a), the receiving side: the new generation runs out of descriptors as
+// the connections arrive. It used to acknowledge a frame before making its
+// descriptors connections, and then drop what it could not convert; now it
+// refuses the frame before the ack, and the old generation serves them.
+//
+// Two depths: no descriptor left at all (recvmsg itself cannot install the
+// frame's descriptor: MSG_CTRUNC), and one left (recvmsg takes it, making
+// it a connection needs a dup that fails).
+func TestMigrate_ReceiverOutOfDescriptors_OldGenerationServesThem(t *testing.T) {
+	for _, spare := range []int{0, 1} {
+		t.Run(fmt.Sprintf("spare=%d", spare), func(t *testing.T) { testReceiverOutOfFDs(t, spare) })
+	}
+}
+
+func testReceiverOutOfFDs(t *testing.T, spare int) {
+	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
+	l := busyAndHeld(t, s.addr)
+	l.settle(t, 120)
+	old := s.cmd.Process.Pid
+	if err := unix.Kill(old, unix.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	next, status := s.nextReady()
+	if next == old {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	undo := starveFDsBut(t, next, spare)
+	waitExit(t, old, 40*time.Second)
+	// Reconnecting clients wait in the kernel's accept queue meanwhile.
+	undo()
+	l.settle(t, 120)
+	r := l.stop()
+	t.Logf("%s", r)
+	logLines(t, s, "handover", "migrate")
+	if !strings.Contains(s.stderr.String(), "too many open files") && !strings.Contains(s.stderr.String(), "EMFILE") {
+		t.Errorf("the new generation never ran out of descriptors: the test did not test")
+	}
+	if r.failed() {
+		t.Fatalf("requests failed when the new generation could not take the connections: %s", r)
+	}
+}
+
+// (b) A chain A→B→C: B drains for C while A still has a slow request in
+// flight. When A's request ends, A passes that connection to B, whose
+// listener is closed. B used to acknowledge it and close it ("a connection
+// nobody takes was closed"): the client's next request on it got EOF. Now
+// B serves it (or migrates it on to C), and the client never notices.
+func TestMigrate_ChainWhileOldestDrains_SlowRequestsConnectionKeepsAnOwner(t *testing.T) {
+	s := startHello(t, "-probation", "50ms", "-drain-idle", "2s")
+	a := s.cmd.Process.Pid
+
+	onA := dialKeepAlive(t, s.addr)
+	onA.send(t, "/slow?ms=3000")
+	b, status := s.upgrade(a)
+	if b == a {
+		t.Fatalf("upgrade A→B failed: %s", status)
+	}
+	if got := answeredBy(t, s.addr, b, 5*time.Second); got != b {
+		t.Fatalf("B (%d) does not answer new connections; %d does", b, got)
+	}
+	// B has a slow request of its own, so its drain lasts past A's.
+	onB := dialKeepAlive(t, s.addr)
+	onB.send(t, "/slow?ms=6000")
+	c, status := s.upgrade(b)
+	if c == b {
+		t.Fatalf("upgrade B→C failed: %s", status)
+	}
+	if pid, err := onA.receive(t); err != nil || pid != a {
+		t.Fatalf("A's slow request: answered by %d, %v (want A, %d)", pid, err, a)
+	}
+	// A passes the connection on once it is idle; give it the time to.
+	waitLogCount(t, s, "handoff: migrate: keep-alive connections", 1, 20*time.Second)
+	onA.send(t, "/")
+	pid, err := onA.receive(t)
+	if err != nil {
+		t.Fatalf("the next request on A's connection after the chain A(%d)→B(%d)→C(%d): %v", a, b, c, err)
+	}
+	t.Logf("A's connection answered by %d after the chain A(%d)→B(%d)→C(%d)", pid, a, b, c)
+	if pid, err := onB.receive(t); err != nil || pid != b {
+		t.Fatalf("B's slow request: answered by %d, %v (want B, %d)", pid, err, b)
+	}
+}
+
+// keepAlive is a raw HTTP/1.1 client on one connection that never retries.
+type keepAlive struct {
+	nc net.Conn
+	br *bufio.Reader
+}
+
+func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &keepAlive{nc: nc, br: bufio.NewReader(nc)}
+}
+
+func (k *keepAlive) send(t *testing.T, path string) {
+	t.Helper()
+	k.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(k.nc, "POST %s HTTP/1.1\r\nHost: churn\r\nContent-Length: 5\r\n\r\nhello", path); err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+}
+
+func (k *keepAlive) receive(t *testing.T) (int, error) {
+	t.Helper()
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("status %s", resp.Status)
+	}
+	return strconv.Atoi(resp.Header.Get("X-Pid"))
+}
+
+// logLines logs the servers' stderr lines that contain any of subs.
+func logLines(t *testing.T, s *server, subs ...string) {
+	t.Helper()
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		for _, sub := range subs {
+			if strings.Contains(line, sub) {
+				t.Log(line)
+				break
+			}
+		}
+	}
+}
+
+// waitLogCount waits until the servers' stderr holds want at least n times.
+func waitLogCount(t *testing.T, s *server, want string, n int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for strings.Count(s.stderr.String(), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q (x%d) within %v", want, n, d)
+		}
+		<-tick.C
+	}
+}
