@@ -72,13 +72,24 @@ func (s *Supervisor) noteHandover(w *worker, m sdnotify.Message) {
 // holds the slot now, if that one is ready, alive and announced a handover
 // socket: it returns the introduction for the new worker's environment and
 // the pid it names (0 and the zero Handover when there is nobody to
-// introduce). A slot whose
-// worker crashed, the first generation, and a slot emptied by a stop or
-// WINCH have no live predecessor, so a worker started there never gets the
-// path of a process that is gone.
+// introduce). A slot whose worker crashed, the first generation, and a slot
+// emptied by a stop or WINCH have no live predecessor, so a worker started
+// there never gets the path of a process that is gone.
+//
+// A rollback is the exception: the slot's worker died in probation, and the
+// worker it replaced, drained at cutover, is still alive and holds the
+// state and the connections. The rollback worker is introduced to it (see
+// drainingPredecessor), so it starts with the state blob the dead worker
+// got, and the drain hands its idle connections to it.
 func (s *Supervisor) handoverEnv(slot int) (int, launch.Handover) {
 	old := s.slots[slot]
-	if old == nil || old.state != workerReady || old.proc.Exited() || old.handover == "" {
+	if old != nil && old.watched && (!old.alive() || old.proc.Exited()) {
+		old = s.drainingPredecessor(slot, old)
+	}
+	if old == nil || old.proc.Exited() || old.handover == "" {
+		return 0, launch.Handover{}
+	}
+	if old.state != workerReady && (old.state != workerDraining || old == s.slots[slot]) {
 		return 0, launch.Handover{}
 	}
 	// The process at the other end of the socket: the worker, or the main
@@ -89,4 +100,24 @@ func (s *Supervisor) handoverEnv(slot int) (int, launch.Handover) {
 		pid = old.mainPID
 	}
 	return pid, launch.Handover{Path: old.handover, PID: pid, State: old.handoverState}
+}
+
+// drainingPredecessor returns the newest worker of slot older than dead
+// that drains, is alive and announced a handover socket, or nil.
+func (s *Supervisor) drainingPredecessor(slot int, dead *worker) *worker {
+	var best *worker
+	for _, g := range s.gens {
+		if g == dead.gen || g.n > dead.gen.n {
+			continue
+		}
+		for _, w := range g.workers {
+			if w.slot != slot || w.state != workerDraining || w.proc.Exited() || w.handover == "" {
+				continue
+			}
+			if best == nil || w.gen.n > best.gen.n {
+				best = w
+			}
+		}
+	}
+	return best
 }

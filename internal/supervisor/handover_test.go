@@ -154,3 +154,41 @@ func TestHandoverRelay_EmptySlotIntroducesNobody(t *testing.T) {
 		t.Fatalf("empty slot: pid %d, env %q", pid, introduction(t, h))
 	}
 }
+
+// A rollback: the slot's worker died in probation, and the worker it
+// replaced still drains, holding the state. The rollback worker is
+// introduced to that one, never to the dead; a crash outside probation
+// (not watched) introduces nobody, as before.
+func TestHandoverRelay_RollbackIsIntroducedToTheDrainingPredecessor(t *testing.T) {
+	for _, c := range []struct {
+		name        string
+		watched     bool
+		oldDrains   bool
+		wantFromPID int
+	}{
+		{"rollback, old worker draining", true, true, 4242},
+		{"rollback, old worker gone", true, false, 0},
+		{"crash after probation", false, true, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, a, _ := relayFixture(t)
+			s.noteHandover(a, ready(t, proto.HandoverField+"=/a.sock", proto.StateField+"=1"))
+			a.state = workerDraining
+			if !c.oldDrains {
+				a.state = workerExited
+			}
+			b := &worker{gen: &generation{n: 2}, proc: &spawn.Process{Pid: 4343}, state: workerExited, watched: c.watched}
+			s.noteHandover(b, ready(t, proto.HandoverField+"=/b.sock", proto.StateField+"=1"))
+			s.slots[0] = b
+			s.gens = []*generation{a.gen, b.gen}
+			a.gen.workers, b.gen.workers = []*worker{a}, []*worker{b}
+			pid, h := s.handoverEnv(0)
+			if pid != c.wantFromPID {
+				t.Fatalf("introduced to pid %d (%+v), want %d", pid, h, c.wantFromPID)
+			}
+			if pid != 0 && (h.Path != "/a.sock" || !h.State) {
+				t.Fatalf("introduction %+v, want the old worker's socket with its state", h)
+			}
+		})
+	}
+}
