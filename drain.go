@@ -181,7 +181,13 @@ func (d *drainer) drain() error {
 		if d.sender != nil && !d.sender.alive() {
 			// The successor's channel died (the successor exited, or
 			// stopped taking connections): nothing more is sent into it.
-			d.stopMigrating("the successor's channel is gone")
+			// Under the supervisor a rollback worker may have connected
+			// since: the one it introduced last, with a live channel.
+			if next := d.liveSuccessor(); next != nil {
+				d.sender = next
+			} else {
+				d.stopMigrating("the successor's channel is gone")
+			}
 		}
 		if d.sender != nil {
 			pending = d.migrateIdle()
@@ -229,6 +235,19 @@ func (d *drainer) drain() error {
 		return d.srv.Close()
 	}
 	h.log.Info("handoff: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked", d.hijackedCount())
+	return nil
+}
+
+// liveSuccessor returns the successor's channel if one lives now, or nil.
+func (d *drainer) liveSuccessor() passer {
+	if d.h.links == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if p := d.h.links.successor(ctx); p != nil && p.alive() {
+		return p
+	}
 	return nil
 }
 
