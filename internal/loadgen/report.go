@@ -330,7 +330,18 @@ func (g *Generator) buildReport(started bool) *Report {
 		u.Requests = u.Outcomes.Total()
 		u.Failures = u.Outcomes.Failures()
 		before, after := pidsIn(i), pidsIn(i+1)
-		old, neu := g.generations(i, before, after)
+		later := func(pid int) bool {
+			// Under churn the next trigger can come before any client
+			// reached the new generation: an answer from it in any later
+			// epoch shows the upgrade did replace the process.
+			for k := range pids {
+				if k.pid == pid && k.epoch > i {
+					return true
+				}
+			}
+			return false
+		}
+		old, neu := g.generations(i, before, after, later)
 		var firstNew, lastOld int64 = -1, -1
 		for pid := range old {
 			u.OldPIDs = append(u.OldPIDs, pid)
@@ -365,8 +376,10 @@ func (g *Generator) buildReport(started bool) *Report {
 // answered. Otherwise the old generation is whatever was still answering
 // once the previous upgrade had settled (so the generation before that,
 // finishing its last requests early in the epoch, does not count), and the
-// new one is whatever answered after the trigger and is not old.
-func (g *Generator) generations(i int, before, after map[int]pidAgg) (old, neu map[int]bool) {
+// new one is whatever answered after the trigger and is not old. The pid the
+// upgrade function reported counts when it answered at any time after the
+// trigger (later says so), even after the next trigger.
+func (g *Generator) generations(i int, before, after map[int]pidAgg, later func(pid int) bool) (old, neu map[int]bool) {
 	mk := g.marks[i]
 	old, neu = make(map[int]bool), make(map[int]bool)
 	if p := mk.result.OldPID; p != 0 {
@@ -397,7 +410,7 @@ func (g *Generator) generations(i int, before, after map[int]pidAgg) (old, neu m
 		}
 	}
 	if p := mk.result.NewPID; p != 0 && !old[p] {
-		if _, ok := after[p]; ok {
+		if _, ok := after[p]; ok || later(p) {
 			neu[p] = true
 		}
 	}
