@@ -76,9 +76,6 @@ func (d *drainer) accepting() bool {
 // settledLocked notes that net/http took c (ConnState new); d.mu held.
 func (b *backlog) settledLocked(c net.Conn) { delete(b.pending, c) }
 
-// busyLocked reports connections adopted but not yet tracked; d.mu held.
-func (b *backlog) busyLocked() bool { return len(b.pending) > 0 }
-
 // finalLocked closes the path if nothing is on its way through it, and
 // reports whether it did; d.mu held.
 func (b *backlog) finalLocked() bool {
@@ -92,7 +89,7 @@ func (b *backlog) finalLocked() bool {
 	return true
 }
 
-// abandon closes the path at the drain deadline: what was not served yet
+// abandonBacklog closes the path at the drain deadline: what was not served yet
 // is closed (the drain is out of time).
 func (d *drainer) abandonBacklog() {
 	d.mu.Lock()
