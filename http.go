@@ -57,7 +57,13 @@ func ListenAndServe(ctx context.Context, srv *http.Server, opts Options) error {
 //     first) is passed to the successor, which serves its next request on
 //     the same TCP connection; one in the middle of a request moves once
 //     it is idle. What cannot move (TLS, bytes pipelined into net/http's
-//     buffer, no successor taking them) is drained as above.
+//     buffer, no successor taking them) is drained as above. A connection
+//     taken to move that then cannot (the successor refused it, ran out of
+//     descriptors, or its channel died) is served here again from its
+//     first byte, and migration stops for the rest of the drain; likewise
+//     a connection the previous generation passes after this one began to
+//     drain (upgrades back to back) is served here or passed on. None is
+//     closed unanswered.
 //   - Once no HTTP/1 connection is left, srv.Shutdown sends HTTP/2 GOAWAY
 //     and waits for open streams. net/http sends one GOAWAY, not the two
 //     steps RFC 9113 section 6.8 recommends: a request a client writes

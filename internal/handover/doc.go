@@ -75,7 +75,9 @@
 // whenever it can tell who owns them:
 //
 // The receiver confirms a conns frame (conns-ack) after it read and checked
-// the frame and before it hands out any of its connections. The sender
+// the frame, made every descriptor a connection and found a taker for each
+// (Receiver.Admit), and before it hands out any of them: it never
+// acknowledges a connection it cannot serve. The sender
 // keeps its own descriptors until the ack arrives, then closes them with
 // close(2) only: the socket lives on in the receiver, so the client sees
 // neither FIN nor RST (no shutdown(2), no SO_LINGER; a socket sends FIN or
@@ -104,6 +106,11 @@
 //     descriptors on another frame type, more than 253): the receiver closes
 //     every descriptor of the frame, does not ack, aborts with the reason.
 //     The sender keeps the connections (the abort precedes any ack).
+//   - conns, the receiver cannot serve the frame (its kernel dropped
+//     descriptors at EMFILE: MSG_CTRUNC; a dup into a connection failed;
+//     Admit refused one, say the listener it was for no longer takes any):
+//     the receiver closes its copies, does not ack, aborts with the reason
+//     (ErrNotServed). The sender keeps the connections and serves them.
 //   - conns-ack write fails on the receiver: if the sender's end is gone
 //     (EPIPE, ECONNRESET) it cannot resume them, so the receiver hands them
 //     out; if the write was cut short (ctx), the sender may yet resume
