@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -69,11 +70,15 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	sup := s.cmd.Process.Pid
 	warm := upgrades / 6
 	var warmFDs, warmRSS int
+	var samples []string // "upgrades:fds/RSS KiB" along the run
 	start := time.Now()
 	wrong, failedUpgrades := 0, 0
 	for i := 0; i < upgrades; i++ {
 		if i == warm {
 			warmFDs, warmRSS = countFDs(sup), rssKiB(t, sup)
+		}
+		if warm > 0 && i%warm == 0 {
+			samples = append(samples, fmt.Sprintf("%d:%d/%d", i, countFDs(sup), rssKiB(t, sup)))
 		}
 		next := time.Now().Add(100*time.Millisecond + time.Duration(i%6)*10*time.Millisecond)
 		if wait {
@@ -115,6 +120,7 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	t.Logf("churn (migrate=%v, wait=%v): %d triggers in %v (%.1f/s), %d generations, %d workers answered; %s; %.2f failures per million; supervisor fds %d -> %d, RSS %d -> %d KiB after %d upgrades of warm-up",
 		migrate, wait, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), gens, len(r.PIDs),
 		reportString(r), perMillion(r), warmFDs, endFDs, warmRSS, endRSS, warm)
+	t.Logf("supervisor upgrades:fds/RSS KiB along the run: %s %d:%d/%d", strings.Join(samples, " "), upgrades, endFDs, endRSS)
 	s.stopClean(t)
 
 	if r.Failures != 0 || r.Outcomes.Mismatched != 0 || r.Outcomes.Duplicate != 0 || r.Requests == 0 {
