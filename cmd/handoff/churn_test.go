@@ -16,6 +16,7 @@ import (
 
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // Upgrade churn under the supervisor (issue 10): `handoff run` with
@@ -31,8 +32,8 @@ import (
 // supervisor every 100-150 ms, whatever runs: the supervisor decides what a
 // trigger during an upgrade means, this test only counts failed requests).
 //
-// CHURN_UPGRADES sets the number of upgrades (default 60: the CI form;
-// scripts/churn runs the long form).
+// CHURN_UPGRADES sets the number of upgrades (default 60, 20 under -race:
+// the CI form; scripts/churn runs the long form).
 
 func TestRunChurn_Migrate_UpgradesInSequence(t *testing.T)   { testRunChurn(t, true, true) }
 func TestRunChurn_NoMigrate_UpgradesInSequence(t *testing.T) { testRunChurn(t, false, true) }
@@ -48,7 +49,9 @@ func churnUpgrades(t testing.TB) int {
 		}
 		return n
 	}
-	if testing.Short() {
+	if testing.Short() || testserver.RaceEnabled() {
+		// Under -race the supervisor is built with it too, and each
+		// `handoff upgrade` takes about a second on a 2-core machine.
 		return 20
 	}
 	return 60
