@@ -24,8 +24,11 @@ const upgradeSynopsis = `upgrade [--control SOCK] [--json]
 
 Starts a new generation of the supervised program (looked up on disk again),
 waits until it is ready, drains the old one and watches the new one through
-its probation. If another upgrade is already running, this call joins it and
-reports its result (it says so).
+its probation. If another upgrade is already running, this call waits for it
+and then reports a follow-up upgrade that looks the program up on disk again
+(it says so, "coalesced ... waited"): the result is always that of an upgrade
+which ran the program as it was when the call was made, or newer. Calls made
+meanwhile share that one follow-up.
 
 Exit status: 0 the new generation serves; 1 the upgrade failed and the
 previous generation still serves; 2 bad flags or no supervisor reachable;

@@ -126,11 +126,14 @@ func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
 			gens[m[1]] = true
 		}
 	}
+	// The newest trigger wins: a call that arrives once the running
+	// upgrade has looked the program up waits for one follow-up, shared by
+	// every such call, so the calls produce a few generations, never fifty.
 	if own+coalesced != 50 || own < 1 || coalesced < 1 {
 		t.Errorf("%d calls ran their own upgrade, %d were coalesced", own, coalesced)
 	}
-	if len(gens) != own {
-		t.Errorf("%d generations started for %d upgrades that were not coalesced", len(gens), own)
+	if len(gens) < own || len(gens) >= 50 {
+		t.Errorf("%d generations started for %d calls that started their own upgrade", len(gens), own)
 	}
 	l.waitRequests(t, 20)
 	l.finish()

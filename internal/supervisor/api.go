@@ -4,7 +4,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
@@ -15,27 +14,26 @@ import (
 
 var _ control.Handler = (*Supervisor)(nil)
 
-// Upgrade starts an upgrade and streams its events. When one is already
-// running, the caller joins it instead (a StageCoalesced event says so) and
-// receives its events from the beginning and its result: fifty concurrent
-// `handoff upgrade` calls produce one upgrade and fifty identical answers.
-// The running upgrade resolved the program when it began (its StageStarting
-// event names the path), so a binary replaced after that needs one more
-// upgrade. A stopping supervisor refuses (StageRefused).
+// Upgrade starts an upgrade and streams its events. The result is always
+// that of an upgrade which ran the program as it was on disk when Upgrade
+// was called, or newer: when an upgrade is already running and has looked
+// the program up, this call queues one follow-up upgrade (or joins the one
+// already queued), which looks the program up again when the running one
+// ends; a StageCoalesced event first says that the call waits for another
+// upgrade, and the stream then carries the follow-up's events and result.
+// A call that arrives before the running upgrade has looked the program up
+// joins it (StageCoalesced too). Fifty concurrent calls therefore produce
+// at most a few upgrades, the last of them running the newest file. A
+// stopping supervisor refuses (StageRefused).
 func (s *Supervisor) Upgrade(ctx context.Context) <-chan control.Event {
 	var ch <-chan control.Event
 	ok := s.call(func() {
-		switch {
-		case s.stopping:
+		tr := s.requestUpgrade("control socket")
+		if tr.op == nil {
 			ch = single(control.Event{Stage: control.StageRefused, Message: "upgrade refused: the supervisor is stopping"})
-		case s.upgrade != nil:
-			op := s.upgrade
-			ch = op.events.subscribe(ctx, &control.Event{Stage: control.StageCoalesced, Generation: op.gen,
-				Message: fmt.Sprintf("an upgrade started %v ago is already running; joined it, its result is this call's result",
-					time.Since(op.started).Round(time.Millisecond))})
-		default:
-			ch = s.beginUpgrade(false).events.subscribe(ctx, nil)
+			return
 		}
+		ch = tr.op.events.subscribe(ctx, tr.joined)
 	})
 	if !ok {
 		ch = single(control.Event{Stage: control.StageRefused, Message: "upgrade refused: the supervisor has exited"})

@@ -42,9 +42,12 @@
 // restarted by path, so deploy each version to a path of its own there.
 // Crash restarts run the crashed generation's program the same way.
 //
-// One upgrade runs at a time. A request for another while one runs joins
-// it (it is told so and gets its events and result); upgrades are refused
-// while --max-draining older generations still drain, or while stopping.
+// One upgrade runs at a time, and the newest trigger wins: a request for
+// another while one runs (HUP, USR2, `handoff upgrade`, at any stage)
+// queues one follow-up upgrade that looks the program up on disk again when
+// the running one ends; any number of requests meanwhile share that one
+// follow-up, and each caller is told it waited and gets the follow-up's
+// events and result (trigger.go). Upgrades are refused only while stopping.
 //
 // A serving worker that exits on its own is restarted after a delay that
 // doubles with each consecutive crash (100ms to 10s); after --crash-limit

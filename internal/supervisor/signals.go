@@ -10,7 +10,7 @@ import (
 // onSignal gives signals the meanings nginx users know:
 //
 //	TERM, INT, QUIT  drain every worker, then exit; a second one kills them at once
-//	HUP, USR2        upgrade (coalesced with one already running)
+//	HUP, USR2        upgrade; while one runs, queue one follow-up (trigger.go)
 //	USR1             forwarded to every worker (reopen logs)
 //	WINCH            drain every worker, keep the sockets (connections wait in
 //	                 the accept queue) until HUP starts a generation again
@@ -23,14 +23,7 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		s.beginStop("signal "+sig.String(), true)
 	case syscall.SIGHUP, syscall.SIGUSR2:
-		if s.stopping {
-			return
-		}
-		if s.upgrade != nil {
-			s.log.Info("handoff: upgrade signal coalesced into the running upgrade", "signal", sig, "generation", s.upgrade.gen)
-			return
-		}
-		s.beginUpgrade(false)
+		s.requestUpgrade("signal " + sig.String())
 	case syscall.SIGUSR1:
 		for _, g := range s.gens {
 			for _, w := range g.workers {

@@ -59,6 +59,11 @@ func (s *Supervisor) maybeFinish() {
 // whoever cancels (stop, WINCH drain them), and its subscribers are told
 // now, since the upgrade goroutine may only notice later.
 func (s *Supervisor) cancelUpgrade(reason string) {
+	if next := s.next; next != nil {
+		s.next = nil
+		next.canceled = true
+		next.events.emit(control.Event{Stage: control.StageFailed, Message: "queued upgrade abandoned: " + reason + "; nothing was started"})
+	}
 	op := s.upgrade
 	if op == nil || op.canceled {
 		return

@@ -42,6 +42,7 @@ type Supervisor struct {
 	lastGen  int
 	exeRefs  map[*executable]int
 	upgrade  *upgradeOp
+	next     *upgradeOp // queued follow-up: runs when upgrade ends (trigger.go)
 	last     *control.Upgrade
 	served   bool // the first generation became ready once
 	idle     bool // WINCH: workers drained, sockets kept

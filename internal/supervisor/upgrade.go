@@ -25,8 +25,13 @@ type upgradeOp struct {
 	poke    chan struct{} // a worker changed state: look again
 	cancel  chan struct{} // closed when the upgrade must be abandoned
 
+	// after is the upgrade this one was queued behind (a follow-up), nil
+	// for an upgrade that started at once.
+	after *upgradeOp
+
 	// Owned by the loop.
 	gen          int
+	resolved     bool // the program has been looked up: later triggers queue a follow-up
 	canceled     bool
 	cancelReason string
 }
@@ -36,21 +41,33 @@ var errCanceled = errors.New("upgrade abandoned")
 // beginUpgrade starts an upgrade. It must run on the loop with no upgrade
 // running.
 func (s *Supervisor) beginUpgrade(initial bool) *upgradeOp {
+	op := s.newUpgradeOp(initial)
+	s.startUpgradeOp(op)
+	return op
+}
+
+// newUpgradeOp makes an upgrade that has not started: callers may already
+// subscribe to its events (a queued follow-up).
+func (s *Supervisor) newUpgradeOp(initial bool) *upgradeOp {
 	op := &upgradeOp{
 		initial: initial,
-		started: time.Now(),
 		poke:    make(chan struct{}, 1),
 		cancel:  make(chan struct{}),
 	}
 	op.events = newEventLog(func(ev control.Event) {
 		s.log.Info("handoff: upgrade: "+string(ev.Stage), "generation", ev.Generation, "message", ev.Message)
 	})
+	return op
+}
+
+// startUpgradeOp runs op. It must run on the loop with no upgrade running.
+func (s *Supervisor) startUpgradeOp(op *upgradeOp) {
+	op.started = time.Now()
 	s.upgrade = op
-	if !initial {
+	if !op.initial {
 		s.sd.send(launch.Reloading("upgrading")...)
 	}
 	go s.runUpgrade(op)
-	return op
 }
 
 func (s *Supervisor) pokeUpgrade() {
@@ -78,6 +95,9 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	}
 	took := time.Since(op.started)
 	final.Ms = took.Milliseconds()
+	if op.after != nil && final.Stage.Final() {
+		final.Message += fmt.Sprintf(" (this upgrade waited for the one to generation %d to end, then looked the program up again)", op.after.gen)
+	}
 	op.events.emit(final) // no-op when cancelUpgrade already ended the stream
 	if !op.initial || final.Stage != control.StageDone {
 		s.last = &control.Upgrade{Generation: op.gen, Result: final.Stage, Message: final.Message,
@@ -91,9 +111,13 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	case op.initial && !s.stopping:
 		s.exitErr = fmt.Errorf("handoff: %w: %s", ErrStartFailed, final.Message)
 		s.beginStop("the first generation failed", false)
+	case !op.initial && s.next != nil && !s.stopping && !s.idle:
+		// A follow-up starts now; its end answers systemd's reload.
+		s.sd.send(status)
 	case !op.initial:
 		s.sd.send("READY=1", status)
 	}
+	s.startFollowUp()
 	s.maybeFinish()
 }
 
@@ -110,6 +134,7 @@ func (s *Supervisor) upgradeSteps(op *upgradeOp) control.Event {
 	var canceled bool
 	if !s.call(func() {
 		canceled = op.canceled
+		op.resolved = true // from here on, a trigger may mean newer bytes than we resolve
 		prev = s.serving()
 		if d := s.draining(); len(d) >= s.cfg.MaxDraining {
 			refused = fmt.Sprintf("%d generations are still draining (%s; --max-draining %d)", len(d), genList(d), s.cfg.MaxDraining)
