@@ -62,10 +62,11 @@ type Config struct {
 	// started again and the upgrade is reported as rolled back. Default
 	// 5s; negative disables it.
 	Probation time.Duration
-	// MaxDraining caps how many older generations may be draining when an
-	// upgrade starts; beyond it the upgrade is refused (and nothing
-	// started), so a fast series of upgrades cannot pile up processes
-	// behind long-lived connections. Default 4.
+	// MaxDraining caps how many older generations may be draining after a
+	// cutover; beyond it the oldest draining generations are retired (their
+	// process groups killed at once, cutting what they still serve), so a
+	// fast series of upgrades cannot pile up processes behind long-lived
+	// connections. The upgrade is never refused for it. Default 4.
 	MaxDraining int
 
 	// Watchdog, when set, is passed to workers as WATCHDOG_USEC; a ready

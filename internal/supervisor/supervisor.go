@@ -44,6 +44,7 @@ type Supervisor struct {
 	upgrade  *upgradeOp
 	next     *upgradeOp // queued follow-up: runs when upgrade ends (trigger.go)
 	last     *control.Upgrade
+	retired  int  // draining generations cut short by MaxDraining (retire.go)
 	served   bool // the first generation became ready once
 	idle     bool // WINCH: workers drained, sockets kept
 	stopping bool

@@ -5,7 +5,6 @@ package supervisor
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -130,24 +129,17 @@ func (s *Supervisor) upgradeSteps(op *upgradeOp) control.Event {
 		return control.Event{Stage: control.StageFailed, Message: fmt.Sprintf(format, args...)}
 	}
 	var prev *generation
-	var refused string
 	var canceled bool
 	if !s.call(func() {
 		canceled = op.canceled
 		op.resolved = true // from here on, a trigger may mean newer bytes than we resolve
 		prev = s.serving()
-		if d := s.draining(); len(d) >= s.cfg.MaxDraining {
-			refused = fmt.Sprintf("%d generations are still draining (%s; --max-draining %d)", len(d), genList(d), s.cfg.MaxDraining)
-		}
 	}) || canceled {
 		return failed("upgrade abandoned: the supervisor is stopping")
 	}
 	still := "; nothing was started"
 	if prev != nil {
 		still = fmt.Sprintf("; generation %d still serving", prev.n)
-	}
-	if refused != "" {
-		return failed("upgrade refused: %s%s", refused, still)
 	}
 	exe, err := resolve(s.cfg.Program)
 	if err != nil {
@@ -331,6 +323,7 @@ func (s *Supervisor) replace(op *upgradeOp, g *generation, slots []int) error {
 				op.events.emit(control.Event{Stage: control.StageDraining, Generation: og.n,
 					Message: fmt.Sprintf("generation %d: draining pid %s (%s, up to %v)", og.n, strings.Join(pids, ", "), sigName(s.cfg.DrainSignal), s.cfg.DrainTimeout)})
 			}
+			s.retireExcess(op)
 		})
 	}
 	return nil
@@ -414,19 +407,4 @@ func (s *Supervisor) abandon(ws []*worker) {
 	for _, w := range ws {
 		<-w.proc.Done()
 	}
-}
-
-func genList(gs []*generation) string {
-	var parts []string
-	for _, g := range gs {
-		var pids []int
-		for _, w := range g.workers {
-			if w.alive() {
-				pids = append(pids, w.pid())
-			}
-		}
-		sort.Ints(pids)
-		parts = append(parts, fmt.Sprintf("generation %d: pid %v", g.n, pids))
-	}
-	return strings.Join(parts, ", ")
 }
