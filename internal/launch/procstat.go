@@ -8,9 +8,14 @@ import (
 
 // ProcStat is what /proc/<pid>/stat says about a process.
 type ProcStat struct {
-	State byte // 'R', 'S', 'Z' (exited, not yet reaped), ...
-	PPID  int
-	PGRP  int
+	State   byte // 'R', 'S', 'Z' (exited, not yet reaped), ...
+	PPID    int
+	PGRP    int
+	Session int
+	// StartTime is when the process started, in clock ticks since boot:
+	// with the pid, it names one process for its whole life, so a pid
+	// reused by another process is told apart.
+	StartTime uint64
 }
 
 // ReadProcStat reads /proc/<pid>/stat, and returns false when it cannot:
@@ -26,16 +31,18 @@ func ReadProcStat(pid int) (ProcStat, bool) {
 	if i < 0 {
 		return ProcStat{}, false
 	}
-	f := bytes.Fields(b[i+1:]) // state ppid pgrp ...
-	if len(f) < 3 || len(f[0]) != 1 {
+	f := bytes.Fields(b[i+1:]) // state ppid pgrp session ... starttime (field 22 of proc(5))
+	if len(f) < 20 || len(f[0]) != 1 {
 		return ProcStat{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
 	pgrp, err2 := strconv.Atoi(string(f[2]))
-	if err1 != nil || err2 != nil {
+	sid, err3 := strconv.Atoi(string(f[3]))
+	start, err4 := strconv.ParseUint(string(f[19]), 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		return ProcStat{}, false
 	}
-	return ProcStat{State: f[0][0], PPID: ppid, PGRP: pgrp}, true
+	return ProcStat{State: f[0][0], PPID: ppid, PGRP: pgrp, Session: sid, StartTime: start}, true
 }
 
 // Zombie reports whether pid has exited but not been reaped yet: an old

@@ -20,8 +20,8 @@
 // Notifications follow systemd with NotifyAccess=all: a datagram counts
 // when it comes from the worker or a descendant (on Linux the kernel vouches
 // for the sender's pid, checked against the /proc parent chain and the
-// worker's process group). READY=1, STATUS=, ERRNO=, MAINPID= (signals then
-// go to that process too), EXTEND_TIMEOUT_USEC= (pushes the readiness
+// worker's process group). READY=1, STATUS=, ERRNO=, MAINPID= (Linux only:
+// a live descendant of the worker; signals then go to that process too), EXTEND_TIMEOUT_USEC= (pushes the readiness
 // deadline), WATCHDOG=1 and WATCHDOG=trigger, and BARRIER=1 (its fd is
 // closed at once, so systemd-notify returns) are honoured; RELOADING=1 and
 // STOPPING=1 are accepted and have no effect.
@@ -88,7 +88,11 @@
 //
 // Each worker leads its own process group, so a terminal's Ctrl-C reaches
 // only the supervisor, and the kill at the drain deadline takes the
-// worker's helpers along. On Linux the supervisor is a child subreaper and
+// worker's helpers along. Everything a worker started ends with it: when
+// it exits or is killed, its process group and its MAINPID= process (only
+// believed for a live descendant, and checked by pid and start time before
+// every signal) are killed, and at stop any orphan left is killed too; a
+// program that daemonises must therefore run in the foreground (tree.go). On Linux the supervisor is a child subreaper and
 // reaps orphaned descendants of its workers (and every zombie when it is
 // PID 1 in a container), and workers get the drain signal as their
 // parent-death signal, so they drain and exit if the supervisor is killed.

@@ -14,6 +14,7 @@ func (s *Supervisor) onExit(w *worker) {
 	wasReady := w.state == workerReady
 	w.state = workerExited
 	w.recv.Close()
+	endTree(w) // its helpers and its MAINPID= process end with it
 	s.pokeUpgrade()
 	switch {
 	case w.stopping:

@@ -39,8 +39,12 @@ func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
 	}
 	m := d.Msg
 	s.log.Debug("handoff: notification", "generation", w.gen.n, "worker", w.pid(), "from", d.PID, "msg", string(m.Bytes()))
-	if pid, ok := launch.ParseMainPID(m); ok && (pid == w.pid() || checkLineage(pid, w.pid()) != lineageNo) {
-		w.mainPID = pid
+	if pid, ok := launch.ParseMainPID(m); ok {
+		if id, ok := identifyMain(pid, w.pid()); ok {
+			w.mainPID, w.main = pid, id
+		} else {
+			s.log.Warn("handoff: MAINPID= ignored: not a live descendant of the worker", "mainpid", pid, "worker", w.pid())
+		}
 	}
 	if v, ok := m.Get("STATUS"); ok {
 		w.status = v

@@ -93,3 +93,9 @@ func (s *spawner) forget(pid int) {
 	delete(s.known, pid)
 	s.mu.Unlock()
 }
+
+func (s *spawner) isKnown(pid int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known[pid]
+}

@@ -49,7 +49,8 @@ func (s *Supervisor) killAll() {
 
 // maybeFinish ends the loop when a stop is complete.
 func (s *Supervisor) maybeFinish() {
-	if s.stopping && s.alive() == 0 && s.upgrade == nil {
+	if s.stopping && s.alive() == 0 && s.upgrade == nil && !s.quit {
+		s.sweepOrphans()
 		s.log.Info("handoff: stopped")
 		s.quit = true
 	}

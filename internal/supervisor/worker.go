@@ -41,7 +41,8 @@ type worker struct {
 	readyAt  time.Time
 	deadline time.Time // for readiness; EXTEND_TIMEOUT_USEC moves it
 	lastPing time.Time // last WATCHDOG=1
-	mainPID  int       // from MAINPID=
+	mainPID  int       // from MAINPID=, verified (tree.go)
+	main     procID    // the MAINPID= process, by pid and start time
 	status   string    // last STATUS=
 	errno    int       // last ERRNO=
 	// handover is the handover socket the worker announced in its last
@@ -181,12 +182,10 @@ func (s *Supervisor) fail(w *worker, why string) {
 }
 
 // killGroup SIGKILLs the worker's process group (it leads one, see
-// startWorker) and the worker itself, in case it left the group.
+// startWorker), the worker itself in case it left the group, and its
+// MAINPID= process (tree.go).
 func killGroup(w *worker) {
-	if w.proc.Exited() {
-		return
-	}
-	unix.Kill(-w.pid(), unix.SIGKILL)
+	endTree(w)
 	w.proc.Signal(syscall.SIGKILL)
 }
 
@@ -221,9 +220,7 @@ func (s *Supervisor) drainWorker(w *worker) {
 // process with MAINPID=, to that one too.
 func (s *Supervisor) signalWorker(w *worker, sig syscall.Signal) {
 	w.proc.Signal(sig)
-	if w.mainPID > 0 && w.mainPID != w.pid() {
-		unix.Kill(w.mainPID, sig)
-	}
+	w.signalMain(sig)
 }
 
 // describe says how a worker ended, with its last stderr lines. spawn's
