@@ -34,6 +34,20 @@ func Send(socket string, msg []byte) error {
 	return nil
 }
 
+// SendContext is Send bounded by ctx: it gives up, with an error wrapping
+// ctx.Err(), when ctx is done before the receiver's queue has room. A
+// process that must never block on its service manager (a supervisor's
+// loop) sends with a deadline.
+func SendContext(ctx context.Context, socket string, msg []byte) error {
+	if err := send(ctx, socket, msg, nil); err != nil {
+		if errors.Is(err, ErrNoSocket) {
+			return ErrNoSocket
+		}
+		return fmt.Errorf("sdnotify: send: %w", err)
+	}
+	return nil
+}
+
 // aLongTimeAgo is a deadline guaranteed to be in the past, to abort I/O now.
 var aLongTimeAgo = time.Unix(1, 0)
 

@@ -38,3 +38,6 @@ func Send(socket string, msg []byte) error {
 
 // Barrier behaves as Send.
 func Barrier(ctx context.Context, socket string) error { return Send(socket, nil) }
+
+// SendContext behaves as Send.
+func SendContext(ctx context.Context, socket string, msg []byte) error { return Send(socket, msg) }

@@ -28,7 +28,7 @@ var _ control.Handler = (*Supervisor)(nil)
 func (s *Supervisor) Upgrade(ctx context.Context) <-chan control.Event {
 	var ch <-chan control.Event
 	ok := s.call(func() {
-		tr := s.requestUpgrade("control socket")
+		tr := s.requestUpgrade("control socket", false)
 		if tr.op == nil {
 			ch = single(control.Event{Stage: control.StageRefused, Message: "upgrade refused: the supervisor is stopping"})
 			return

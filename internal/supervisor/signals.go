@@ -5,6 +5,8 @@ package supervisor
 import (
 	"os"
 	"syscall"
+
+	"github.com/handoff-go/handoff/internal/launch"
 )
 
 // onSignal gives signals the meanings nginx users know:
@@ -23,7 +25,13 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		s.beginStop("signal "+sig.String(), true)
 	case syscall.SIGHUP, syscall.SIGUSR2:
-		s.requestUpgrade("signal " + sig.String())
+		// systemd (Type=notify-reload, or a reload by kill) is answered
+		// for every reload signal: RELOADING=1 now, READY=1 when the
+		// upgrade this signal caused, joined or was refused by ends.
+		s.sd.send(launch.Reloading("reload signal " + sig.String())...)
+		if tr := s.requestUpgrade("signal "+sig.String(), true); tr.op == nil {
+			s.sd.send("READY=1", "STATUS=upgrade refused: the supervisor is stopping")
+		}
 	case syscall.SIGUSR1:
 		for _, g := range s.gens {
 			for _, w := range g.workers {

@@ -185,6 +185,7 @@ func (s *Supervisor) Run() error {
 		}
 	}
 	close(s.done)
+	s.sd.flush(2 * sendTimeout)
 	return s.exitErr
 }
 

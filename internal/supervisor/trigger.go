@@ -31,14 +31,19 @@ type trigger struct {
 // requestUpgrade handles a trigger on the loop: it starts an upgrade, joins
 // one that has not resolved the program yet, or queues (or joins) the
 // follow-up. It returns a zero trigger while stopping.
-func (s *Supervisor) requestUpgrade(source string) trigger {
+// announced says the caller has already sent systemd RELOADING=1 for it
+// (a reload signal does at once).
+func (s *Supervisor) requestUpgrade(source string, announced bool) trigger {
 	if s.stopping {
 		return trigger{}
 	}
 	run := s.upgrade
 	switch {
 	case run == nil:
-		return trigger{op: s.beginUpgrade(false)}
+		op := s.newUpgradeOp(false)
+		op.announced = announced
+		s.startUpgradeOp(op)
+		return trigger{op: op}
 	case !run.resolved && !run.canceled:
 		s.log.Info("handoff: upgrade trigger joins the running upgrade, which has not looked the program up yet", "source", source)
 		return trigger{op: run, joined: &control.Event{Stage: control.StageCoalesced,

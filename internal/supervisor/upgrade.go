@@ -28,6 +28,10 @@ type upgradeOp struct {
 	// for an upgrade that started at once.
 	after *upgradeOp
 
+	// announced: RELOADING=1 was sent for it already (a reload signal).
+	announced bool
+	ended     chan struct{} // closed by finishUpgrade
+
 	// Owned by the loop.
 	gen          int
 	resolved     bool // the program has been looked up: later triggers queue a follow-up
@@ -52,6 +56,7 @@ func (s *Supervisor) newUpgradeOp(initial bool) *upgradeOp {
 		initial: initial,
 		poke:    make(chan struct{}, 1),
 		cancel:  make(chan struct{}),
+		ended:   make(chan struct{}),
 	}
 	op.events = newEventLog(func(ev control.Event) {
 		s.log.Info("handoff: upgrade: "+string(ev.Stage), "generation", ev.Generation, "message", ev.Message)
@@ -63,10 +68,41 @@ func (s *Supervisor) newUpgradeOp(initial bool) *upgradeOp {
 func (s *Supervisor) startUpgradeOp(op *upgradeOp) {
 	op.started = time.Now()
 	s.upgrade = op
-	if !op.initial {
+	if !op.initial && (!op.announced || op.after != nil) {
 		s.sd.send(launch.Reloading("upgrading")...)
 	}
 	go s.runUpgrade(op)
+	go s.extendWhileRunning(op)
+}
+
+// How systemd's start or reload timeout is kept from firing while an
+// upgrade legitimately takes long (a slow-starting program, a large state
+// blob): once an upgrade has run for extendEvery, and every extendEvery
+// after that, EXTEND_TIMEOUT_USEC asks for extendBy more. The supervisor's
+// own deadlines (ReadyTimeout, Probation, DrainTimeout) still bound it.
+const (
+	extendEvery = time.Second
+	extendBy    = 10 * time.Second
+)
+
+func (s *Supervisor) extendWhileRunning(op *upgradeOp) {
+	if s.sd.socket == "" {
+		return
+	}
+	t := time.NewTicker(extendEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-op.ended:
+			return
+		case <-t.C:
+			s.post(func() {
+				if s.upgrade == op {
+					s.sd.send("EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(extendBy.Microseconds(), 10))
+				}
+			})
+		}
+	}
 }
 
 func (s *Supervisor) pokeUpgrade() {
@@ -89,6 +125,7 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	if s.upgrade == op {
 		s.upgrade = nil
 	}
+	close(op.ended)
 	if final.Generation == 0 {
 		final.Generation = op.gen
 	}
