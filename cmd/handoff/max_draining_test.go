@@ -14,21 +14,34 @@ import (
 	"github.com/handoff-go/handoff/internal/control"
 )
 
-// socketCount counts the sockets pid holds open (/proc/PID/fd).
-func socketCount(t *testing.T, pid int) int {
-	t.Helper()
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
+// serverInode finds, in /proc/net/tcp, the inode of the server side of the
+// connection whose client end is local (127.0.0.1:port): "" until the
+// kernel has it.
+func serverInode(local *net.TCPAddr) string {
+	b, err := os.ReadFile("/proc/net/tcp")
 	if err != nil {
-		t.Fatalf("read %s: %v", dir, err)
+		return ""
 	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:") {
-			n++
+	want := fmt.Sprintf("0100007F:%04X", local.Port)
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[2] == want && f[9] != "0" {
+			return f[9]
 		}
 	}
-	return n
+	return ""
+}
+
+// holds reports whether pid has the socket with inode open.
+func holds(pid int, inode string) bool {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "socket:["+inode+"]" {
+			return true
+		}
+	}
+	return false
 }
 
 // slowRequest sends GET /slow?ms=N and returns a channel with the answer's
@@ -36,7 +49,6 @@ func socketCount(t *testing.T, pid int) int {
 // accepted the connection, so the request is known to be its.
 func slowRequest(t *testing.T, addr string, pid, ms int) <-chan string {
 	t.Helper()
-	before := socketCount(t, pid)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -56,13 +68,15 @@ func slowRequest(t *testing.T, addr string, pid, ms int) <-chan string {
 		out <- strings.TrimSpace(line)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for socketCount(t, pid) <= before {
+	for {
+		if ino := serverInode(c.LocalAddr().(*net.TCPAddr)); ino != "" && holds(pid, ino) {
+			return out
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("worker %d never accepted the slow request", pid)
 		}
 		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
 	}
-	return out
 }
 
 // With --max-draining 2, a fifth generation is deployed although four

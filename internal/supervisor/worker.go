@@ -80,7 +80,14 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 	// the handover ones included: only handoverEnv may introduce a worker
 	// to a predecessor, never whatever started the supervisor. The worker
 	// runs through the shim, so any program gets its own LISTEN_PID.
+	// A worker that writes to stderr after the supervisor died must not
+	// die of SIGPIPE: its fd 2 is a pipe only we read. So it also gets our
+	// real stderr after the sockets (HANDOFF_STDERR_FD), which the handoff
+	// library moves onto fd 2 once it is ready; other programs keep the
+	// pipe. Only when our stderr is where worker output goes anyway.
+	passStderr := s.cfg.Stderr == os.Stderr
 	path, env, err := launch.Child{
+		PassStderr: passStderr,
 		Env:        s.cfg.Env,
 		Program:    g.exe.target(),
 		Generation: g.n,
@@ -96,12 +103,13 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
 	}
 	p, err := s.spawner.start(spawn.Config{
-		Path:      path,
-		Args:      g.args,
-		Env:       env,
-		Files:     s.fds,
-		Stderr:    s.cfg.Stderr,
-		TailLines: 20,
+		Path:       path,
+		Args:       g.args,
+		Env:        env,
+		Files:      s.fds,
+		Stderr:     s.cfg.Stderr,
+		PassStderr: passStderr,
+		TailLines:  20,
 		// Its own process group: a terminal's Ctrl-C reaches only the
 		// supervisor, which decides, and a kill of the group at the drain
 		// deadline takes the worker's helpers along.
