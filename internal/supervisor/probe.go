@@ -5,9 +5,11 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/proto"
@@ -23,12 +25,19 @@ func (s *Supervisor) probe(w *worker) {
 		cmd.Env = append(append([]string(nil), s.cfg.Env...),
 			proto.EnvWorkerPID+"="+strconv.Itoa(w.pid()),
 			proto.EnvGeneration+"="+strconv.Itoa(w.gen.n))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		// Bounded output, and a bounded wait for it: a probe that prints
+		// without end, or leaves a background child holding its output
+		// pipe, must cost neither memory nor the worker's readiness.
+		out := &cappedBuffer{max: probeOutputMax}
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.WaitDelay = probeWaitDelay
 		err := s.spawner.startCmd(cmd)
 		if err == nil {
 			err = cmd.Wait()
 			s.spawner.forget(cmd.Process.Pid)
+			if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState.Success() {
+				err = nil // it exited 0; a descendant kept the pipe
+			}
 		}
 		cancel()
 		if err == nil {
@@ -47,4 +56,31 @@ func (s *Supervisor) probe(w *worker) {
 			return
 		}
 	}
+}
+
+const (
+	probeOutputMax = 4096
+	probeWaitDelay = time.Second
+)
+
+// cappedBuffer keeps the first max bytes written to it and drops the rest.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   bytes.Buffer
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if room := c.max - c.b.Len(); room > 0 {
+		c.b.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (c *cappedBuffer) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.b.String()
 }
