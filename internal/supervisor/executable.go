@@ -21,8 +21,9 @@ type executable struct {
 }
 
 // resolve looks the program up as a shell would, at the moment of the
-// upgrade, and holds the file where the system allows.
-func resolve(program string) (*executable, error) {
+// upgrade, and holds the file where the system allows. dir is the
+// supervisor's private run directory (see hold).
+func resolve(program, dir string) (*executable, error) {
 	path, err := exec.LookPath(program)
 	if err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", program, err)
@@ -30,7 +31,7 @@ func resolve(program string) (*executable, error) {
 	if abs, err := filepath.Abs(path); err == nil {
 		path = abs
 	}
-	held, err := hold(path)
+	held, err := hold(path, dir)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}

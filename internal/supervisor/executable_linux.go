@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/sys/unix"
@@ -13,10 +14,16 @@ import (
 // the shim opens the path in our /proc entry.
 type heldFile struct {
 	f    *os.File
-	path string // /proc/<pid>/fd/<n>, or "" when it cannot be used
+	path string // what the shim execs, or "" when the descriptor cannot be used
+	link string // directory holding the named link, removed by close
 }
 
-func hold(path string) (heldFile, error) {
+// hold opens path. A worker exec'd through /proc/<pid>/fd/N would be
+// named "N" by the kernel (its comm, what ps and top show, is the last
+// element of the path given to execve): so the shim is given a symlink
+// named as the program, in a directory of its own under dir, that points
+// at the descriptor; exec follows it to the same bytes.
+func hold(path, dir string) (heldFile, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return heldFile{}, err
@@ -39,6 +46,16 @@ func hold(path string) (heldFile, error) {
 			h.path = proc
 		}
 	}
+	if h.path != "" && dir != "" {
+		if d, err := os.MkdirTemp(dir, "exe-*"); err == nil {
+			link := filepath.Join(d, filepath.Base(path))
+			if os.Symlink(h.path, link) == nil {
+				h.path, h.link = link, d
+			} else {
+				os.Remove(d)
+			}
+		}
+	}
 	return h, nil
 }
 
@@ -47,5 +64,8 @@ func (h heldFile) target() string { return h.path }
 func (h heldFile) close() {
 	if h.f != nil {
 		h.f.Close()
+	}
+	if h.link != "" {
+		os.RemoveAll(h.link)
 	}
 }

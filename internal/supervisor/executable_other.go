@@ -9,7 +9,7 @@ package supervisor
 // exact bytes.
 type heldFile struct{}
 
-func hold(string) (heldFile, error) { return heldFile{}, nil }
+func hold(string, string) (heldFile, error) { return heldFile{}, nil }
 
 func (heldFile) target() string { return "" }
 

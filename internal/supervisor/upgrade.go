@@ -178,7 +178,7 @@ func (s *Supervisor) upgradeSteps(op *upgradeOp) control.Event {
 	if prev != nil {
 		still = fmt.Sprintf("; generation %d still serving", prev.n)
 	}
-	exe, err := resolve(s.cfg.Program)
+	exe, err := resolve(s.cfg.Program, s.runDir)
 	if err != nil {
 		return failed("handoff: upgrade: %v%s", err, still)
 	}
