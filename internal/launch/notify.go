@@ -21,6 +21,10 @@ type Notify struct {
 	dir  string // removed by Close: ListenNotify created it
 }
 
+// NotifyDirPrefix names the directories ListenNotify makes for itself
+// (see MkdirOwned, CleanStaleDirs).
+const NotifyDirPrefix = "handoff-notify"
+
 // seq numbers the sockets of this process, so that any number of them can
 // share one directory.
 var seq atomic.Uint64
@@ -32,7 +36,7 @@ var seq atomic.Uint64
 func ListenNotify(dir string) (*Notify, error) {
 	n := &Notify{}
 	if dir == "" {
-		d, err := os.MkdirTemp("", "handoff-notify-*") // 0700: only we can reach the socket
+		d, err := MkdirOwned(NotifyDirPrefix) // 0700: only we can reach the socket
 		if err != nil {
 			return nil, fmt.Errorf("launch: notify socket: %w", err)
 		}

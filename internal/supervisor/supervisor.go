@@ -15,6 +15,9 @@ import (
 	"github.com/handoff-go/handoff/internal/launch"
 )
 
+// runDirPrefix names the supervisor's private run directory in /tmp.
+const runDirPrefix = "handoff-run"
+
 // Supervisor owns the listening sockets and runs generations of a program
 // on them. All mutable state is owned by one goroutine, the loop in Run;
 // other goroutines (process waiters, notification readers, timers, the
@@ -115,7 +118,14 @@ func New(cfg Config) (*Supervisor, error) {
 			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 		}
 	}
-	s.runDir, err = os.MkdirTemp("", "handoff-run-*")
+	// Directories of supervisors (and library processes) of ours that were
+	// killed before they could remove them pile up in /tmp: clean them.
+	for _, prefix := range []string{runDirPrefix, launch.NotifyDirPrefix} {
+		for _, d := range launch.CleanStaleDirs(prefix) {
+			s.log.Info("handoff: removed a stale directory of a process that is gone", "dir", d)
+		}
+	}
+	s.runDir, err = launch.MkdirOwned(runDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("handoff: notify directory: %w", err)
 	}
