@@ -1,6 +1,8 @@
 package launch
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
@@ -51,6 +53,30 @@ func ListenNotify(dir string) (*Notify, error) {
 	}
 	n.recv = recv
 	return n, nil
+}
+
+// ListenNotifyAnyUID creates a notify socket in dir that a child which
+// drops its privileges (gosu, su-exec, setpriv) can still reach: the
+// socket is mode 0666 under a random name, in dir, which the caller makes
+// 0711 (enterable, not listable). The socket does not authenticate anyone
+// by itself: the receiver must accept a datagram from another uid only
+// when the kernel-vouched sender pid (sdnotify.Datagram.PID) is a live
+// descendant of its child. Linux only, where senders' pids are vouched for.
+func ListenNotifyAnyUID(dir string) (*Notify, error) {
+	var rnd [16]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return nil, fmt.Errorf("launch: notify socket: %w", err)
+	}
+	name := filepath.Join(dir, "n"+strconv.FormatUint(seq.Add(1), 10)+"-"+hex.EncodeToString(rnd[:])+".sock")
+	recv, err := sdnotify.Listen(name)
+	if err != nil {
+		return nil, fmt.Errorf("launch: notify socket: %w", err)
+	}
+	if err := os.Chmod(name, 0o666); err != nil {
+		recv.Close()
+		return nil, fmt.Errorf("launch: notify socket: %w", err)
+	}
+	return &Notify{recv: recv}, nil
 }
 
 // Path is the NOTIFY_SOCKET value to give the child.

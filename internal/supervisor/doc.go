@@ -10,7 +10,8 @@
 // that is the worker's own pid: the worker is started as this binary in
 // its shim role, which sets LISTEN_PID and execs the program keeping the
 // pid), NOTIFY_SOCKET pointing at a datagram socket of its own in a private
-// 0700 directory, and HANDOFF_PROTOCOL, HANDOFF_GENERATION,
+// directory (on Linux 0711 with the socket 0666 under a random name, so a
+// worker that drops privileges can notify; see notify_socket.go), and HANDOFF_PROTOCOL, HANDOFF_GENERATION,
 // HANDOFF_SUPERVISOR_PID and HANDOFF_CONTROL (see internal/proto). The
 // environment is built by internal/launch, which the library's
 // self-upgrade uses too, so both parents say the same. A Go
@@ -20,11 +21,13 @@
 // Notifications follow systemd with NotifyAccess=all: a datagram counts
 // when it comes from the worker or a descendant (on Linux the kernel vouches
 // for the sender's pid, checked against the /proc parent chain and the
-// worker's process group). READY=1, STATUS=, ERRNO=, MAINPID= (Linux only:
-// a live descendant of the worker; signals then go to that process too), EXTEND_TIMEOUT_USEC= (pushes the readiness
-// deadline), WATCHDOG=1 and WATCHDOG=trigger, and BARRIER=1 (its fd is
-// closed at once, so systemd-notify returns) are honoured; RELOADING=1 and
-// STOPPING=1 are accepted and have no effect.
+// worker's process group; a sender of another uid counts only while it is
+// a live descendant). READY=1, STATUS=, ERRNO=, MAINPID= (Linux only: a
+// live descendant of the worker; signals then go to that process too),
+// EXTEND_TIMEOUT_USEC= (pushes the readiness deadline), WATCHDOG=1 and
+// WATCHDOG=trigger, and BARRIER=1 (its fd is closed at once, so
+// systemd-notify returns) are honoured; RELOADING=1 and STOPPING=1 are
+// accepted and have no effect.
 //
 // # Upgrades and failures
 //

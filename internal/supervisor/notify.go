@@ -3,6 +3,7 @@
 package supervisor
 
 import (
+	"os"
 	"strconv"
 	"time"
 
@@ -13,25 +14,38 @@ import (
 // receive reads w's notify socket until it is closed (when w exits) and
 // hands each datagram to the loop. Receive closes fds that came along, so
 // BARRIER=1 senders (systemd-notify) return at once.
+//
+// The sender's lineage is checked here, before the next datagram is read:
+// systemd-notify waits for its BARRIER=1 (the next datagram) to be
+// received, so it is still alive, and checkable, now.
 func (s *Supervisor) receive(w *worker) {
 	for {
 		d, err := w.recv.Receive()
 		if err != nil {
 			return
 		}
-		s.post(func() { s.onNotify(w, d) })
+		lin := checkLineage(d.PID, w.pid())
+		s.post(func() { s.onNotify(w, d, lin) })
 	}
 }
 
 // onNotify applies one sd_notify datagram, as systemd would for a service
 // with NotifyAccess=all: the sender may be the worker or any descendant.
-func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram) {
+//
+// A sender of another uid than ours (a worker that dropped privileges, or
+// anyone who found the socket's name) counts only as a live descendant of
+// the worker, as the kernel vouches for its pid (notify_socket.go).
+func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram, lin lineage) {
 	if d.Err != nil {
 		s.log.Warn("handoff: malformed notification", "generation", w.gen.n, "pid", d.PID, "err", d.Err)
 		return
 	}
-	if checkLineage(d.PID, w.pid()) == lineageNo {
+	if lin == lineageNo {
 		s.log.Warn("handoff: notification from a process outside the worker ignored", "pid", d.PID, "worker", w.pid())
+		return
+	}
+	if d.UID >= 0 && d.UID != os.Getuid() && lin != lineageYes {
+		s.log.Warn("handoff: notification from another uid ignored: not a live descendant of the worker", "pid", d.PID, "uid", d.UID, "worker", w.pid())
 		return
 	}
 	if !w.alive() {

@@ -29,7 +29,7 @@ type Supervisor struct {
 	sockets []*boundSocket
 	fds     []int
 	names   []string
-	runDir  string // private 0700 directory for the workers' notify sockets
+	runDir  string // private directory for the workers' notify sockets (notify_socket.go)
 	ctl     *net.UnixListener
 	spawner *spawner
 	sd      *upstream
@@ -126,6 +126,9 @@ func New(cfg Config) (*Supervisor, error) {
 		}
 	}
 	s.runDir, err = launch.MkdirOwned(runDirPrefix)
+	if err == nil {
+		err = openRunDir(s.runDir)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("handoff: notify directory: %w", err)
 	}

@@ -71,7 +71,7 @@ func (w *worker) alive() bool { return w.state != workerExited }
 
 // startWorker starts one process of g in slot. It runs on the loop.
 func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
-	recv, err := launch.ListenNotify(s.runDir)
+	recv, err := listenWorkerNotify(s.runDir)
 	if err != nil {
 		return nil, fmt.Errorf("start generation %d: %w", g.n, err)
 	}
