@@ -37,15 +37,15 @@ func (s *Supervisor) receive(w *worker) {
 // the worker, as the kernel vouches for its pid (notify_socket.go).
 func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram, lin lineage) {
 	if d.Err != nil {
-		s.log.Warn("handoff: malformed notification", "generation", w.gen.n, "pid", d.PID, "err", d.Err)
+		s.rejectNotify(w, "handoff: malformed notification", "generation", w.gen.n, "pid", d.PID, "err", d.Err)
 		return
 	}
 	if lin == lineageNo {
-		s.log.Warn("handoff: notification from a process outside the worker ignored", "pid", d.PID, "worker", w.pid())
+		s.rejectNotify(w, "handoff: notification from a process outside the worker ignored", "pid", d.PID, "worker", w.pid())
 		return
 	}
 	if d.UID >= 0 && d.UID != os.Getuid() && lin != lineageYes {
-		s.log.Warn("handoff: notification from another uid ignored: not a live descendant of the worker", "pid", d.PID, "uid", d.UID, "worker", w.pid())
+		s.rejectNotify(w, "handoff: notification from another uid ignored: not a live descendant of the worker", "pid", d.PID, "uid", d.UID, "worker", w.pid())
 		return
 	}
 	if !w.alive() {
@@ -57,7 +57,7 @@ func (s *Supervisor) onNotify(w *worker, d sdnotify.Datagram, lin lineage) {
 		if id, ok := identifyMain(pid, w.pid()); ok {
 			w.mainPID, w.main = pid, id
 		} else {
-			s.log.Warn("handoff: MAINPID= ignored: not a live descendant of the worker", "mainpid", pid, "worker", w.pid())
+			s.rejectNotify(w, "handoff: MAINPID= ignored: not a live descendant of the worker", "mainpid", pid, "worker", w.pid())
 		}
 	}
 	if v, ok := m.Get("STATUS"); ok {
@@ -105,3 +105,22 @@ func (s *Supervisor) checkWatchdogs() {
 		}
 	}
 }
+
+// rejectNotify logs a refused notification, at most once per
+// rejectInterval per worker: a sender that floods the socket with garbage
+// costs a line a second, not a line a datagram. The next line says how
+// many were not logged meanwhile.
+func (s *Supervisor) rejectNotify(w *worker, msg string, attrs ...any) {
+	now := time.Now()
+	if !w.rejectLogged.IsZero() && now.Sub(w.rejectLogged) < rejectInterval {
+		w.rejectSuppressed++
+		return
+	}
+	if w.rejectSuppressed > 0 {
+		attrs = append(attrs, "not_logged_before", w.rejectSuppressed)
+	}
+	w.rejectLogged, w.rejectSuppressed = now, 0
+	s.log.Warn(msg, attrs...)
+}
+
+const rejectInterval = time.Second

@@ -60,9 +60,13 @@ type worker struct {
 	// stopping: the supervisor asked it to go (drain or kill): its exit is
 	// expected, never a crash.
 	stopping bool
-	crashes  int // consecutive crashes of its slot, its own exit not included
-	restarts int // how often its slot was restarted after crashes
-	reported bool
+	// rejectLogged and rejectSuppressed rate-limit the log lines about
+	// refused notifications (rejectNotify).
+	rejectLogged     time.Time
+	rejectSuppressed int
+	crashes          int // consecutive crashes of its slot, its own exit not included
+	restarts         int // how often its slot was restarted after crashes
+	reported         bool
 }
 
 func (w *worker) pid() int { return w.proc.Pid }

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// A flood of malformed datagrams on a worker's notify socket costs about a
+// log line a second, not a line a datagram, and the socket keeps working.
+func TestMalformedNotifyFlood_LoggedAtAboutOneLineASecond(t *testing.T) {
+	needProc(t)
+	tag := fmt.Sprintf("flood-%d", time.Now().UnixNano())
+	killTagged(t, tag)
+	app := filepath.Join(t.TempDir(), "app")
+	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
+	s := launchSup(t, []string{"-q", "--ready-timeout", "60s"}, app)
+	st := s.waitState(func(st control.Status) bool {
+		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
+	}, 10*time.Second, "a starting worker")
+	worker := st.Generations[0].Workers[0].PID
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sock string
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
+			sock = v
+		}
+	}
+	c, err := net.Dial("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 2000
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := c.Write([]byte("this is not an assignment\n")); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+	}
+	// The writes block while the socket's queue is full, so by now all but
+	// a few datagrams were read and handed to the loop, ahead of this call
+	// on the same queue: once it returns, they were handled.
+	if _, err := s.status(); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	lines := strings.Count(s.stderr.String(), "malformed notification")
+	t.Logf("%d malformed datagrams in %v: %d log lines", n, took.Round(time.Millisecond), lines)
+	if max := int(took/time.Second) + 2; lines > max {
+		t.Errorf("%d log lines for %d malformed datagrams in %v, want at most %d", lines, n, took, max)
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("supervisor still running after TERM")
+	}
+}
