@@ -71,11 +71,14 @@ func (s *Supervisor) startFollowUp() bool {
 		return false
 	}
 	s.next = nil
-	if s.stopping || s.idle {
+	if s.stopping {
 		// cancelUpgrade has normally ended it already; this is a guard.
-		op.events.emit(control.Event{Stage: control.StageFailed, Message: "upgrade abandoned: the supervisor is stopping or idle"})
+		op.events.emit(control.Event{Stage: control.StageFailed, Message: "upgrade abandoned: the supervisor is stopping"})
 		return false
 	}
+	// Idle (WINCH) is no reason to drop it: a trigger after WINCH is what
+	// starts a generation again, even one that queued behind the upgrade
+	// WINCH abandoned.
 	s.startUpgradeOp(op)
 	return true
 }

@@ -147,7 +147,7 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	case op.initial && !s.stopping:
 		s.exitErr = fmt.Errorf("handoff: %w: %s", ErrStartFailed, final.Message)
 		s.beginStop("the first generation failed", false)
-	case !op.initial && s.next != nil && !s.stopping && !s.idle:
+	case !op.initial && s.next != nil && !s.stopping:
 		// A follow-up starts now; its end answers systemd's reload.
 		s.sd.send(status)
 	case !op.initial:
