@@ -47,14 +47,21 @@ sockets it binds go to systemd's fd store (FDSTORE=1, FDNAME=NAME) and come
 back at the next start, so a restart or a crash refuses no connection. See
 docs/SYSTEMD.md.
 
-Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again); TERM, INT
-and QUIT drain the workers and exit, a second one kills them at once; USR1 is
+Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again; with
+--hup reload, HUP reloads: the bytes that serve start again, as
+'handoff reload'); TERM, INT and QUIT drain the workers and exit (after
+--stop-delay, if set), a second one kills them at once; USR1 is
 forwarded to the workers; WINCH drains the workers but keeps the sockets until
 the next HUP.
 
 Exit status: 0 after a stop; 1 when the first generation fails or workers
 crash in a loop (more than --crash-limit times in a row); 2 for bad flags, a
-bad --listen URL, a port in use or an unusable control socket.`
+bad --listen URL, a port in use or an unusable control socket. Before every
+start of the program (the first included) the pre-flight checks run: the file
+exists, is regular, executable, a binary for this machine or a #! script, has
+the --verify-sha256 hash, and --check exits 0; 'handoff upgrade' and 'handoff
+reload' exit with a status of its own for each refusal (see 'handoff help
+upgrade').`
 
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", runSynopsis, stderr)
@@ -83,6 +90,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	fdStore := fs.String("fd-store", "auto", "hand the bound sockets to systemd's fd store: auto (when $FDSTORE says it keeps one: systemd 254+ sets it, on older ones the unit sets Environment=FDSTORE=N), on (whenever NOTIFY_SOCKET is set; needs FileDescriptorStoreMax=), off")
 	verbose := fs.Bool("v", false, "log debug detail (notifications, signals) to stderr")
 	quiet := fs.Bool("q", false, "log only warnings and errors")
+	ops := addOpsFlags(fs) // --check, --verify-sha256, --hup, --stop-delay, --metrics (run_ops.go)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -148,6 +156,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Stderr:       stderr,
 		Logger:       logger,
 	}
+	if err := ops.apply(&cfg); err != nil {
+		return usageErr("%v", err)
+	}
 	sup, err := supervisor.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "handoff run: %v\n", err)
@@ -156,6 +167,11 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitFail
 	}
+	stopMetrics, err := ops.serve(sup, stderr)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer stopMetrics()
 	fmt.Fprintf(stderr, "handoff: supervisor pid %d, control socket %s\n", os.Getpid(), path)
 	if err := sup.Run(); err != nil {
 		fmt.Fprintf(stderr, "handoff run: %v\n", err)

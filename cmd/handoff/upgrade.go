@@ -33,7 +33,8 @@ meanwhile share that one follow-up.
 Exit status: 0 the new generation serves; 1 the upgrade failed and the
 previous generation still serves; 2 bad flags or no supervisor reachable;
 3 rolled back (the new generation died in probation, the previous program
-serves again); 4 the connection broke before the outcome (see handoff status).`
+serves again); 4 the connection broke before the outcome (see handoff status).
+` + refusalCodes
 
 func upgradeCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("upgrade", upgradeSynopsis, stderr)
@@ -58,5 +59,5 @@ func upgradeCmd(args []string, stdout, stderr io.Writer) int {
 		}
 		return control.ExitUnknown
 	}
-	return control.ExitCode(final.Stage)
+	return control.ExitCodeOf(final)
 }

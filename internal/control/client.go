@@ -129,7 +129,12 @@ func (c *Client) Stop(ctx context.Context) (Event, error) {
 // unknown (the connection broke, or the stream ended without a final
 // event); the supervisor may still be upgrading.
 func (c *Client) Upgrade(ctx context.Context, each func(Event)) (Event, error) {
-	resp, err := c.do(ctx, http.MethodPost, "/upgrade")
+	return c.stream(ctx, "/upgrade", each)
+}
+
+// stream posts to route and follows the event stream it answers.
+func (c *Client) stream(ctx context.Context, route string, each func(Event)) (Event, error) {
+	resp, err := c.do(ctx, http.MethodPost, route)
 	if err != nil {
 		return Event{}, err
 	}

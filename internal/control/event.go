@@ -39,7 +39,8 @@ const (
 	// previous program (the exact bytes, on Linux) serves again.
 	StageRolledBack Stage = "rolled_back"
 	// StageRefused: the request was not accepted (the supervisor is
-	// stopping); nothing was started.
+	// stopping, or a pre-flight check failed: Event.Reason says which);
+	// nothing was started and the serving generation is untouched.
 	StageRefused Stage = "refused"
 )
 
@@ -64,6 +65,9 @@ type Event struct {
 	// generation are still alive.
 	Workers int    `json:"workers,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Reason names the pre-flight check that refused the request
+	// (Reason* constants), on a StageRefused event.
+	Reason string `json:"reason,omitempty"`
 	// Final is set on the last event of a stream; Stage is then one of
 	// the final stages and Message explains a failure or rollback.
 	Final bool `json:"final,omitempty"`

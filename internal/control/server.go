@@ -92,23 +92,9 @@ func handler(h Handler, writeTimeout time.Duration) http.Handler {
 		writeJSON(w, h.Stop())
 	})
 	mux.HandleFunc("POST /upgrade", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		flusher, _ := w.(http.Flusher)
-		if flusher != nil {
-			flusher.Flush()
-		}
-		enc := json.NewEncoder(w)
-		for ev := range h.Upgrade(r.Context()) {
-			writeDeadline(w, writeTimeout)
-			if enc.Encode(ev) != nil {
-				return // the client left; the upgrade goes on without it
-			}
-			if flusher != nil {
-				flusher.Flush()
-			}
-		}
+		streamEvents(w, h.Upgrade(r.Context()), writeTimeout)
 	})
+	handleOps(mux, h, writeTimeout)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderVersion, Version)
 		writeDeadline(w, writeTimeout)
@@ -124,6 +110,26 @@ func handler(h Handler, writeTimeout time.Duration) http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// streamEvents writes events as JSON lines, flushing each.
+func streamEvents(w http.ResponseWriter, events <-chan Event, writeTimeout time.Duration) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := json.NewEncoder(w)
+	for ev := range events {
+		writeDeadline(w, writeTimeout)
+		if enc.Encode(ev) != nil {
+			return // the client left; the upgrade goes on without it
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

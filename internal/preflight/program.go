@@ -26,34 +26,40 @@ import (
 // checked are the bytes that will be exec'd even if the path on disk is
 // replaced meanwhile.
 func Program(path, wantSHA256 string) (sum string, err error) {
+	return ProgramAt(path, path, wantSHA256)
+}
+
+// ProgramAt is Program for a file opened as path and named name in
+// errors: a /proc/self/fd/N path is exact but means nothing to a reader.
+func ProgramAt(path, name, wantSHA256 string) (sum string, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("preflight %s: %w", path, ErrMissing)
+			return "", fmt.Errorf("preflight %s: %w", name, ErrMissing)
 		}
-		return "", fmt.Errorf("preflight %s: %w: %v", path, ErrMissing, err)
+		return "", fmt.Errorf("preflight %s: %w: %v", name, ErrMissing, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("preflight %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		return "", fmt.Errorf("preflight %s: %w (%s)", name, ErrNotRegular, fi.Mode().Type())
 	}
 	if err := executable(path, fi); err != nil {
-		return "", fmt.Errorf("preflight %s: %w: %v", path, ErrNotExecutable, err)
+		return "", fmt.Errorf("preflight %s: %w: %v", name, ErrNotExecutable, err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("preflight %s: %w: %v", path, ErrNotExecutable, err)
+		return "", fmt.Errorf("preflight %s: %w: %v", name, ErrNotExecutable, err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("preflight %s: read: %w: %v", path, ErrNotExecutable, err)
+		return "", fmt.Errorf("preflight %s: read: %w: %v", name, ErrNotExecutable, err)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
 	if err := native(f); err != nil {
-		return sum, fmt.Errorf("preflight %s: %w: %v", path, ErrWrongArch, err)
+		return sum, fmt.Errorf("preflight %s: %w: %v", name, ErrWrongArch, err)
 	}
 	if want := strings.ToLower(strings.TrimSpace(wantSHA256)); want != "" && want != sum {
-		return sum, fmt.Errorf("preflight %s: %w: sha-256 is %s, want %s", path, ErrChecksum, sum, want)
+		return sum, fmt.Errorf("preflight %s: %w: sha-256 is %s, want %s", name, ErrChecksum, sum, want)
 	}
 	return sum, nil
 }

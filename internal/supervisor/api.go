@@ -33,6 +33,9 @@ func (s *Supervisor) Upgrade(ctx context.Context) <-chan control.Event {
 			ch = single(control.Event{Stage: control.StageRefused, Message: "upgrade refused: the supervisor is stopping"})
 			return
 		}
+		if tr.joined != nil {
+			s.operations.metrics.Coalesced("upgrade")
+		}
 		ch = tr.op.events.subscribe(ctx, tr.joined)
 	})
 	if !ok {

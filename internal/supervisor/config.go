@@ -102,6 +102,21 @@ type Config struct {
 	Stderr io.Writer
 	// Logger receives the supervisor's own log. Default: discard.
 	Logger *slog.Logger
+
+	// Operations (ops.go, preflight.go). Check, when set, is a shell
+	// command run before every start of a program (`nginx -t`), with
+	// HANDOFF_PROGRAM naming the file that will be exec'd; it must exit 0
+	// within CheckTimeout (default 30s). VerifySHA256 pins the program's
+	// SHA-256 (hex). A failure refuses the upgrade (StageRefused) and
+	// leaves the serving generation untouched. HUPReloads makes SIGHUP
+	// reload (same bytes, as Reload) instead of upgrade. StopDelay keeps
+	// serving that long after the first TERM, INT or QUIT while
+	// Readiness answers 503, then drains.
+	Check        string
+	CheckTimeout time.Duration
+	VerifySHA256 string
+	HUPReloads   bool
+	StopDelay    time.Duration
 }
 
 // ErrConfig is matched by every error New returns for a bad Config or for

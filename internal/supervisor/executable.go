@@ -18,6 +18,7 @@ import (
 type executable struct {
 	path string // as resolved by exec.LookPath, for messages and status
 	held heldFile
+	sum  string // SHA-256 (hex) as the pre-flight checks read it
 }
 
 // resolve looks the program up as a shell would, at the moment of the

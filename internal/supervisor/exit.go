@@ -52,6 +52,7 @@ func (s *Supervisor) crashed(w *worker, wasReady bool) {
 		s.exitErr = fmt.Errorf("handoff: %w: generation %d exited %d times in a row, each within %v of its start; giving up; last: %s",
 			ErrCrashLoop, w.gen.n, crashes, s.cfg.StableAfter, describe(w, w.failure))
 		s.log.Error(s.exitErr.Error())
+		s.operations.metrics.CrashLoop()
 		s.beginStop("crash loop", false)
 		return
 	}
@@ -83,6 +84,7 @@ func (s *Supervisor) restart(dead *worker, crashes int) {
 	}
 	nw.crashes = crashes
 	nw.restarts = dead.restarts + 1
+	s.operations.metrics.Restart()
 	s.slots[dead.slot] = nw
 	s.prune()
 }

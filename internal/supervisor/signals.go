@@ -21,6 +21,9 @@ import (
 // queue of idempotent requests, not a race.
 func (s *Supervisor) onSignal(sig os.Signal) {
 	s.log.Debug("handoff: signal", "signal", sig)
+	if s.opsSignal(sig) { // HUP as reload, stop delay (ops.go)
+		return
+	}
 	switch sig {
 	case syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT:
 		s.beginStop("signal "+sig.String(), true)

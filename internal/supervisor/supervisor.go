@@ -35,6 +35,8 @@ type Supervisor struct {
 	sd      *upstream
 	startAt time.Time
 
+	operations *opsState // metrics, reload, stop delay (ops.go)
+
 	ops  chan func()
 	sigs chan os.Signal
 	done chan struct{} // closed when the loop has exited
@@ -75,6 +77,7 @@ func New(cfg Config) (*Supervisor, error) {
 		exeRefs: make(map[*executable]int),
 		slots:   make([]*worker, cfg.Workers),
 	}
+	s.operations = newOpsState(s)
 	ok := false
 	defer func() {
 		if !ok {

@@ -33,6 +33,7 @@ type upgradeOp struct {
 	ended     chan struct{} // closed by finishUpgrade
 
 	// Owned by the loop.
+	reload       bool // start the serving bytes again (ops.go)
 	gen          int
 	resolved     bool // the program has been looked up: later triggers queue a follow-up
 	canceled     bool
@@ -134,7 +135,8 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	if op.after != nil && final.Stage.Final() {
 		final.Message += fmt.Sprintf(" (this upgrade waited for the one to generation %d to end, then looked the program up again)", op.after.gen)
 	}
-	op.events.emit(final) // no-op when cancelUpgrade already ended the stream
+	op.events.emit(final)        // no-op when cancelUpgrade already ended the stream
+	s.upgradeFinished(op, final) // metrics (ops.go)
 	if !op.initial || final.Stage != control.StageDone {
 		s.last = &control.Upgrade{Generation: op.gen, Result: final.Stage, Message: final.Message,
 			Started: op.started, Took: took.Round(time.Millisecond).String()}
@@ -178,9 +180,9 @@ func (s *Supervisor) upgradeSteps(op *upgradeOp) control.Event {
 	if prev != nil {
 		still = fmt.Sprintf("; generation %d still serving", prev.n)
 	}
-	exe, err := resolve(s.cfg.Program, s.runDir)
-	if err != nil {
-		return failed("handoff: upgrade: %v%s", err, still)
+	exe, refusal := s.program(op, prev, still) // pre-flight checks (preflight.go)
+	if refusal != nil {
+		return *refusal
 	}
 	var g *generation
 	s.call(func() {
