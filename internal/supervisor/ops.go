@@ -148,7 +148,11 @@ func (s *Supervisor) opsSignal(sig os.Signal) bool {
 }
 
 // upgradeFinished counts a finished upgrade or reload and its phases.
+// The first start is not an upgrade: it is not counted.
 func (s *Supervisor) upgradeFinished(op *upgradeOp, final control.Event) {
+	if op.initial {
+		return
+	}
 	kind := "upgrade"
 	if op.reload {
 		kind = "reload"
