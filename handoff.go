@@ -3,6 +3,7 @@ package handoff
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 )
 
 // A Handoff is one generation's end of the handoff: it owns the sockets this
@@ -38,6 +39,7 @@ type Handoff struct {
 	drainOnce sync.Once
 	stopOnce  sync.Once
 	signals   *signalWatcher
+	lameDuck  atomic.Bool // Options.StopDelay running (stopdelay.go)
 }
 
 // New reads what the previous generation, systemd or the supervisor passed

@@ -111,6 +111,14 @@ type Options struct {
 	// it is ready (kept too, for the error message if it fails). Default
 	// os.Stderr.
 	Stderr io.Writer
+
+	// StopDelay, when set, keeps serving that long after the first stop
+	// signal (SIGTERM, SIGINT, SIGQUIT) while ReadinessHandler answers
+	// 503, then drains: the Kubernetes lame duck (docs/KUBERNETES.md). A
+	// second signal, or Drain, drains at once. Not applied under the
+	// handoff supervisor, whose --stop-delay does it for the whole pod.
+	// Default 0: drain at the signal.
+	StopDelay time.Duration
 }
 
 func (o Options) withDefaults() Options {

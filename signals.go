@@ -60,6 +60,9 @@ func (h *Handoff) onSignal(sig os.Signal) {
 		h.hardOnce.Do(func() { close(h.hard) })
 		return
 	}
+	if h.delayStop(sig) { // Options.StopDelay (stopdelay.go)
+		return
+	}
 	h.log.Info("handoff: draining on signal", "signal", sig)
 	h.Drain()
 }
