@@ -55,7 +55,14 @@ func formatStatus(st control.Status) string {
 		b.WriteString("no workers\n")
 	}
 	for _, g := range st.Generations {
-		fmt.Fprintf(&b, "generation %d: %s (%s)\n", g.Number, g.State, g.Path)
+		fmt.Fprintf(&b, "generation %d: %s, age %s, %s", g.Number, g.State, g.Age, g.Path)
+		if g.SHA256 != "" {
+			fmt.Fprintf(&b, " sha256 %.12s", g.SHA256)
+		}
+		if g.RollbackOf != 0 {
+			fmt.Fprintf(&b, " (generation %d's program again)", g.RollbackOf)
+		}
+		b.WriteString("\n")
 		for _, w := range g.Workers {
 			fmt.Fprintf(&b, "  pid %-8d %-9s up %-8s", w.PID, w.State, w.Uptime)
 			if w.MainPID != 0 {
@@ -66,6 +73,12 @@ func formatStatus(st control.Status) string {
 			}
 			if w.Status != "" {
 				fmt.Fprintf(&b, " status %q", w.Status)
+			}
+			if w.Handover != "" {
+				b.WriteString(" handover")
+				if w.HandoverState {
+					b.WriteString("+state")
+				}
 			}
 			b.WriteString("\n")
 		}

@@ -28,6 +28,12 @@ type Generation struct {
 	Path    string    `json:"path"`
 	Started time.Time `json:"started"`
 	Workers []Worker  `json:"workers"`
+	// SHA256 is the program's digest as the pre-flight checks read it
+	// (hex; empty if it was never read). Age is the time since Started.
+	// RollbackOf is the generation whose program this one runs again.
+	SHA256     string `json:"sha256,omitempty"`
+	Age        string `json:"age,omitempty"`
+	RollbackOf int    `json:"rollback_of,omitempty"`
 }
 
 // Worker is one process of a generation.
@@ -40,6 +46,13 @@ type Worker struct {
 	Restarts int       `json:"restarts,omitempty"`
 	Status   string    `json:"status,omitempty"` // the worker's last STATUS= notification
 	Errno    int       `json:"errno,omitempty"`  // the worker's last ERRNO= notification
+	// Handover is the handover socket the worker announced in READY=1
+	// (X_HANDOFF_HANDOVER), empty if none: its successor can take its
+	// connections and, with HandoverState, its state. The supervisor does
+	// not see what moves over it; a worker reports its counts itself
+	// (STATUS=, or its own metrics).
+	Handover      string `json:"handover,omitempty"`
+	HandoverState bool   `json:"handover_state,omitempty"`
 }
 
 // Upgrade is the outcome of the last finished upgrade.

@@ -41,7 +41,8 @@ func (s *Supervisor) status() control.Status {
 	sort.Slice(gens, func(i, j int) bool { return gens[i].n > gens[j].n })
 	now := time.Now()
 	for _, g := range gens {
-		cg := control.Generation{Number: g.n, State: s.genState(g), Path: g.exe.path, Started: g.started}
+		cg := control.Generation{Number: g.n, State: s.genState(g), Path: g.exe.path, Started: g.started,
+			SHA256: g.exe.sum, Age: now.Sub(g.started).Round(time.Second).String(), RollbackOf: g.rollbackOf}
 		for _, w := range g.workers {
 			if !w.alive() {
 				continue
@@ -58,6 +59,7 @@ func (s *Supervisor) status() control.Status {
 			if w.mainPID != w.pid() {
 				cw.MainPID = w.mainPID
 			}
+			cw.Handover, cw.HandoverState = w.handover, w.handoverState
 			cg.Workers = append(cg.Workers, cw)
 		}
 		if len(cg.Workers) > 0 || s.inSlots(g) {
