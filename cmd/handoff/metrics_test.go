@@ -113,7 +113,9 @@ func TestMetrics_CountUpgradesFailuresRefusalsRollbacks(t *testing.T) {
 	// The reload started the bytes of the rollback, i.e. hello's.
 	sum, _ := preflight.SHA256(bin.hello)
 	wantMetric(t, text, `handoff_build_info{program="`+app+`",sha256="`+sum+`"}`, 1)
-	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", `handoff_upgrade_phase_seconds_count{phase="start_to_ready"}`} {
+	wantMetric(t, text, `handoff_drain_timeouts_total`, 0)
+	for _, name := range []string{"process_cpu_seconds_total", "go_goroutines", `handoff_upgrade_phase_seconds_count{phase="start_to_ready"}`,
+		`handoff_upgrade_phase_seconds_count{phase="drain"}`} {
 		if _, ok := metricValue(text, name); !ok {
 			t.Errorf("no %s in the scrape", name)
 		}

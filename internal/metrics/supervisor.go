@@ -40,6 +40,7 @@ type Supervisor struct {
 	lastTime    prometheus.Gauge
 	restarts    prometheus.Counter
 	crashLoops  prometheus.Counter
+	drainKills  prometheus.Counter
 }
 
 // Results an upgrade is counted under (handoff_upgrades_total{result}).
@@ -68,7 +69,7 @@ func NewSupervisor(snapshot func() (Snapshot, bool)) *Supervisor {
 		}, []string{"reason"}),
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "handoff_upgrade_phase_seconds",
-			Help:    "Duration of each phase of finished upgrades: start_to_ready, probation, total.",
+			Help:    "Duration of each phase of upgrades: start_to_ready, probation, total; drain is one old worker's, from the drain signal to its exit.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
 		}, []string{"phase"}),
 		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -87,13 +88,17 @@ func NewSupervisor(snapshot func() (Snapshot, bool)) *Supervisor {
 			Name: "handoff_crash_loops_total",
 			Help: "Times the workers crashed more than --crash-limit times in a row (the supervisor then stops).",
 		}),
+		drainKills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "handoff_drain_timeouts_total",
+			Help: "Draining workers killed at --drain-timeout: whatever connections they still had were cut.",
+		}),
 	}
 	for _, result := range []string{ResultDone, ResultFailed, ResultRolledBack, ResultCoalesced, ResultRefused} {
 		for _, kind := range []string{"upgrade", "reload"} {
 			m.upgrades.WithLabelValues(kind, result) // present at 0, so rate() works from the first scrape
 		}
 	}
-	m.reg.MustRegister(m.upgrades, m.refusals, m.phase, m.lastSuccess, m.lastTime, m.restarts, m.crashLoops,
+	m.reg.MustRegister(m.upgrades, m.refusals, m.phase, m.lastSuccess, m.lastTime, m.restarts, m.crashLoops, m.drainKills,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		&stateCollector{snapshot: snapshot})
@@ -147,6 +152,12 @@ func (m *Supervisor) Coalesced(kind string) { m.upgrades.WithLabelValues(kind, R
 
 // Restart counts one worker restarted after a crash.
 func (m *Supervisor) Restart() { m.restarts.Inc() }
+
+// Drained observes one old worker's drain, from the signal to its exit.
+func (m *Supervisor) Drained(d time.Duration) { m.phase.WithLabelValues("drain").Observe(d.Seconds()) }
+
+// DrainTimeout counts a draining worker killed at the drain timeout.
+func (m *Supervisor) DrainTimeout() { m.drainKills.Inc() }
 
 // CrashLoop counts the supervisor giving up on crashing workers.
 func (m *Supervisor) CrashLoop() { m.crashLoops.Inc() }

@@ -18,6 +18,7 @@ func (s *Supervisor) onExit(w *worker) {
 	s.pokeUpgrade()
 	switch {
 	case w.stopping:
+		s.drainEnded(w) // metrics (ops.go)
 		left := w.gen.alive()
 		s.log.Info("handoff: worker exited", "generation", w.gen.n, "pid", w.pid(), "status", stateString(w), "workers_left", left)
 		if s.upgrade != nil {

@@ -24,10 +24,22 @@ import (
 type opsState struct {
 	metrics  *metrics.Supervisor
 	lameDuck atomic.Bool // SIGTERM seen, stop delay running: /ready says 503
+
+	drains map[*worker]time.Time // owned by the loop: when each draining worker was told
 }
 
 func newOpsState(s *Supervisor) *opsState {
-	return &opsState{metrics: metrics.NewSupervisor(s.metricsSnapshot)}
+	return &opsState{metrics: metrics.NewSupervisor(s.metricsSnapshot), drains: map[*worker]time.Time{}}
+}
+
+// drainStarted and drainEnded time a worker's drain, on the loop.
+func (s *Supervisor) drainStarted(w *worker) { s.operations.drains[w] = time.Now() }
+
+func (s *Supervisor) drainEnded(w *worker) {
+	if at, ok := s.operations.drains[w]; ok {
+		delete(s.operations.drains, w)
+		s.operations.metrics.Drained(time.Since(at))
+	}
 }
 
 var _ control.Reloader = (*Supervisor)(nil)

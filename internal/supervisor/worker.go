@@ -218,10 +218,12 @@ func (s *Supervisor) drainWorker(w *worker) {
 	w.stopping = true
 	w.watched = false
 	s.signalWorker(w, s.cfg.DrainSignal)
+	s.drainStarted(w) // metrics (ops.go)
 	s.log.Info("handoff: draining worker", "generation", w.gen.n, "pid", w.pid(), "signal", unix.SignalName(s.cfg.DrainSignal))
 	time.AfterFunc(s.cfg.DrainTimeout, func() {
 		s.post(func() {
 			if w.alive() {
+				s.operations.metrics.DrainTimeout()
 				s.fail(w, "still draining after "+s.cfg.DrainTimeout.String())
 			}
 		})
