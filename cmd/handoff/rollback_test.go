@@ -23,7 +23,8 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 		prepare func()
 		want    []string
 	}{
-		{"missing program", func() { os.Remove(app) }, []string{"failed", "no such file"}},
+		// Refused by the pre-flight checks, with an exit status of its own.
+		{"missing program", func() { os.Remove(app) }, []string{"refused", "program not found", "no such file"}},
 		{"exits 1", func() { testserver.WriteExecutable(t, app, []byte("#!/bin/sh\necho boom-before-ready >&2\nexit 1\n")) },
 			[]string{"failed", "exited before it was ready", "exit status 1", "boom-before-ready"}},
 		{"crashes", func() { testserver.WriteExecutable(t, app, []byte("#!/bin/sh\nkill -SEGV $$\n")) },
@@ -36,8 +37,12 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 	for _, c := range cases {
 		c.prepare()
 		out, code := s.upgrade(t)
-		if code != control.ExitFailed {
-			t.Errorf("%s: upgrade exit %d, want %d:\n%s", c.name, code, control.ExitFailed, out)
+		want := control.ExitFailed
+		if c.name == "missing program" {
+			want = control.ExitMissing
+		}
+		if code != want {
+			t.Errorf("%s: upgrade exit %d, want %d:\n%s", c.name, code, want, out)
 		}
 		for _, w := range c.want {
 			if !strings.Contains(out, w) {

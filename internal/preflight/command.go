@@ -29,6 +29,15 @@ const maxOutput = 8 << 10
 // is given up on two seconds later (exec.Cmd.WaitDelay). Every failure
 // wraps ErrCheckFailed.
 func Command(ctx context.Context, check, program string, env []string, timeout time.Duration) (output string, err error) {
+	return CommandStarted(ctx, check, program, env, timeout, nil, nil)
+}
+
+// CommandStarted is Command for a process that reaps children it does not
+// know (a supervisor that is PID 1 or a child subreaper): start starts the
+// command (registering its pid; nil: (*exec.Cmd).Start), and waited, if
+// set, is called once the command has been waited for.
+func CommandStarted(ctx context.Context, check, program string, env []string, timeout time.Duration,
+	start func(*exec.Cmd) error, waited func(*exec.Cmd)) (output string, err error) {
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
 	}
@@ -46,7 +55,15 @@ func Command(ctx context.Context, check, program string, env []string, timeout t
 	out := &capped{max: maxOutput}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 2 * time.Second
-	err = cmd.Run()
+	if start == nil {
+		start = (*exec.Cmd).Start
+	}
+	if err = start(cmd); err == nil {
+		err = cmd.Wait()
+		if waited != nil {
+			waited(cmd)
+		}
+	}
 	output = out.String()
 	if err == nil {
 		return output, nil

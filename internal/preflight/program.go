@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime"
 	"strings"
@@ -34,9 +33,6 @@ func Program(path, wantSHA256 string) (sum string, err error) {
 func ProgramAt(path, name, wantSHA256 string) (sum string, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("preflight %s: %w", name, ErrMissing)
-		}
 		return "", fmt.Errorf("preflight %s: %w: %v", name, ErrMissing, err)
 	}
 	if !fi.Mode().IsRegular() {

@@ -79,7 +79,10 @@ func (s *Supervisor) runCheck(exe *executable) error {
 	if s.cfg.Check == "" {
 		return nil
 	}
-	out, err := preflight.Command(context.Background(), s.cfg.Check, exe.target(), s.cfg.Env, s.cfg.CheckTimeout)
+	// Started through the spawner, so the orphan reaper leaves its exit
+	// status to us (reaper_linux.go).
+	out, err := preflight.CommandStarted(context.Background(), s.cfg.Check, exe.target(), s.cfg.Env, s.cfg.CheckTimeout,
+		s.spawner.startCmd, func(cmd *exec.Cmd) { s.spawner.forget(cmd.Process.Pid) })
 	if err == nil && out != "" {
 		s.log.Debug("handoff: check passed", "output", out)
 	}
