@@ -1,6 +1,8 @@
 package control
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -72,15 +74,36 @@ func (l *capListener) Accept() (net.Conn, error) {
 		}
 		l.mu.Unlock()
 		if full {
-			// A unix socket buffers far more than this: the write does
-			// not block, and the deadline covers a peer that is odd.
-			c.SetWriteDeadline(time.Now().Add(time.Second))
-			c.Write([]byte(busyResponse))
-			c.Close()
+			go turnAway(c)
 			continue
 		}
 		return &cappedConn{UnixConn: c, l: l}, nil
 	}
+}
+
+// turnAway answers busyResponse to the request on c and closes c. The
+// answer waits for the request's header (500 ms at most): written before
+// it, an HTTP client reads it as an unsolicited response and reports a
+// broken connection instead of the 503; and closing before the client has
+// written would fail its write with EPIPE, for the same result. A unix
+// socket buffers far more than the answer, so the write does not block
+// (the deadline covers a peer that is odd).
+func turnAway(c *net.UnixConn) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	br := bufio.NewReaderSize(io.LimitReader(c, 16<<10), 4096)
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil || len(line) <= 2 { // "\r\n" ends the header
+			break
+		}
+	}
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte(busyResponse)); err != nil {
+		return
+	}
+	c.CloseWrite()
+	io.Copy(io.Discard, io.LimitReader(c, 64<<10)) // until the client closes, or the read deadline
 }
 
 // cappedConn gives its slot back when it is closed.
