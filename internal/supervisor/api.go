@@ -34,7 +34,7 @@ func (s *Supervisor) Upgrade(ctx context.Context) <-chan control.Event {
 			return
 		}
 		if tr.joined != nil {
-			s.operations.metrics.Coalesced("upgrade")
+			s.upgradeCoalesced()
 		}
 		ch = tr.op.events.subscribe(ctx, tr.joined)
 	})

@@ -159,7 +159,12 @@ func (s *Supervisor) opsSignal(sig os.Signal) bool {
 	return false
 }
 
-// upgradeFinished counts a finished upgrade or reload and its phases.
+// upgradeCoalesced counts a trigger that joined (or queued behind) the
+// running upgrade instead of starting one; the trigger code calls it.
+func (s *Supervisor) upgradeCoalesced() { s.operations.metrics.Coalesced("upgrade") }
+
+// upgradeFinished counts a finished upgrade or reload and its phases
+// (called by finishUpgrade).
 // The first start is not an upgrade: it is not counted.
 func (s *Supervisor) upgradeFinished(op *upgradeOp, final control.Event) {
 	if op.initial {

@@ -135,8 +135,8 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	if op.after != nil && final.Stage.Final() {
 		final.Message += fmt.Sprintf(" (this upgrade waited for the one to generation %d to end, then looked the program up again)", op.after.gen)
 	}
-	op.events.emit(final)        // no-op when cancelUpgrade already ended the stream
-	s.upgradeFinished(op, final) // metrics (ops.go)
+	op.events.emit(final) // no-op when cancelUpgrade already ended the stream
+	s.upgradeFinished(op, final)
 	if !op.initial || final.Stage != control.StageDone {
 		s.last = &control.Upgrade{Generation: op.gen, Result: final.Stage, Message: final.Message,
 			Started: op.started, Took: took.Round(time.Millisecond).String()}
