@@ -31,7 +31,7 @@ func addOpsFlags(fs *flag.FlagSet) *opsFlags {
 		check:        fs.String("check", "", "shell command that must exit 0 before every start of the program, like nginx -t; $HANDOFF_PROGRAM names the file to be exec'd. A failure refuses the upgrade or reload (exit 10) and the serving generation keeps serving"),
 		checkTimeout: fs.Duration("check-timeout", 30*time.Second, "kill --check after this (the upgrade is refused)"),
 		sha256:       fs.String("verify-sha256", "", "refuse to start a program whose SHA-256 is not this (hex; exit 9)"),
-		hup:          fs.String("hup", "upgrade", "what SIGHUP does: upgrade (look the program up on disk again, as USR2) or reload (start the bytes that serve again, as `handoff reload`; nginx's meaning)"),
+		hup:          fs.String("hup", "upgrade", "what SIGHUP does: upgrade (look the program up on disk again, as USR2) or reload (start the bytes that serve again, as 'handoff reload'; nginx's meaning)"),
 		stopDelay:    fs.Duration("stop-delay", 0, "after the first TERM, INT or QUIT keep serving this long while /ready answers 503 (Kubernetes endpoints are removed asynchronously), then drain; a second signal drains at once"),
 		metrics:      fs.String("metrics", "", "serve GET /metrics (Prometheus) and GET /ready (200 serving, 503 starting or stopping) on this TCP address, e.g. :9100"),
 	}
