@@ -204,7 +204,12 @@ def main():
                 notify("WATCHDOG=1")
         threading.Thread(target=ping, daemon=True).start()
 
-    stop.wait()
+    # Not stop.wait() without a timeout: the kernel delivers SIGTERM to any
+    # thread, and when it is not the main one, a main thread blocked on a
+    # lock is never woken to run the handler (seen here: 1 worker in 7 kept
+    # serving until the drain timeout killed it with requests in flight).
+    while not stop.wait(0.1):
+        pass
     notify("STOPPING=1", "STATUS=draining")
     # Stop accepting. Our copy of the listening socket is closed; the
     # supervisor's copy keeps the accept queue for the next generation.

@@ -1,0 +1,71 @@
+//go:build unix
+
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// twentyUpgrades runs argv under the supervisor through 20 upgrades under
+// mixed load (keep-alive and not, POSTs, slow requests) and checks that no
+// request failed and every worker answered.
+func twentyUpgrades(t *testing.T, what string, argv ...string) {
+	s := startSup(t, fastFlags, argv...)
+	supPID := s.cmd.Process.Pid
+	l := startLoad(t, s.addr, 8)
+	l.waitRequests(t, 50)
+	seen := map[int]bool{}
+	for i := 0; i < 20; i++ {
+		out, code := s.upgrade(t)
+		if code != 0 {
+			t.Fatalf("upgrade %d: exit %d:\n%s", i+1, code, out)
+		}
+		st, _ := s.status()
+		if st.PID != supPID {
+			t.Fatalf("supervisor pid changed")
+		}
+		for _, pid := range servingPIDs(st) {
+			seen[pid] = true
+		}
+		l.waitRequests(t, 20)
+	}
+	l.finish()
+	l.assertNoFailures(t)
+	ok, fails, pids := l.result()
+	for pid := range seen {
+		if pids[pid] == 0 {
+			t.Errorf("%s worker %d never answered", what, pid)
+		}
+	}
+	s.stop(t)
+	s.assertNoneLeft(t)
+	t.Logf("%s: %d requests over 20 upgrades, %d failed, %d workers answered", what, ok, len(fails), len(pids))
+}
+
+// examples/node follows the worker contract (docs/WORKERS.md).
+func TestNodeUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node not installed")
+	}
+	if _, err := exec.LookPath("systemd-notify"); err != nil {
+		t.Skip("systemd-notify not installed: server.js cannot send READY=1")
+	}
+	script, err := filepath.Abs("../../examples/node/server.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twentyUpgrades(t, "node", node, script, "--drain-idle", "0.2")
+}
+
+// examples/python follows the same contract.
+func TestPythonUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
+	py := python(t)
+	script, err := filepath.Abs("../../examples/python/server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	twentyUpgrades(t, "python", py, script, "--drain-idle", "0.2")
+}
