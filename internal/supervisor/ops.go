@@ -127,8 +127,9 @@ func (s *Supervisor) requestReload(source string) (*upgradeOp, *control.Event) {
 			Message: fmt.Sprintf("an upgrade started %v ago is running; its new processes read the configuration too: joined it, its result is this call's result",
 				time.Since(op.started).Round(time.Millisecond))}
 	}
-	op := s.beginUpgrade(false)
-	op.reload = true // read by the upgrade goroutine only through call, after this returns
+	op := s.newUpgradeOp(false)
+	op.reload = true
+	s.startUpgradeOp(op)
 	return op, nil
 }
 

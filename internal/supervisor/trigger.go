@@ -44,7 +44,7 @@ func (s *Supervisor) requestUpgrade(source string, announced bool) trigger {
 		op.announced = announced
 		s.startUpgradeOp(op)
 		return trigger{op: op}
-	case !run.resolved && !run.canceled:
+	case !run.resolved && !run.canceled && !run.reload: // a reload runs the old bytes: queue behind it (ops.go)
 		s.log.Info("handoff: upgrade trigger joins the running upgrade, which has not looked the program up yet", "source", source)
 		return trigger{op: run, joined: &control.Event{Stage: control.StageCoalesced,
 			Message: fmt.Sprintf("joined an upgrade started %v ago that had not looked the program up yet; its result is this call's result",
