@@ -83,7 +83,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	drainSignal := fs.String("drain-signal", "TERM", "signal that tells a worker to drain")
 	drainTimeout := fs.Duration("drain-timeout", 30*time.Second, "SIGKILL a draining worker's process group after this")
 	probation := fs.Duration("probation", 5*time.Second, "after an upgrade, roll back to the previous program if a new worker dies within this (0: off)")
-	maxDraining := fs.Int("max-draining", 4, "refuse an upgrade while this many older generations still drain")
+	maxDraining := fs.Int("max-draining", 4, "at most this many older generations drain at once; at the limit an upgrade retires the oldest (drain cut short, then killed)")
 	watchdog := fs.Duration("watchdog", 0, "restart a ready worker that sends no WATCHDOG=1 for this long (passed as WATCHDOG_USEC; 0: off)")
 	crashLimit := fs.Int("crash-limit", 5, "exit with status 1 after this many consecutive crashes (restarts back off from 100ms to 10s)")
 	stableAfter := fs.Duration("crash-window", 30*time.Second, "a worker that ran this long before crashing starts a new count")

@@ -8,10 +8,12 @@ type Stage string
 // Stages of an upgrade, in the order they usually happen. Final stages
 // (StageDone, StageFailed, StageRolledBack, StageRefused) end the stream.
 const (
-	// StageCoalesced: another caller's upgrade was already running; this
-	// caller joined it and receives its events and its result. The running
-	// upgrade resolved the program when it began (see Event.Path): a binary
-	// replaced after that needs another upgrade.
+	// StageCoalesced: another upgrade was already running. If it had not
+	// yet resolved the program, this caller joined it and receives its
+	// events and result; otherwise this caller waits for the one follow-up
+	// upgrade queued behind it (shared by every trigger that arrives
+	// meanwhile), which resolves the program on disk again, and receives
+	// the follow-up's events and result.
 	StageCoalesced Stage = "coalesced"
 	// StageStarting: the program was resolved and is being started.
 	StageStarting Stage = "starting"
