@@ -4,7 +4,6 @@ package handoff_test
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -165,25 +164,7 @@ func (s *server) readyNamingAnother(pids ...int) int {
 // over the old one, and returns the new inode.
 func deployCopy(t *testing.T, from, to string) uint64 {
 	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	tmp := to + ".copy"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Copy(t, from, to)
 	var st syscall.Stat_t
 	if err := syscall.Stat(to, &st); err != nil {
 		t.Fatal(err)
