@@ -231,21 +231,6 @@ func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
 	}
 }
 
-func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp
-}
-
 // An h2c connection on which no request ran yet is HTTP/2 all the same:
 // the drain sends it GOAWAY (srv.Shutdown) instead of closing it as an idle
 // HTTP/1 connection under the client's feet.

@@ -68,7 +68,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
-	if resp := plainRoundTrip(t, c, br); resp.Header.Get("X-Pid") != strconv.Itoa(os.Getpid()) {
+	if resp := roundTrip(t, c, br); resp.Header.Get("X-Pid") != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("X-Pid %q", resp.Header.Get("X-Pid"))
 	}
 
@@ -82,7 +82,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 		t.Fatalf("State after Ready: %v, want ErrStateMisuse", err)
 	}
 	// Still serving on the same connection after all that.
-	plainRoundTrip(t, c, br)
+	roundTrip(t, c, br)
 
 	h.Drain() // what SIGTERM (on Windows: Ctrl-C, console close) does
 	select {
@@ -159,8 +159,12 @@ func TestPassConns_RefusesAConnectionWithoutASocket(t *testing.T) {
 	}
 }
 
-func plainRoundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
+// roundTrip sends one keep-alive GET / on c, reads the answer through br
+// (which reads c), drains and closes its body and returns it; the
+// exchange is bounded by a 10 s deadline on c.
+func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader) *http.Response {
 	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
