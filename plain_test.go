@@ -93,14 +93,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 	if n, err := h.PassConns(context.Background(), handoff.Conn{Raw: c}); n != 0 || !errors.Is(err, handoff.ErrNoSuccessor) {
 		t.Fatalf("PassConns: %d, %v, want 0, ErrNoSuccessor", n, err)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after the drain")
-	}
+	waitServed(t, served)
 	h.Stop()
 	if p, _ := h.Phase(); p != handoff.PhaseStopped {
 		t.Fatalf("phase after Stop: %s", p)
@@ -175,4 +168,18 @@ func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader) *http.Response {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// waitServed waits (10 s at most) for Serve's result on served after a
+// drain, and fails t unless it returned nil.
+func waitServed(t testing.TB, served <-chan error) {
+	t.Helper()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
 }
