@@ -346,3 +346,29 @@ func listenWith(t *testing.T, opts handoff.Options, addr string) (*handoff.Hando
 	}
 	return h, ln
 }
+
+// serveReady serves 404s on ln until t's cleanup, then tells h it is
+// ready, failing t if Ready does.
+func serveReady(t *testing.T, h *handoff.Handoff, ln net.Listener) {
+	t.Helper()
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := h.Ready(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upgradeOutcome is what one h.UpgradeReport returned.
+type upgradeOutcome struct {
+	rep handoff.UpgradeReport
+	err error
+}
+
+// upgradeReport runs h.UpgradeReport in the background; its outcome
+// arrives on the channel returned.
+func upgradeReport(h *handoff.Handoff) <-chan upgradeOutcome {
+	done := make(chan upgradeOutcome, 1)
+	go func() { r, err := h.UpgradeReport(); done <- upgradeOutcome{r, err} }()
+	return done
+}

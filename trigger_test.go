@@ -5,7 +5,6 @@ package handoff_test
 import (
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,24 +54,14 @@ func TestNewestTriggerWins_WhileStarting(t *testing.T) {
 			return path, []string{path, "-probation", "50ms", "-addr", addr}, nil
 		},
 	}, addr)
-	srv := &http.Server{Handler: http.NotFoundHandler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	if err := h.Ready(); err != nil {
-		t.Fatal(err)
-	}
+	serveReady(t, h, ln)
 
-	type outcome struct {
-		rep handoff.UpgradeReport
-		err error
-	}
-	first, second := make(chan outcome, 1), make(chan outcome, 1)
-	go func() { r, err := h.UpgradeReport(); first <- outcome{r, err} }()
+	first := upgradeReport(h)
 	<-entered
 	mu.Lock()
 	deployed = fixed
 	mu.Unlock()
-	go func() { r, err := h.UpgradeReport(); second <- outcome{r, err} }()
+	second := upgradeReport(h)
 	logs.wait(t, "queued to run after it", 10*time.Second)
 	close(release)
 
