@@ -220,16 +220,6 @@ func benchMigrate(b *testing.B, n int) {
 // askPID sends one keep-alive request on c and returns the pid that answered.
 func askPID(b *testing.B, c net.Conn, br *bufio.Reader) int {
 	b.Helper()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: bench\r\n\r\n"); err != nil {
-		b.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
+	pid, _ := strconv.Atoi(roundTrip(b, c, br).Header.Get("X-Pid"))
 	return pid
 }

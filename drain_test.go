@@ -78,12 +78,5 @@ func TestDrainHTTP2AndHijacked(t *testing.T) {
 	if !<-sawDrain {
 		t.Error("handler did not see DrainingFrom close")
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after the drain")
-	}
+	waitServed(t, served)
 }

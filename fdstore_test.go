@@ -40,44 +40,8 @@ StandardError=append:%s/hello.log
 %s
 `, exe, unitAddr, s.Dir, s.Dir, strings.Join(extra, "\n")))
 	s.Systemctl("start", "hello.service")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.Dir, "hello.log"))
-			t.Logf("hello.log:\n%s", b)
-			out, _ := s.TrySystemctl("status", "hello.service")
-			t.Logf("systemctl status hello.service:\n%s", out)
-		}
-	})
+	s.LogOnFailure(t, "hello.service", "hello.log")
 	return s, exe
-}
-
-// waitMainPID waits until hello.service is active with main pid want (or,
-// for want 0, any pid other than old).
-func waitMainPID(t *testing.T, s *systemdtest.System, old, want int, within time.Duration) int {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	// Polls systemd's state: from outside there is no event to wait on.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		p := s.MainPID("hello.service")
-		if p != 0 && (want == 0 && p != old || want != 0 && p == want) && s.Show("hello.service", "ActiveState") == "active" {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hello.service: main pid %d (state %s), want %d (0: any but %d) within %v", p, s.Show("hello.service", "ActiveState"), want, old, within)
-		}
-		<-tick.C
-	}
-}
-
-func checkLoad(t *testing.T, l *systemdtest.Load, what string) {
-	t.Helper()
-	l.Stop()
-	t.Logf("%s: %s", what, l)
-	if l.Refused.Load() != 0 || l.Failed.Load() != 0 {
-		t.Errorf("%s: %d refused, %d failed; want 0 and 0", what, l.Refused.Load(), l.Failed.Load())
-	}
 }
 
 // The library stores its own socket in systemd's fd store when $FDSTORE
@@ -91,25 +55,14 @@ func TestSystemd_LibraryFDStore_RestartRefusesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 	for i := 0; i < 2; i++ {
-		before := s.MainPID("hello.service")
-		start := time.Now()
-		s.Systemctl("restart", "hello.service")
-		after := waitMainPID(t, s, before, 0, 30*time.Second)
-		t.Logf("systemctl restart %d: main pid %d -> %d in %v", i+1, before, after, time.Since(start).Round(time.Millisecond))
-		if err := l.WaitOK(ctx, 50); err != nil {
-			t.Fatal(err)
-		}
+		s.RestartUnder(t, ctx, l, "hello.service", fmt.Sprintf("systemctl restart %d", i+1))
 	}
 	if n := s.Show("hello.service", "NFileDescriptorStore"); n != "1" {
 		t.Errorf("systemd holds %q fds for hello.service after two restarts, want 1", n)
 	}
-	checkLoad(t, l, "library fd store, systemctl restart x2")
+	l.Check(t, "library fd store, systemctl restart x2")
 }
 
 // The library's self-upgrade under Type=notify: `systemctl reload` (SIGHUP)
@@ -121,28 +74,20 @@ func TestSystemd_LibrarySelfUpgradeAndRollback_TypeNotify(t *testing.T) {
 	s, exe := bootWithHello(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 	first := s.MainPID("hello.service")
 	s.Systemctl("reload", "hello.service")
-	second := waitMainPID(t, s, first, 0, 30*time.Second)
+	second := s.WaitMainPID(t, "hello.service", first, 0, 30*time.Second)
 	t.Logf("systemctl reload: main pid %d -> %d", first, second)
 	if err := l.WaitOK(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
-	checkLoad(t, l, "self-upgrade under Type=notify")
+	l.Check(t, "self-upgrade under Type=notify")
 
 	// The faulty generation crashes with connections it accepted: those
 	// are lost with it (no library can answer for a dead process), so
 	// this phase promises 0 refused, and counts the failed.
-	l = s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 20); err != nil {
-		t.Fatal(err)
-	}
+	l = s.StartSteadyLoad(t, ctx, unitAddr, 20)
 	testserver.Replace(t, filepath.Join(buildBinaries(t), "faulty-probation"), exe)
 	s.Systemctl("reload", "hello.service")
 	// The faulty generation is ready, then exits in probation: the
@@ -162,7 +107,7 @@ func TestSystemd_LibrarySelfUpgradeAndRollback_TypeNotify(t *testing.T) {
 		}
 		<-tick.C
 	}
-	back := waitMainPID(t, s, 0, second, 30*time.Second)
+	back := s.WaitMainPID(t, "hello.service", 0, second, 30*time.Second)
 	t.Logf("faulty generation: main pid moved to %d (0: never seen), back to %d; unit %s", moved, back, s.Show("hello.service", "ActiveState"))
 	if err := l.WaitOK(ctx, 50); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 package handoff_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"os"
@@ -53,7 +54,7 @@ type server struct {
 	exe    string // the path upgrades start: tests replace this file
 	addr   string
 	cmd    *exec.Cmd
-	events chan sdnotify.Message
+	events <-chan sdnotify.Message
 	stderr *testserver.SyncBuffer
 	pids   *testserver.PIDs // every generation seen, killed at cleanup
 }
@@ -80,23 +81,8 @@ func startServerEnv(t testing.TB, program string, env []string, extra ...string)
 	exe := filepath.Join(dir, program)
 	testserver.Replace(t, filepath.Join(bin, program), exe)
 
-	recv, err := sdnotify.Listen(filepath.Join(dir, "notify.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{t: t, exe: exe, addr: testserver.FreeAddr(t), events: make(chan sdnotify.Message, 1024), stderr: &testserver.SyncBuffer{}, pids: testserver.NewPIDs(t)}
-	go func() {
-		for {
-			d, err := recv.Receive()
-			if err != nil {
-				close(s.events)
-				return
-			}
-			if d.Err == nil {
-				s.events <- d.Msg
-			}
-		}
-	}()
+	socket, events := testserver.ListenNotify(t, filepath.Join(dir, "notify.sock"))
+	s := &server{t: t, exe: exe, addr: testserver.FreeAddr(t), events: events, stderr: &testserver.SyncBuffer{}, pids: testserver.NewPIDs(t)}
 	var args []string
 	if program == "hello" {
 		args = append(args, "-v")
@@ -104,7 +90,7 @@ func startServerEnv(t testing.TB, program string, env []string, extra ...string)
 	args = append(args, extra...)
 	args = append(args, "-addr", s.addr)
 	s.cmd = exec.Command(exe, args...)
-	s.cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+recv.Path())
+	s.cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+socket)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -112,7 +98,6 @@ func startServerEnv(t testing.TB, program string, env []string, extra ...string)
 	s.pids.Add(s.cmd.Process.Pid)
 	go s.cmd.Wait() // reap the first generation whenever it exits
 	t.Cleanup(func() {
-		recv.Close()
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", s.stderr.String())
 		}
@@ -132,23 +117,13 @@ func get(m sdnotify.Message, key string) string {
 // waitFor returns the first event matching ok, failing the test after d.
 func (s *server) waitFor(ok func(sdnotify.Message) bool, d time.Duration, what string) sdnotify.Message {
 	s.t.Helper()
-	timeout := time.After(d)
-	for {
-		select {
-		case m, open := <-s.events:
-			if !open {
-				s.t.Fatalf("notify socket closed while waiting for %s", what)
-			}
-			if pid, err := strconv.Atoi(get(m, "MAINPID")); err == nil {
-				s.pids.Add(pid)
-			}
-			if ok(m) {
-				return m
-			}
-		case <-timeout:
-			s.t.Fatalf("no %s within %v; stderr:\n%s", what, d, s.stderr.String())
-		}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	m, err := testserver.NextNotify(ctx, s.events, s.pids, ok)
+	if err != nil {
+		s.t.Fatalf("no %s within %v: %v; stderr:\n%s", what, d, err, s.stderr.String())
 	}
+	return m
 }
 
 // upgrade sends SIGHUP to the serving generation and waits for systemd's

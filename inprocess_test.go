@@ -231,21 +231,6 @@ func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
 	}
 }
 
-func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp
-}
-
 // An h2c connection on which no request ran yet is HTTP/2 all the same:
 // the drain sends it GOAWAY (srv.Shutdown) instead of closing it as an idle
 // HTTP/1 connection under the client's feet.
@@ -360,4 +345,30 @@ func listenWith(t *testing.T, opts handoff.Options, addr string) (*handoff.Hando
 		t.Fatal(err)
 	}
 	return h, ln
+}
+
+// serveReady serves 404s on ln until t's cleanup, then tells h it is
+// ready, failing t if Ready does.
+func serveReady(t *testing.T, h *handoff.Handoff, ln net.Listener) {
+	t.Helper()
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := h.Ready(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// upgradeOutcome is what one h.UpgradeReport returned.
+type upgradeOutcome struct {
+	rep handoff.UpgradeReport
+	err error
+}
+
+// upgradeReport runs h.UpgradeReport in the background; its outcome
+// arrives on the channel returned.
+func upgradeReport(h *handoff.Handoff) <-chan upgradeOutcome {
+	done := make(chan upgradeOutcome, 1)
+	go func() { r, err := h.UpgradeReport(); done <- upgradeOutcome{r, err} }()
+	return done
 }

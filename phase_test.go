@@ -1,35 +1,18 @@
 package handoff
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Every phase change goes through the table: the moves a generation makes
 // are allowed, and one that would, say, accept again after the drain began
 // is refused, leaves the phase alone and is logged at Error.
 func TestSetPhase_RefusesAndLogsIllegalMoves(t *testing.T) {
-	var logs lockedBuffer
+	var logs testserver.SyncBuffer
 	h := newPlain(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	path := []Phase{PhaseServing, PhaseUpgrading, PhaseProbation, PhaseServing, PhaseUpgrading, PhaseServing, PhaseDraining, PhaseStopped}
 	for _, to := range path {
@@ -79,7 +62,7 @@ func TestSetPhase_RefusesAndLogsIllegalMoves(t *testing.T) {
 // Drain and Stop are safe in any phase and in any order: neither is an
 // illegal move.
 func TestDrainAndStopInAnyOrder_NoIllegalMove(t *testing.T) {
-	var logs lockedBuffer
+	var logs testserver.SyncBuffer
 	h := newPlain(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	h.Drain()
 	h.Stop()

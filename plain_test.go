@@ -68,7 +68,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
-	if resp := plainRoundTrip(t, c, br); resp.Header.Get("X-Pid") != strconv.Itoa(os.Getpid()) {
+	if resp := roundTrip(t, c, br); resp.Header.Get("X-Pid") != strconv.Itoa(os.Getpid()) {
 		t.Fatalf("X-Pid %q", resp.Header.Get("X-Pid"))
 	}
 
@@ -82,7 +82,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 		t.Fatalf("State after Ready: %v, want ErrStateMisuse", err)
 	}
 	// Still serving on the same connection after all that.
-	plainRoundTrip(t, c, br)
+	roundTrip(t, c, br)
 
 	h.Drain() // what SIGTERM (on Windows: Ctrl-C, console close) does
 	select {
@@ -93,14 +93,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 	if n, err := h.PassConns(context.Background(), handoff.Conn{Raw: c}); n != 0 || !errors.Is(err, handoff.ErrNoSuccessor) {
 		t.Fatalf("PassConns: %d, %v, want 0, ErrNoSuccessor", n, err)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after the drain")
-	}
+	waitServed(t, served)
 	h.Stop()
 	if p, _ := h.Phase(); p != handoff.PhaseStopped {
 		t.Fatalf("phase after Stop: %s", p)
@@ -159,8 +152,12 @@ func TestPassConns_RefusesAConnectionWithoutASocket(t *testing.T) {
 	}
 }
 
-func plainRoundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
+// roundTrip sends one keep-alive GET / on c, reads the answer through br
+// (which reads c), drains and closes its body and returns it; the
+// exchange is bounded by a 10 s deadline on c.
+func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader) *http.Response {
 	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +168,18 @@ func plainRoundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp
+}
+
+// waitServed waits (10 s at most) for Serve's result on served after a
+// drain, and fails t unless it returned nil.
+func waitServed(t testing.TB, served <-chan error) {
+	t.Helper()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after the drain")
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,18 +47,8 @@ func TestStopWhileTheNewGenerationStarts_NoneLeft(t *testing.T) {
 			return "/bin/sh", []string{"sh", "-c", `read x < "$0"; exec "$1" -addr "$2"`, gate, hello, addr}, nil
 		},
 	}, addr)
-	srv := &http.Server{Handler: http.NotFoundHandler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	if err := h.Ready(); err != nil {
-		t.Fatal(err)
-	}
-	type outcome struct {
-		rep handoff.UpgradeReport
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() { r, err := h.UpgradeReport(); done <- outcome{r, err} }()
+	serveReady(t, h, ln)
+	done := upgradeReport(h)
 	logs.wait(t, "upgrade: started", 10*time.Second)
 	child := startedPID(t, logs.String())
 	defer syscall.Kill(child, syscall.SIGKILL)
@@ -74,7 +63,7 @@ func TestStopWhileTheNewGenerationStarts_NoneLeft(t *testing.T) {
 	defer g.Close()
 	g.WriteString("go\n")
 
-	var o outcome
+	var o upgradeOutcome
 	select {
 	case o = <-done:
 	case <-time.After(30 * time.Second):

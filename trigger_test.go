@@ -4,9 +4,7 @@ package handoff_test
 
 import (
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,24 +54,14 @@ func TestNewestTriggerWins_WhileStarting(t *testing.T) {
 			return path, []string{path, "-probation", "50ms", "-addr", addr}, nil
 		},
 	}, addr)
-	srv := &http.Server{Handler: http.NotFoundHandler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	if err := h.Ready(); err != nil {
-		t.Fatal(err)
-	}
+	serveReady(t, h, ln)
 
-	type outcome struct {
-		rep handoff.UpgradeReport
-		err error
-	}
-	first, second := make(chan outcome, 1), make(chan outcome, 1)
-	go func() { r, err := h.UpgradeReport(); first <- outcome{r, err} }()
+	first := upgradeReport(h)
 	<-entered
 	mu.Lock()
 	deployed = fixed
 	mu.Unlock()
-	go func() { r, err := h.UpgradeReport(); second <- outcome{r, err} }()
+	second := upgradeReport(h)
 	logs.wait(t, "queued to run after it", 10*time.Second)
 	close(release)
 
@@ -165,25 +153,7 @@ func (s *server) readyNamingAnother(pids ...int) int {
 // over the old one, and returns the new inode.
 func deployCopy(t *testing.T, from, to string) uint64 {
 	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	tmp := to + ".copy"
-	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, to); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Copy(t, from, to)
 	var st syscall.Stat_t
 	if err := syscall.Stat(to, &st); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,19 +64,7 @@ func activatedAs(t *testing.T, fdnames string, listen []string, args ...string) 
 	}
 	s.trigger = trigger
 	t.Cleanup(func() { trigger.Close() })
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for pid := range s.pids {
-			syscall.Kill(-pid, syscall.SIGKILL)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			t.Logf("supervisor output:\n%s", s.stderr.String())
-		}
-	})
+	t.Cleanup(func() { s.cleanup(t) })
 	return s
 }
 

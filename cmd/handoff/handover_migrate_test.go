@@ -40,15 +40,7 @@ func TestHandoverUnderRun_HeldConnectionsMoveToEachNewWorker(t *testing.T) {
 	if !waitAnnounced(s, 5*time.Second) {
 		t.Fatal("hello announced no " + proto.HandoverField + " in READY=1 under the supervisor")
 	}
-	st, err := s.status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pids := servingPIDs(st)
-	if len(pids) != 1 {
-		t.Fatalf("want one serving worker: %+v", st)
-	}
-	pid := pids[0]
+	pid := onlyServingPID(t, s)
 
 	held := testserver.Hold(t, s.addr, conns, time.Second)
 	waitAll := func(pid int, what string) time.Duration {

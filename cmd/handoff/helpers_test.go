@@ -118,20 +118,25 @@ func launchSupWrapped(t testing.TB, wrap []string, flags []string, program ...st
 		s.waitErr = s.cmd.Wait()
 		close(s.exited)
 	}()
-	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		<-s.exited
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for pid := range s.pids {
-			syscall.Kill(-pid, syscall.SIGKILL)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		if t.Failed() {
-			t.Logf("supervisor output:\n%s", s.stderr.String())
-		}
-	})
+	t.Cleanup(func() { s.cleanup(t) })
 	return s
+}
+
+// cleanup kills the supervisor and every worker pid it named (and each
+// one's process group), by pid, and on failure logs what the supervisor
+// wrote.
+func (s *sup) cleanup(t testing.TB) {
+	s.cmd.Process.Kill()
+	<-s.exited
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for pid := range s.pids {
+		syscall.Kill(-pid, syscall.SIGKILL)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if t.Failed() {
+		t.Logf("supervisor output:\n%s", s.stderr.String())
+	}
 }
 
 func (s *sup) client() *control.Client { return control.NewClient(s.ctl) }

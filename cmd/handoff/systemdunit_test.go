@@ -67,48 +67,13 @@ KillMode=process
 		s.Systemctl("start", "app.socket")
 	}
 	s.Systemctl("start", "app.service") // Type=notify: returns once READY=1
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.Dir, "app.log"))
-			t.Logf("app.log:\n%s", b)
-			out, _ := s.TrySystemctl("status", "app.service")
-			t.Logf("systemctl status app.service:\n%s", out)
-		}
-	})
+	s.LogOnFailure(t, "app.service", "app.log")
 	return s
 }
 
 func appLog(s *systemdtest.System) string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "app.log"))
 	return string(b)
-}
-
-// waitMainPID waits until app.service is active with a main pid other
-// than old.
-func waitMainPID(t *testing.T, s *systemdtest.System, old int, within time.Duration) int {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	// Polls systemd's state: from outside there is no event to wait on.
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if p := s.MainPID("app.service"); p != 0 && p != old && s.Show("app.service", "ActiveState") == "active" {
-			return p
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("app.service not active with a new main pid (old %d) within %v", old, within)
-		}
-		<-tick.C
-	}
-}
-
-func loadCheck(t *testing.T, l *systemdtest.Load, what string) {
-	t.Helper()
-	l.Stop()
-	t.Logf("%s: %s", what, l)
-	if l.Refused.Load() != 0 || l.Failed.Load() != 0 {
-		t.Errorf("%s: %d refused, %d failed; want 0 and 0", what, l.Refused.Load(), l.Failed.Load())
-	}
 }
 
 // Item 1 under a real systemd: a .socket unit holds the address and
@@ -122,20 +87,9 @@ func TestSystemd_SocketUnit_RestartRefusesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
-	before := s.MainPID("app.service")
-	start := time.Now()
-	s.Systemctl("restart", "app.service")
-	after := waitMainPID(t, s, before, 30*time.Second)
-	t.Logf("systemctl restart: main pid %d -> %d in %v", before, after, time.Since(start).Round(time.Millisecond))
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
-	loadCheck(t, l, "socket unit, systemctl restart")
+	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
+	s.RestartUnder(t, ctx, l, "app.service", "systemctl restart")
+	l.Check(t, "socket unit, systemctl restart")
 }
 
 // Item 2: with FileDescriptorStoreMax= and no socket unit, the supervisor
@@ -152,25 +106,14 @@ func TestSystemd_FDStore_RestartRefusesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 	for i := 0; i < 2; i++ {
-		before := s.MainPID("app.service")
-		start := time.Now()
-		s.Systemctl("restart", "app.service")
-		after := waitMainPID(t, s, before, 30*time.Second)
-		t.Logf("systemctl restart %d: main pid %d -> %d in %v", i+1, before, after, time.Since(start).Round(time.Millisecond))
-		if err := l.WaitOK(ctx, 50); err != nil {
-			t.Fatal(err)
-		}
+		s.RestartUnder(t, ctx, l, "app.service", fmt.Sprintf("systemctl restart %d", i+1))
 	}
 	if got := strings.Count(appLog(s), "socket passed by the service manager"); got != 2 {
 		t.Errorf("%d starts took the socket from the fd store, want 2:\n%s", got, appLog(s))
 	}
-	loadCheck(t, l, "fd store, systemctl restart x2")
+	l.Check(t, "fd store, systemctl restart x2")
 }
 
 // Item 3 (issue 11): kill -9 of the supervisor under non-retrying load,
@@ -192,11 +135,7 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 			s := bootWithApp(t, c.socket, c.flags, c.extra...)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-			defer l.Stop()
-			if err := l.WaitOK(ctx, 50); err != nil {
-				t.Fatal(err)
-			}
+			l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 			for i := 0; i < 3; i++ {
 				before := s.MainPID("app.service")
 				slow := make(chan string, 1)
@@ -222,7 +161,7 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 				if out, err := s.Exec(ctx, "kill", "-9", strconv.Itoa(before)); err != nil {
 					t.Fatalf("kill -9 %d: %v %s", before, err, out)
 				}
-				after := waitMainPID(t, s, before, time.Minute)
+				after := s.WaitMainPID(t, "app.service", before, 0, time.Minute)
 				restarted := time.Since(start).Round(time.Millisecond)
 				if err := l.WaitOK(ctx, 50); err != nil {
 					t.Fatal(err)
@@ -233,7 +172,7 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 					t.Errorf("kill -9 %d: the request in flight %s", before, got)
 				}
 			}
-			loadCheck(t, l, c.name+", kill -9 x3")
+			l.Check(t, c.name+", kill -9 x3")
 		})
 	}
 }
@@ -246,18 +185,9 @@ func TestSystemd_NoStoreNoSocketUnit_RestartRefuses_Measured(t *testing.T) {
 	s := bootWithApp(t, false, "--probation 0 --fd-store off")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	l := s.StartLoad(unitAddr, "/", 4, 5*time.Millisecond, 20*time.Second)
-	defer l.Stop()
-	if err := l.WaitOK(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
+	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 	for i := 0; i < 2; i++ {
-		before := s.MainPID("app.service")
-		s.Systemctl("restart", "app.service")
-		waitMainPID(t, s, before, 30*time.Second)
-		if err := l.WaitOK(ctx, 50); err != nil {
-			t.Fatal(err)
-		}
+		s.RestartUnder(t, ctx, l, "app.service", fmt.Sprintf("systemctl restart %d", i+1))
 	}
 	l.Stop()
 	t.Logf("no fd store, no socket unit, systemctl restart x2: %s", l)
@@ -275,7 +205,7 @@ func TestSystemd_FDStore_UnixSocketKeepsItsPath(t *testing.T) {
 	}
 	before := s.MainPID("app.service")
 	s.Systemctl("restart", "app.service")
-	waitMainPID(t, s, before, 30*time.Second)
+	s.WaitMainPID(t, "app.service", before, 0, 30*time.Second)
 	c, err := net.DialTimeout("unix", path, 5*time.Second)
 	if err != nil {
 		t.Fatalf("after systemctl restart, connect %s: %v", path, err)

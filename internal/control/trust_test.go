@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // nobody is the uid of "another local user" in these tests.
@@ -134,7 +135,7 @@ func TestClient_RefusesAServerOfAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(shared, "fake")
-	copyExe(t, exe, bin)
+	testserver.Copy(t, exe, bin)
 	fake := filepath.Join(shared, "fake.sock")
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONTROL_FAKE_SERVER="+fake)
@@ -175,25 +176,6 @@ func TestClient_RefusesAServerOfAnotherUser(t *testing.T) {
 		t.Fatalf("the client trusted a fake supervisor of uid %d: final event %+v", nobody, final)
 	}
 	wantUntrusted(t, err, path, "served by uid 65534")
-}
-
-func copyExe(t *testing.T, from, to string) {
-	t.Helper()
-	src, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // fakeSupervisor is what another user would run: a control server that

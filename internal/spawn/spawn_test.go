@@ -39,12 +39,7 @@ func TestStartKeepsParentListenerNonBlocking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		p.Kill()
-		t.Fatal("child did not exit")
-	}
+	waitExit(t, p)
 	if !p.State().Success() {
 		t.Fatalf("child did not see a socket at fd 3: %s", p.Describe())
 	}
@@ -66,12 +61,7 @@ func TestDescribeCarriesExitStatusAndLastLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		p.Kill()
-		t.Fatal("child did not exit")
-	}
+	waitExit(t, p)
 	d := p.Describe()
 	if !strings.Contains(d, "exit status 3") || !strings.Contains(d, "line 4\nline 5") || strings.Contains(d, "line 3") {
 		t.Fatalf("Describe = %q", d)
@@ -94,5 +84,17 @@ func TestTailCapsLongLines(t *testing.T) {
 	tl.Write([]byte("\nshort\n"))
 	if got := tl.String(); len(got) != maxLine+len("\nshort") {
 		t.Fatalf("tail kept %d bytes", len(got))
+	}
+}
+
+// waitExit waits (10 s at most) for p to exit; past that it kills p and
+// fails t.
+func waitExit(t *testing.T, p *Process) {
+	t.Helper()
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+		p.Kill()
+		t.Fatal("child did not exit")
 	}
 }

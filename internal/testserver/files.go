@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"io"
 	"os"
 	"testing"
 )
@@ -31,6 +32,35 @@ func WriteExecutable(t testing.TB, path string, content []byte) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Copy puts a copy of from at to, as a new file (its own inode, mode 0755)
+// written aside and renamed over: a deploy that replaces the binary with
+// a new file, where Replace keeps the inode of from. The copy is closed
+// before Copy returns, so no descriptor of it open for writing can leak
+// into a child (see Replace).
+func Copy(t testing.TB, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tmp := to + ".copy"
+	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, to); err != nil {
 		t.Fatal(err)
 	}
 }

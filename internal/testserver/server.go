@@ -27,42 +27,25 @@ type Server struct {
 	PIDs *PIDs // every generation seen, killed at cleanup
 
 	t      *testing.T
-	events chan sdnotify.Message
+	events <-chan sdnotify.Message
 }
 
 // Start runs exe -v -addr ADDR flags... on a free loopback address and
 // waits (bounded by ctx) for its first READY=1.
 func Start(t *testing.T, ctx context.Context, exe string, flags ...string) *Server {
 	t.Helper()
-	recv, err := sdnotify.Listen(filepath.Join(t.TempDir(), "notify.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &Server{t: t, Addr: FreeAddr(t), events: make(chan sdnotify.Message, 1024), Stderr: &SyncBuffer{}, PIDs: NewPIDs(t)}
-	go func() {
-		defer close(s.events)
-		for {
-			d, err := recv.Receive()
-			if err != nil {
-				return
-			}
-			if d.Err == nil {
-				s.events <- d.Msg
-			}
-		}
-	}()
+	socket, events := ListenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
+	s := &Server{t: t, Addr: FreeAddr(t), events: events, Stderr: &SyncBuffer{}, PIDs: NewPIDs(t)}
 	cmd := exec.Command(exe, append([]string{"-v", "-addr", s.Addr}, flags...)...)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+recv.Path())
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+socket)
 	cmd.Stderr = s.Stderr
 	if err := cmd.Start(); err != nil {
-		recv.Close()
 		t.Fatal(err)
 	}
 	s.FirstPID = cmd.Process.Pid
 	s.PIDs.Add(s.FirstPID)
 	go cmd.Wait() // reap the first generation whenever it exits
 	t.Cleanup(func() {
-		recv.Close()
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", s.Stderr.String())
 		}
@@ -90,22 +73,11 @@ func (s *Server) Upgrade(ctx context.Context, servingPid int) (newPid int, statu
 // is done first.
 func (s *Server) waitFor(ctx context.Context, what string, ok func(sdnotify.Message) bool) sdnotify.Message {
 	s.t.Helper()
-	for {
-		select {
-		case m, open := <-s.events:
-			if !open {
-				s.t.Fatalf("notify socket closed while waiting for %s", what)
-			}
-			if pid, err := strconv.Atoi(get(m, "MAINPID")); err == nil {
-				s.PIDs.Add(pid)
-			}
-			if ok(m) {
-				return m
-			}
-		case <-ctx.Done():
-			s.t.Fatalf("no %s: %v", what, ctx.Err())
-		}
+	m, err := NextNotify(ctx, s.events, s.PIDs, ok)
+	if err != nil {
+		s.t.Fatalf("no %s: %v", what, err)
 	}
+	return m
 }
 
 func get(m sdnotify.Message, key string) string {
