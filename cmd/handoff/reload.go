@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -64,7 +65,7 @@ func reloadCmd(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "handoff reload:", err)
-		if final.Stage == "" && !isReachable(path) {
+		if final.Stage == "" && (errors.Is(err, control.ErrUntrusted) || !isReachable(path)) {
 			return exitUsage
 		}
 		return control.ExitUnknown

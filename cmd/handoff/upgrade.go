@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -54,7 +55,7 @@ func upgradeCmd(args []string, stdout, stderr io.Writer) int {
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "handoff upgrade:", err)
-		if final.Stage == "" && !isReachable(path) {
+		if final.Stage == "" && (errors.Is(err, control.ErrUntrusted) || !isReachable(path)) {
 			return exitUsage
 		}
 		return control.ExitUnknown
