@@ -25,7 +25,7 @@ import "net"
 type backlog struct {
 	d       *drainer
 	queue   []net.Conn
-	pending map[net.Conn]struct{} // adopted, not yet seen by ConnState as new
+	pending map[net.Conn]struct{} // adopted or accepted (expect), not yet seen by ConnState as new
 	serving bool                  // srv.Serve runs on the backlog
 	final   bool                  // the drain is over: adopt refuses
 	wake    chan struct{}         // capacity 1
@@ -64,6 +64,17 @@ func (d *drainer) adopt(c net.Conn, ln string) bool {
 	}
 	d.poke()
 	return true
+}
+
+// expect notes a connection the listener just accepted: the drain does not
+// end before net/http tracks it (ConnState new), or a connection accepted
+// as the drain began would be closed unanswered when the process exits.
+func (d *drainer) expect(c net.Conn) {
+	d.mu.Lock()
+	if !d.back.final {
+		d.back.pending[c] = struct{}{}
+	}
+	d.mu.Unlock()
 }
 
 // accepting reports whether adopt would take a connection now.

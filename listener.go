@@ -35,12 +35,24 @@ type listener struct {
 	// give-back path, giveback.go): a chain's middle generation drains
 	// while its predecessor still passes connections to it.
 	back adopter
+
+	// inAccept counts Accepts inside the kernel's accept; idle, when not
+	// nil, is closed as it drops to 0. A deadline in the past does not
+	// stop an accept the runtime already began (it checks the deadline,
+	// then calls accept(2)): pause and Close wait for it to come back, so
+	// that once they return this generation takes no new connection,
+	// one that arrives after the cutover included.
+	inAccept int
+	idle     chan struct{}
 }
 
 // adopter serves connections that arrive after the listener closed.
 type adopter interface {
 	adopt(c net.Conn, ln string) bool
 	accepting() bool
+	// expect notes that c, just accepted, is on its way to net/http:
+	// the drain must not end before net/http tracks it.
+	expect(c net.Conn)
 }
 
 func newListener(inner net.Listener) *listener {
@@ -59,10 +71,11 @@ func (l *listener) Accept() (net.Conn, error) {
 		if !closed && len(l.queue) > 0 {
 			c := l.queue[0]
 			l.queue = l.queue[1:]
-			l.mu.Unlock()
 			if wrap != nil {
 				c = wrap(c)
 			}
+			l.expectLocked(c)
+			l.mu.Unlock()
 			return c, nil
 		}
 		if l.woken {
@@ -70,6 +83,9 @@ func (l *listener) Accept() (net.Conn, error) {
 			if !paused && !closed && l.deadline != nil {
 				l.deadline.SetDeadline(time.Time{})
 			}
+		}
+		if !closed && !paused {
+			l.inAccept++
 		}
 		l.mu.Unlock()
 		if closed {
@@ -84,10 +100,20 @@ func (l *listener) Accept() (net.Conn, error) {
 			continue
 		}
 		c, err := l.inner.Accept()
+		if err == nil && wrap != nil {
+			c = wrap(c)
+		}
+		l.mu.Lock()
 		if err == nil {
-			if wrap != nil {
-				c = wrap(c)
-			}
+			l.expectLocked(c)
+		}
+		l.inAccept--
+		if l.inAccept == 0 && l.idle != nil {
+			close(l.idle)
+			l.idle = nil
+		}
+		l.mu.Unlock()
+		if err == nil {
 			return c, nil
 		}
 		var ne net.Error
@@ -98,6 +124,43 @@ func (l *listener) Accept() (net.Conn, error) {
 			return nil, l.closedErr()
 		}
 		return nil, err
+	}
+}
+
+// expectLocked tells the drain that c is on its way to net/http; l.mu held.
+func (l *listener) expectLocked(c net.Conn) {
+	if l.back != nil {
+		l.back.expect(c)
+	}
+}
+
+// awaitAcceptsLocked waits until no Accept is inside the kernel's accept
+// (they were woken by a deadline in the past: they return at once, with a
+// connection or a timeout); l.mu held, released while waiting. Bounded, in
+// case an inner listener ignores deadlines.
+func (l *listener) awaitAcceptsLocked() {
+	if l.deadline == nil {
+		return
+	}
+	var timeout <-chan time.Time
+	for l.inAccept > 0 {
+		if l.idle == nil {
+			l.idle = make(chan struct{})
+		}
+		idle := l.idle
+		l.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(time.Second)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-idle:
+		case <-timeout:
+			l.mu.Lock()
+			return
+		}
+		l.mu.Lock()
 	}
 }
 
@@ -131,6 +194,7 @@ func (l *listener) Close() error {
 			c.Close()
 		}
 	}
+	l.awaitAcceptsLocked()
 	return nil
 }
 
@@ -191,6 +255,7 @@ func (l *listener) pause() {
 	l.paused = true
 	l.resumed = make(chan struct{})
 	l.wake()
+	l.awaitAcceptsLocked()
 }
 
 func (l *listener) resume() {
