@@ -61,6 +61,10 @@ func TestSystemdSocketActivation(t *testing.T) {
 	if first != cmd.Process.Pid {
 		t.Fatalf("served by pid %d, want the activated process %d", first, cmd.Process.Pid)
 	}
+	// It answers before it declares itself serving (Serve starts serving,
+	// then calls Ready); a SIGHUP before that is refused ("not serving
+	// (starting)").
+	waitLine(t, lines, "handoff: ready", 10*time.Second)
 	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
