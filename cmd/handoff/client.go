@@ -3,9 +3,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
 )
@@ -36,4 +40,35 @@ func controlPath(flagValue string, stderr io.Writer) (string, bool) {
 		return "", false
 	}
 	return p, true
+}
+
+// streamCmd runs a client command whose answer is a stream of upgrade
+// events (upgrade, reload): it prints each event (or its JSON with
+// --json) and exits with the outcome's code. A supervisor that cannot be
+// reached, or a socket the client does not trust, is a usage error (2);
+// a connection that broke before the outcome is ExitUnknown (4).
+func streamCmd(name, synopsis string, call func(*control.Client, context.Context, func(control.Event)) (control.Event, error), args []string, stdout, stderr io.Writer) int {
+	fs := newFlags(name, synopsis, stderr)
+	asJSON := fs.Bool("json", false, "print the events as JSON lines, as the supervisor sends them")
+	path, code, ok := parseClientFlags(fs, args, stderr)
+	if !ok {
+		return code
+	}
+	start := time.Now()
+	enc := json.NewEncoder(stdout)
+	final, err := call(control.NewClient(path), context.Background(), func(ev control.Event) {
+		if *asJSON {
+			enc.Encode(ev)
+			return
+		}
+		fmt.Fprintf(stdout, "%6.3fs %-11s %s\n", time.Since(start).Seconds(), ev.Stage, ev.Message)
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "handoff "+name+":", err)
+		if final.Stage == "" && (errors.Is(err, control.ErrUntrusted) || !isReachable(path)) {
+			return exitUsage
+		}
+		return control.ExitUnknown
+	}
+	return control.ExitCodeOf(final)
 }

@@ -3,12 +3,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
 )
@@ -48,27 +43,5 @@ reachable; 3 rolled back; 4 the connection broke before the outcome.
 ` + refusalCodes
 
 func reloadCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("reload", reloadSynopsis, stderr)
-	asJSON := fs.Bool("json", false, "print the events as JSON lines, as the supervisor sends them")
-	path, code, ok := parseClientFlags(fs, args, stderr)
-	if !ok {
-		return code
-	}
-	start := time.Now()
-	enc := json.NewEncoder(stdout)
-	final, err := control.NewClient(path).Reload(context.Background(), func(ev control.Event) {
-		if *asJSON {
-			enc.Encode(ev)
-			return
-		}
-		fmt.Fprintf(stdout, "%6.3fs %-11s %s\n", time.Since(start).Seconds(), ev.Stage, ev.Message)
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "handoff reload:", err)
-		if final.Stage == "" && (errors.Is(err, control.ErrUntrusted) || !isReachable(path)) {
-			return exitUsage
-		}
-		return control.ExitUnknown
-	}
-	return control.ExitCodeOf(final)
+	return streamCmd("reload", reloadSynopsis, (*control.Client).Reload, args, stdout, stderr)
 }

@@ -3,12 +3,7 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
 )
@@ -38,27 +33,5 @@ serves again); 4 the connection broke before the outcome (see handoff status).
 ` + refusalCodes
 
 func upgradeCmd(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("upgrade", upgradeSynopsis, stderr)
-	asJSON := fs.Bool("json", false, "print the events as JSON lines, as the supervisor sends them")
-	path, code, ok := parseClientFlags(fs, args, stderr)
-	if !ok {
-		return code
-	}
-	start := time.Now()
-	enc := json.NewEncoder(stdout)
-	final, err := control.NewClient(path).Upgrade(context.Background(), func(ev control.Event) {
-		if *asJSON {
-			enc.Encode(ev)
-			return
-		}
-		fmt.Fprintf(stdout, "%6.3fs %-11s %s\n", time.Since(start).Seconds(), ev.Stage, ev.Message)
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "handoff upgrade:", err)
-		if final.Stage == "" && (errors.Is(err, control.ErrUntrusted) || !isReachable(path)) {
-			return exitUsage
-		}
-		return control.ExitUnknown
-	}
-	return control.ExitCodeOf(final)
+	return streamCmd("upgrade", upgradeSynopsis, (*control.Client).Upgrade, args, stdout, stderr)
 }
