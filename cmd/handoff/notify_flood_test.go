@@ -20,25 +20,7 @@ import (
 // log line a second, not a line a datagram, and the socket keeps working.
 func TestMalformedNotifyFlood_LoggedAtAboutOneLineASecond(t *testing.T) {
 	needProc(t)
-	tag := fmt.Sprintf("flood-%d", time.Now().UnixNano())
-	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
-	s := launchSup(t, []string{"-q", "--ready-timeout", "60s"}, app)
-	st := s.waitState(func(st control.Status) bool {
-		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
-	}, 10*time.Second, "a starting worker")
-	worker := st.Generations[0].Workers[0].PID
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sock string
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
-			sock = v
-		}
-	}
+	s, _, sock := neverReadyWorker(t, "flood", "60s")
 	c, err := net.Dial("unixgram", sock)
 	if err != nil {
 		t.Fatal(err)
@@ -69,4 +51,33 @@ func TestMalformedNotifyFlood_LoggedAtAboutOneLineASecond(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("supervisor still running after TERM")
 	}
+}
+
+// neverReadyWorker starts the supervisor with a worker that never reports
+// ready by itself (a shell that sleeps, tagged for cleanup) and returns the
+// supervisor, the worker's pid and the NOTIFY_SOCKET it was given.
+func neverReadyWorker(t *testing.T, name, readyTimeout string) (s *sup, worker int, sock string) {
+	t.Helper()
+	tag := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	killTagged(t, tag)
+	app := filepath.Join(t.TempDir(), "app")
+	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
+	s = launchSup(t, []string{"-q", "--ready-timeout", readyTimeout}, app)
+	st := s.waitState(func(st control.Status) bool {
+		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
+	}, 10*time.Second, "a starting worker")
+	worker = st.Generations[0].Workers[0].PID
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
+			sock = v
+		}
+	}
+	if sock == "" {
+		t.Fatal("worker has no NOTIFY_SOCKET")
+	}
+	return s, worker, sock
 }

@@ -7,14 +7,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func needRootAndSetpriv(t *testing.T) string {
@@ -51,29 +47,7 @@ func TestWorkerDroppingPrivileges_CanNotify(t *testing.T) {
 // ignored.
 func TestNotifyFromAnotherUIDOutsideTheWorker_Ignored(t *testing.T) {
 	sp := needRootAndSetpriv(t)
-	tag := fmt.Sprintf("foreign-%d", time.Now().UnixNano())
-	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
-	// Never ready by itself.
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
-	s := launchSup(t, []string{"-q", "--ready-timeout", "30s"}, app)
-	st := s.waitState(func(st control.Status) bool {
-		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
-	}, 10*time.Second, "a starting worker")
-	worker := st.Generations[0].Workers[0].PID
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sock string
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
-			sock = v
-		}
-	}
-	if sock == "" {
-		t.Fatal("worker has no NOTIFY_SOCKET")
-	}
+	s, _, sock := neverReadyWorker(t, "foreign", "30s")
 	// Another user who found the name: kept alive past its send, so its
 	// lineage is known and clearly not the worker's.
 	cmd := exec.Command(sp, "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",

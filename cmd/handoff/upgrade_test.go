@@ -61,34 +61,7 @@ func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := startSup(t, fastFlags, py, script, "--drain-idle", "0.2")
-	supPID := s.cmd.Process.Pid
-	l := startLoad(t, s.addr, 6)
-	l.waitRequests(t, 50)
-	seen := map[int]bool{}
-	for i := 0; i < 5; i++ {
-		out, code := s.upgrade(t)
-		if code != 0 {
-			t.Fatalf("upgrade %d: exit %d:\n%s", i+1, code, out)
-		}
-		st, _ := s.status()
-		if st.PID != supPID {
-			t.Fatalf("supervisor pid changed")
-		}
-		for _, pid := range servingPIDs(st) {
-			seen[pid] = true
-		}
-		l.waitRequests(t, 20)
-	}
-	l.finish()
-	l.assertNoFailures(t)
-	_, _, pids := l.result()
-	for pid := range seen {
-		if pids[pid] == 0 {
-			t.Errorf("python worker %d never answered", pid)
-		}
-	}
-	s.stopClean(t)
+	upgradesUnderLoad(t, "python", 5, 6, py, script, "--drain-idle", "0.2")
 }
 
 func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
