@@ -36,6 +36,18 @@ func waitFDs(t *testing.T, want []string, what string) {
 	}
 }
 
+// hostileFDs skips off Linux (the tests count /proc/self/fd) and returns
+// three real TCP socket descriptors for a hostile peer to attach to a frame.
+func hostileFDs(t *testing.T) []int {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("counts descriptors in /proc/self/fd")
+	}
+	checkFDs(t)
+	_, servers := tcpPairs(t, 3)
+	return dupFDs(t, servers)
+}
+
 func conns3(t *testing.T) []byte {
 	return appendFrame(nil, 1, frameConns, 0, appendConnsPayload(nil, 1, make([]Conn, 3)))
 }
@@ -43,12 +55,7 @@ func conns3(t *testing.T) []byte {
 // A "receiver" that opens with a conns frame carrying descriptors instead
 // of its hello: the listener refuses it and keeps none of them.
 func TestHandshake_ListenerClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("counts descriptors in /proc/self/fd")
-	}
-	checkFDs(t)
-	_, servers := tcpPairs(t, 3)
-	fds := dupFDs(t, servers)
+	fds := hostileFDs(t)
 	ln, err := Listen("")
 	if err != nil {
 		t.Fatal(err)
@@ -82,12 +89,7 @@ func TestHandshake_ListenerClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T)
 // An "old generation" that answers the new one's hello with a conns frame
 // carrying descriptors: Dial refuses it and keeps none of them.
 func TestHandshake_DialClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("counts descriptors in /proc/self/fd")
-	}
-	checkFDs(t)
-	_, servers := tcpPairs(t, 3)
-	fds := dupFDs(t, servers)
+	fds := hostileFDs(t)
 	dir, err := os.MkdirTemp("", "handover-hostile-")
 	if err != nil {
 		t.Fatal(err)
@@ -136,12 +138,7 @@ func TestHandshake_DialClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T) {
 // (something only a sender does): the Sender's reader closes them at once,
 // while the channel is still open, and the next operation learns why.
 func TestSender_ClosesDescriptorsOfAnUnexpectedReply(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("counts descriptors in /proc/self/fd")
-	}
-	checkFDs(t)
-	_, servers := tcpPairs(t, 3)
-	fds := dupFDs(t, servers)
+	fds := hostileFDs(t)
 	ln, err := Listen("")
 	if err != nil {
 		t.Fatal(err)
