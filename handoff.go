@@ -2,6 +2,8 @@ package handoff
 
 import (
 	"log/slog"
+
+	"github.com/handoff-go/handoff/internal/launch"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +42,9 @@ type Handoff struct {
 	stopOnce  sync.Once
 	signals   *signalWatcher
 	lameDuck  atomic.Bool // Options.StopDelay running (stopdelay.go)
+	// pidFile is Options.PIDFile, written at New and put in place by Ready
+	// (pidfile.go); nil once committed or aborted.
+	pidFile *launch.PendingPIDFile
 }
 
 // New reads what the previous generation, systemd or the supervisor passed
@@ -51,13 +56,19 @@ type Handoff struct {
 // serves plain.
 //
 // New fails when the parent speaks an incompatible protocol version
-// (ErrProtocol), or the variables are malformed (ErrProtocol too): exiting
-// then (the caller's choice) makes the parent's upgrade fail with this
-// message, and the parent keeps serving.
+// (ErrProtocol), or the variables are malformed (ErrProtocol too), or
+// Options.PIDFile cannot be written (a full or read-only directory: the
+// error wraps the *os.PathError): exiting then (the caller's choice) makes
+// the parent's upgrade fail with this message, and the parent keeps
+// serving, still named in the PID file.
 func New(opts Options) (*Handoff, error) {
 	h := newPlain(opts)
+	if err := h.preparePIDFile(); err != nil {
+		return nil, err
+	}
 	l, err := openLinks(h)
 	if err != nil {
+		h.abortPIDFile()
 		return nil, err
 	}
 	if l != nil {
@@ -166,6 +177,7 @@ func (h *Handoff) Stop() {
 		if h.links != nil {
 			h.links.stop(superseded)
 		}
+		h.abortPIDFile()
 		h.removePIDFiles()
 	})
 }

@@ -10,10 +10,12 @@ import (
 // Options configure a Handoff. The zero value is ready to use: every field
 // has the default its comment gives.
 type Options struct {
-	// PIDFile, when set, is written atomically (write a temporary file,
-	// rename) with the pid of the serving generation when it becomes ready.
-	// While an old generation drains, its pid is in PIDFile+".oldbin", as
-	// nginx does.
+	// PIDFile, when set, holds the pid of the serving generation from the
+	// moment it becomes ready. It is written at New to a temporary file
+	// beside it and renamed into place by Ready, so a full or read-only
+	// directory fails New (a new generation that cannot name itself never
+	// takes over) and readers never see a partial file. While an old
+	// generation drains, its pid is in PIDFile+".oldbin", as nginx does.
 	PIDFile string
 
 	// ReadyTimeout bounds how long a new generation may take to call Ready.

@@ -3,15 +3,14 @@ package handoff
 import (
 	"errors"
 	"os"
-
-	"github.com/handoff-go/handoff/internal/launch"
 )
 
 // Ready declares that this generation serves: its listeners are in place
 // and its Serve loops run. It closes inherited descriptors no Listen call
 // claimed, connects to the previous generation's handover channel (to
 // receive its live connections; a State not settled by now is refused),
-// writes the PID file, and sends READY=1 to whoever waits for it:
+// puts the PID file (written at New) in place, and sends READY=1 to
+// whoever waits for it:
 // the previous generation (which then stops accepting and, after the
 // probation window, drains), the supervisor, or systemd (with MAINPID, so a
 // Type=notify unit follows the process that serves).
@@ -38,10 +37,8 @@ func (h *Handoff) Ready() error {
 	h.mu.Unlock()
 
 	var errs []error
-	if h.opts.PIDFile != "" {
-		if err := launch.WritePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
-			errs = append(errs, err)
-		}
+	if err := h.takePIDFile().Commit(); err != nil { // written at New (pidfile.go)
+		errs = append(errs, err)
 	}
 	if h.links != nil {
 		errs = append(errs, h.links.ready()...)

@@ -251,10 +251,16 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 	}
 	h.mu.Unlock()
 
+	var restore *launch.PendingPIDFile // a rollback's PID file, written now (pidfile.go)
 	if h.opts.PIDFile != "" {
 		if err := launch.WritePIDFile(h.opts.PIDFile+".oldbin", os.Getpid()); err != nil {
 			h.log.Warn("handoff: oldbin pid file", "err", err)
 		}
+		var err error
+		if restore, err = launch.PreparePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
+			h.log.Warn("handoff: pid file: a rollback could not name this generation again", "err", err)
+		}
+		defer restore.Abort()
 	}
 	// We are still systemd's main process, so this is accepted even with
 	// NotifyAccess=main.
@@ -266,7 +272,7 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 		defer timer.Stop()
 		select {
 		case <-p.Done():
-			return c.rollback(next, p)
+			return c.rollback(next, p, restore)
 		case <-timer.C:
 		case <-h.draining:
 			// A stop of this, the old, generation during probation
@@ -286,7 +292,9 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 }
 
 // rollback: the new generation p ended within the probation window.
-func (c *chain) rollback(next int, p *spawn.Process) error {
+// restore, when not nil, is this generation's PID file, prepared at
+// cutover so that a full disk cannot keep the rollback from naming it.
+func (c *chain) rollback(next int, p *spawn.Process, restore *launch.PendingPIDFile) error {
 	h := c.h
 	h.mu.Lock()
 	if h.phase != PhaseProbation {
@@ -314,7 +322,11 @@ func (c *chain) rollback(next int, p *spawn.Process) error {
 	}
 	h.mu.Unlock()
 	if h.opts.PIDFile != "" {
-		if err := launch.WritePIDFile(h.opts.PIDFile, os.Getpid()); err != nil {
+		err := restore.Commit()
+		if restore == nil {
+			err = launch.WritePIDFile(h.opts.PIDFile, os.Getpid())
+		}
+		if err != nil {
 			h.log.Warn("handoff: pid file", "err", err)
 		}
 		launch.RemovePIDFile(h.opts.PIDFile+".oldbin", os.Getpid())
