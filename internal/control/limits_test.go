@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -187,3 +188,48 @@ func (chanHandler) Status() Status                         { return Status{} }
 func (chanHandler) Stop() Event                            { return Event{} }
 
 var _ http.Handler = handler(fakeHandler{}, 0)
+
+// A 64 MiB request body (the audit's case): the server answers without
+// reading it (no handler reads a body; net/http discards at most 256 KiB
+// after the answer, then closes), so the sender stalls long before the end
+// and the server's memory does not follow the body. The server keeps
+// answering others.
+func TestServe_A64MiBBodyIsNotRead(t *testing.T) {
+	path := serveLimits(t, fakeHandler{}, DefaultLimits)
+	c := dialRaw(t, path)
+	const size = 64 << 20
+	io.WriteString(c, "POST /stop HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(size)+"\r\n\r\n")
+	var written atomic.Int64
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		c.SetWriteDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 64<<10)
+		for written.Load() < size {
+			n, err := c.Write(buf)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}()
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a request with a 64 MiB body: %v", err)
+	}
+	resp.Body.Close()
+	<-sent // the server closed the connection, or the write deadline passed
+	if n := written.Load(); n >= size {
+		t.Fatalf("the server read the whole 64 MiB body")
+	} else {
+		t.Logf("answered %s; the sender got %d KiB of 64 MiB out before the server stopped reading", resp.Status, n>>10)
+	}
+	// Others are still served.
+	c2 := dialRaw(t, path)
+	io.WriteString(c2, "GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+	c2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(c2), nil); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status after the big body: %v %v", resp, err)
+	}
+}
