@@ -43,6 +43,10 @@ var (
 	ErrUnconfirmed = errors.New("handover: connections sent but not confirmed")
 	// ErrClosed: the Sender, Receiver or Listener was closed.
 	ErrClosed = errors.New("handover: closed")
+	// ErrNotInVersion: the protocol version the two ends negotiated has no
+	// such frame (counters need version 2). Nothing was sent; the channel
+	// stays usable.
+	ErrNotInVersion = errors.New("handover: not in the negotiated protocol version")
 	// ErrUnsupported: this operating system lacks what the operation needs.
 	ErrUnsupported = errors.New("handover: not supported on this OS")
 )

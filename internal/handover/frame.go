@@ -59,6 +59,7 @@ const (
 	frameDone        frameType = 8  // sender → receiver
 	frameDoneAck     frameType = 9  // receiver → sender
 	frameAbort       frameType = 10 // both ways
+	frameCounters    frameType = 11 // sender → receiver, version 2 (counters.go)
 )
 
 // flagCancelled on a StateEnd frame: the blob ends early and must be
@@ -68,7 +69,7 @@ const flagCancelled uint16 = 1
 var frameNames = map[frameType]string{
 	frameHello: "hello", frameConns: "conns", frameConnsAck: "conns-ack",
 	frameStateBegin: "state-begin", frameStateChunk: "state-chunk", frameStateEnd: "state-end",
-	frameStateResult: "state-result", frameDone: "done", frameDoneAck: "done-ack", frameAbort: "abort",
+	frameStateResult: "state-result", frameDone: "done", frameDoneAck: "done-ack", frameAbort: "abort", frameCounters: "counters",
 }
 
 func (t frameType) String() string {
@@ -93,6 +94,8 @@ func (t frameType) limits() (maxLen uint32, flags uint16) {
 		return 5 + MaxReason, 0
 	case frameAbort:
 		return MaxReason, 0
+	case frameCounters:
+		return maxCountersPayload, 0
 	}
 	return 0, 0
 }

@@ -43,6 +43,7 @@ func validFrames() [][]byte {
 		appendFrame(nil, 1, frameDone, 0, encodeU64(2)),
 		appendFrame(nil, 1, frameDoneAck, 0, encodeU64(2)),
 		appendFrame(nil, 1, frameAbort, 0, []byte("bye")),
+		appendFrame(nil, 1, frameCounters, 0, mustEncodeCounters(Counters{`handoff_upgrades_total{result="done"}`: 3, "x": 0.5})),
 	}
 	return frames
 }
@@ -63,6 +64,8 @@ func decodeAny(h header, p []byte) error {
 		_, err = decodeStateEnd(p)
 	case frameStateResult:
 		_, err = decodeStateResult(p)
+	case frameCounters:
+		_, err = decodeCounters(p)
 	}
 	return err
 }
@@ -217,12 +220,33 @@ func TestReceiver_MisbehavingSender(t *testing.T) {
 		{"abort", func(p *rawPeer, _ []int) {
 			p.write(frameAbort, 0, []byte("old generation stopping"))
 		}, ErrAborted, "old generation stopping"},
+		{"counters frame in version 1", func(p *rawPeer, _ []int) {
+			p.write(frameCounters, 0, mustEncodeCounters(Counters{"a": 1}))
+		}, ErrProtocol, "counters frame in protocol version 1"},
+		{"counters frame over its limit", func(p *rawPeer, _ []int) {
+			b := make([]byte, headerSize)
+			header{version: 2, typ: frameCounters, length: maxCountersPayload + 1}.put(b)
+			p.writeRaw(b, nil)
+		}, ErrFrameTooLarge, "counters frame announces"},
+		{"malformed counters frame", func(p *rawPeer, _ []int) {
+			bad := append(mustEncodeCounters(Counters{"a": 1}), 0)
+			p.writeRaw(appendFrame(nil, 2, frameCounters, 0, bad), nil)
+		}, ErrProtocol, "1 bytes after the last series"},
+		{"counters with descriptors", func(p *rawPeer, fds []int) {
+			p.writeRaw(appendFrame(nil, 2, frameCounters, 0, mustEncodeCounters(Counters{"a": 1})), fds)
+		}, ErrProtocol, "3 descriptors on a counters frame"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			checkFDs(t)
 			_, servers := tcpPairs(t, 3)
-			path, accept := rawSender(t)
+			// Counters frames exist from version 2 on: the sender of
+			// those cases speaks it (the receiver speaks 1..2).
+			v := uint16(1)
+			if strings.Contains(c.name, "counters") && !strings.HasSuffix(c.name, "version 1") {
+				v = 2
+			}
+			path, accept := rawSenderOf(t, v)
 			ctx := testCtx(t)
 			peer := make(chan *rawPeer, 1)
 			go func() { peer <- accept() }()
@@ -270,13 +294,13 @@ func TestHandshake_VersionMismatchRefusedOnBothSides(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newRawPeer(t, c.(*net.UnixConn))
-	p.write(frameHello, 0, hello{min: 2, max: 3, role: roleReceiver, pid: 1234}.encode())
-	wantErr(t, <-accepted, ErrVersion, "the peer (pid 1234) speaks versions 2..3, this build speaks 1..1")
+	p.write(frameHello, 0, hello{min: 3, max: 4, role: roleReceiver, pid: 1234}.encode())
+	wantErr(t, <-accepted, ErrVersion, "the peer (pid 1234) speaks versions 3..4, this build speaks 1..2")
 	if h, _ := p.read(); h.typ != frameHello {
 		t.Fatalf("first frame from the listener: %s", h.typ)
 	}
 	h, msg := p.read()
-	if h.typ != frameAbort || !strings.Contains(string(msg), "speaks versions 2..3") {
+	if h.typ != frameAbort || !strings.Contains(string(msg), "speaks versions 3..4") {
 		t.Fatalf("peer got %s %q, want an abort naming the versions", h.typ, msg)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // Protocol versions this build speaks. A peer announces its own range in
 // its hello; both use the highest version in both ranges.
 const (
-	ProtocolVersion    = 1
+	ProtocolVersion    = 2
 	minProtocolVersion = 1
 )
 

@@ -256,6 +256,12 @@ type rawPeer struct {
 // version-1 sender.
 func rawSender(t testing.TB) (path string, accept func() *rawPeer) {
 	t.Helper()
+	return rawSenderOf(t, 1)
+}
+
+// rawSenderOf is rawSender speaking only protocol version v.
+func rawSenderOf(t testing.TB, v uint16) (path string, accept func() *rawPeer) {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "handover-raw-")
 	if err != nil {
 		t.Fatal(err)
@@ -277,10 +283,11 @@ func rawSender(t testing.TB) (path string, accept func() *rawPeer) {
 			return nil
 		}
 		p := newRawPeer(t, c)
-		p.write(frameHello, 0, hello{min: 1, max: 1, role: roleSender, pid: uint32(os.Getpid())}.encode())
+		p.write(frameHello, 0, hello{min: v, max: v, role: roleSender, pid: uint32(os.Getpid())}.encode())
 		if h, _ := p.read(); h.typ != frameHello {
 			t.Errorf("raw sender: got %s, want hello", h.typ)
 		}
+		p.fr.version = uint8(v)
 		return p
 	}
 }

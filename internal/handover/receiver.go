@@ -11,7 +11,8 @@ import (
 	"syscall"
 )
 
-// Item is one thing the sender handed over: a connection, or a state blob.
+// Item is one thing the sender handed over: a connection, a state blob, or
+// the sender's counters.
 type Item struct {
 	// Conn is a connection, now owned by the caller; nil for a state.
 	Conn net.Conn
@@ -22,6 +23,9 @@ type Item struct {
 	Meta []byte
 	// State is a state blob (Conn is then nil).
 	State *State
+	// Counters are the sender's cumulative counts (Conn and State are
+	// then nil); see Counters.
+	Counters Counters
 }
 
 // Receiver is the new generation's end of an established channel. It is
@@ -150,6 +154,8 @@ func (r *Receiver) next(ctx context.Context) (Item, error) {
 		return Item{}, io.EOF
 	case frameAbort:
 		return Item{}, r.fail(fmt.Errorf("%w: %q", ErrAborted, p))
+	case frameCounters:
+		return r.counters(p)
 	}
 	return Item{}, r.fail(fmt.Errorf("%w: unexpected %s frame from the sender", ErrProtocol, h.typ))
 }

@@ -1,5 +1,6 @@
-// Package metrics holds the supervisor's Prometheus metrics: what an
-// operator of nginx, HAProxy or Envoy expects to graph around a reload.
+// Package metrics holds the supervisor's Prometheus metrics, and the names
+// the library's collector shares with them (names.go): what an operator of
+// nginx, HAProxy or Envoy expects to graph around a reload.
 // Everything lives on a Registry of its own (no global state), so a test,
 // or a program embedding a supervisor, can run several side by side.
 package metrics
@@ -43,43 +44,21 @@ type Supervisor struct {
 	drainKills  prometheus.Counter
 }
 
-// Results an upgrade is counted under (handoff_upgrades_total{result}).
-const (
-	ResultDone       = "done"
-	ResultFailed     = "failed"
-	ResultRolledBack = "rolled_back"
-	ResultCoalesced  = "coalesced"
-	ResultRefused    = "refused"
-)
-
 // NewSupervisor registers the supervisor's metrics, the process and Go
 // collectors, and a collector that calls snapshot at every scrape (it
 // must be safe from any goroutine and return promptly; ok false drops the
 // gauges it feeds from that scrape).
 func NewSupervisor(snapshot func() (Snapshot, bool)) *Supervisor {
 	m := &Supervisor{
-		reg: prometheus.NewRegistry(),
-		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "handoff_upgrades_total",
-			Help: "Upgrade and reload requests by result: done, failed, rolled_back, refused (nothing started), coalesced (joined another).",
-		}, []string{"kind", "result"}),
+		reg:      prometheus.NewRegistry(),
+		upgrades: prometheus.NewCounterVec(prometheus.CounterOpts{Name: Upgrades.Name, Help: Upgrades.Help}, Upgrades.Labels),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "handoff_upgrade_refusals_total",
 			Help: "Upgrades and reloads refused before anything started, by reason (missing, not_regular, not_executable, wrong_arch, checksum, check_failed, changed, stopping).",
 		}, []string{"reason"}),
-		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "handoff_upgrade_phase_seconds",
-			Help:    "Duration of each phase of upgrades: start_to_ready, probation, total; drain is one old worker's, from the drain signal to its exit.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120},
-		}, []string{"phase"}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "handoff_last_upgrade_success",
-			Help: "1 if the last finished upgrade or reload left its new generation serving, 0 if not.",
-		}),
-		lastTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "handoff_last_upgrade_timestamp_seconds",
-			Help: "Unix time the last upgrade or reload finished.",
-		}),
+		phase:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: Phase.Name, Help: Phase.Help, Buckets: PhaseBuckets}, Phase.Labels),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: LastSuccess.Name, Help: LastSuccess.Help}),
+		lastTime:    prometheus.NewGauge(prometheus.GaugeOpts{Name: LastTime.Name, Help: LastTime.Help}),
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "handoff_worker_restarts_total",
 			Help: "Workers restarted after they exited on their own.",
@@ -93,7 +72,7 @@ func NewSupervisor(snapshot func() (Snapshot, bool)) *Supervisor {
 			Help: "Draining workers killed at --drain-timeout: whatever connections they still had were cut.",
 		}),
 	}
-	for _, result := range []string{ResultDone, ResultFailed, ResultRolledBack, ResultCoalesced, ResultRefused} {
+	for _, result := range Results {
 		for _, kind := range []string{"upgrade", "reload"} {
 			m.upgrades.WithLabelValues(kind, result) // present at 0, so rate() works from the first scrape
 		}
@@ -131,13 +110,13 @@ func (m *Supervisor) Upgrade(kind, result, reason string, p Phases, at time.Time
 		m.refusals.WithLabelValues(reason).Inc()
 	}
 	if p.StartToReady > 0 {
-		m.phase.WithLabelValues("start_to_ready").Observe(p.StartToReady.Seconds())
+		m.phase.WithLabelValues(PhaseStartToReady).Observe(p.StartToReady.Seconds())
 	}
 	if p.Probation > 0 {
-		m.phase.WithLabelValues("probation").Observe(p.Probation.Seconds())
+		m.phase.WithLabelValues(PhaseProbation).Observe(p.Probation.Seconds())
 	}
 	if result != ResultCoalesced {
-		m.phase.WithLabelValues("total").Observe(p.Total.Seconds())
+		m.phase.WithLabelValues(PhaseTotal).Observe(p.Total.Seconds())
 		ok := 0.0
 		if result == ResultDone {
 			ok = 1
@@ -154,7 +133,9 @@ func (m *Supervisor) Coalesced(kind string) { m.upgrades.WithLabelValues(kind, R
 func (m *Supervisor) Restart() { m.restarts.Inc() }
 
 // Drained observes one old worker's drain, from the signal to its exit.
-func (m *Supervisor) Drained(d time.Duration) { m.phase.WithLabelValues("drain").Observe(d.Seconds()) }
+func (m *Supervisor) Drained(d time.Duration) {
+	m.phase.WithLabelValues(PhaseDrain).Observe(d.Seconds())
+}
 
 // DrainTimeout counts a draining worker killed at the drain timeout.
 func (m *Supervisor) DrainTimeout() { m.drainKills.Inc() }
@@ -169,10 +150,10 @@ type stateCollector struct {
 }
 
 var (
-	descGeneration  = prometheus.NewDesc("handoff_generation", "Number of the serving generation (0: none).", nil, nil)
+	descGeneration  = Generation.Desc()
 	descGenerations = prometheus.NewDesc("handoff_generations", "Generations with a live process, by state.", []string{"state"}, nil)
 	descWorkers     = prometheus.NewDesc("handoff_workers", "Live worker processes, by state.", []string{"state"}, nil)
-	descBuild       = prometheus.NewDesc("handoff_build_info", "The serving generation's program (path and SHA-256); always 1.", []string{"program", "sha256"}, nil)
+	descBuild       = Build.Desc()
 	descReady       = prometheus.NewDesc("handoff_ready", "1 while the supervisor serves and is not stopping (the /ready endpoint), else 0.", nil, nil)
 )
 
