@@ -114,6 +114,7 @@ func (h *Handoff) PassConns(ctx context.Context, conns ...Conn) (int, error) {
 		return 0, ErrNoSuccessor
 	}
 	n, err := p.pass(ctx, out)
+	h.stats.drained(n, 0, 0)
 	if err != nil {
 		return n, fmt.Errorf("handoff: pass conns: %d of %d moved: %w", n, len(conns), err)
 	}

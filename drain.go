@@ -18,8 +18,9 @@ type drainer struct {
 	closing atomic.Bool // answer HTTP/1 requests with Connection: close
 	migrate atomic.Bool // connections are migConns that may move to the successor (migrate.go)
 	sender  passer      // the successor's channel, while migrating
-	// Owned by drain: what moved and what fell back to the drain.
-	migrated, fellBack int
+	// Owned by drain: what moved, what fell back to the drain, and what
+	// was cut at its deadline, for the log and the metrics.
+	migrated, fellBack, cut int
 
 	mu       sync.Mutex
 	conns    map[net.Conn]*connInfo
@@ -163,6 +164,7 @@ func (d *drainer) drain() error {
 	quiet := h.opts.DrainIdle
 	wake := time.NewTimer(quiet)
 	defer wake.Stop()
+	defer d.count() // metrics_drain.go
 
 	if d.migrate.Load() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -206,13 +208,13 @@ func (d *drainer) drain() error {
 		case <-wake.C:
 		case <-deadline.C:
 			h.log.Warn("handoff: drain timeout, closing what is left", "connections", http1)
-			d.fellBack += http1
+			d.cut = d.open()
 			d.logMigration(start)
 			d.abandonBacklog()
 			return d.srv.Close()
 		case <-h.hardStop():
 			h.log.Warn("handoff: second stop signal, closing what is left", "connections", http1)
-			d.fellBack += http1
+			d.cut = d.open()
 			d.logMigration(start)
 			d.abandonBacklog()
 			return d.srv.Close()
@@ -232,6 +234,7 @@ func (d *drainer) drain() error {
 	}()
 	if err := d.srv.Shutdown(ctx); err != nil {
 		h.log.Warn("handoff: drain timeout, closing what is left", "err", err)
+		d.cut = d.open()
 		return d.srv.Close()
 	}
 	h.log.Info("handoff: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked", d.hijackedCount())

@@ -45,6 +45,7 @@ type Handoff struct {
 	// pidFile is Options.PIDFile, written at New and put in place by Ready
 	// (pidfile.go); nil once committed or aborted.
 	pidFile *launch.PendingPIDFile
+	stats   *tally // what Collector exports (metrics.go)
 }
 
 // New reads what the previous generation, systemd or the supervisor passed
@@ -92,6 +93,7 @@ func newPlain(opts Options) *Handoff {
 		draining: make(chan struct{}),
 		stopCh:   make(chan struct{}),
 		hard:     make(chan struct{}),
+		stats:    newTally(),
 	}
 }
 
@@ -140,6 +142,7 @@ func (h *Handoff) beginDrainLocked() {
 	}
 	h.drainOnce.Do(func() {
 		close(h.draining)
+		h.stats.drainBegan()
 		for _, s := range h.sockets {
 			s.stopAccepting()
 		}
@@ -174,6 +177,7 @@ func (h *Handoff) Stop() {
 			s.close(!superseded)
 		}
 		h.fdMu.Unlock()
+		h.stats.drainEnded() // before links.stop hands the counts over
 		if h.links != nil {
 			h.links.stop(superseded)
 		}

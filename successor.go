@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/metrics"
 	"github.com/handoff-go/handoff/internal/proto"
 )
 
@@ -96,6 +97,7 @@ func (s *successor) acceptOne(ctx context.Context, hl *handover.Listener, want h
 	}
 	close(link.connected)
 	s.giveState(ctx, snd)
+	s.giveCounters(ctx, snd, false) // metrics_handover.go
 	s.mu.Lock()
 	link.sender = snd
 	s.mu.Unlock()
@@ -119,6 +121,7 @@ func (s *successor) acceptMany(ctx context.Context, hl *handover.Listener, want 
 		}
 		s.h.log.Debug("handoff: handover: the next generation connected", "pid", snd.PeerPID())
 		s.giveState(ctx, snd)
+		s.giveCounters(ctx, snd, false) // metrics_handover.go
 		s.mu.Lock()
 		prev := link.sender
 		link.sender = snd
@@ -254,6 +257,7 @@ func (s *successor) finish() {
 	if snd == nil {
 		return
 	}
+	s.giveCounters(context.Background(), snd, true) // after the drain: its counts are in
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := snd.Finish(ctx); err != nil {
@@ -279,6 +283,7 @@ func (s *successor) giveState(ctx context.Context, snd *handover.Sender) {
 		s.h.log.Warn("handoff: state: not handed over", "err", err, "bytes", src.n)
 		return
 	}
+	s.h.stats.add(metrics.StateBytes.Name, float64(src.n))
 	s.h.log.Info("handoff: state handed over", "bytes", src.n, "took", time.Since(start).Round(time.Millisecond))
 }
 

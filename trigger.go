@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/handoff-go/handoff/internal/launch"
+	"github.com/handoff-go/handoff/internal/metrics"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
 
@@ -78,6 +79,7 @@ func (r *upgradeRun) finish(rep UpgradeReport, err error) {
 // upgrade is Handoff.UpgradeReport (documented there) on Unix.
 func (c *chain) upgrade() (UpgradeReport, error) {
 	if c.isSupervised {
+		c.h.stats.request(metrics.ResultRefused, 1)
 		return UpgradeReport{}, ErrSupervised
 	}
 	r, waited, err := c.trigger()
@@ -111,11 +113,13 @@ func (c *chain) trigger() (r *upgradeRun, waited bool, err error) {
 			c.log.Info("handoff: upgrade requested while one runs: queued to run after it, with the program as it is on disk then")
 		} else {
 			q.next.callers++
+			c.h.stats.request(metrics.ResultCoalesced, 1)
 			c.log.Info("handoff: upgrade requested while one runs: joins the one already queued", "waiting", q.next.callers)
 		}
 		return q.next, true, nil
 	}
 	if p, _ := c.h.Phase(); p != PhaseServing {
+		c.h.stats.request(metrics.ResultRefused, 1)
 		return nil, false, fmt.Errorf("%w (%s)", ErrNotServing, p)
 	}
 	q.running = true
@@ -129,6 +133,7 @@ func (c *chain) runUpgrades(r *upgradeRun) {
 	q := &c.queue
 	for {
 		rep, err := c.runOne()
+		c.h.stats.upgraded(err)
 		q.mu.Lock()
 		next := q.next
 		q.next = nil
@@ -180,6 +185,7 @@ func (c *chain) handOver(gen int, p *spawn.Process, onHUP bool) {
 // could be fatal).
 func (c *chain) passOn(to *handedTo, callers int) (UpgradeReport, error) {
 	pid := to.proc.Pid
+	defer c.h.stats.request(metrics.ResultCoalesced, callers)
 	if !to.onHUP {
 		c.log.Warn("handoff: upgrade: a request is dropped: the new generation does not upgrade on SIGHUP; ask it directly",
 			"generation", to.gen, "pid", pid, "requests", callers)

@@ -39,6 +39,7 @@ func (c *chain) runOne() (UpgradeReport, error) {
 	h.setPhaseLocked(PhaseUpgrading)
 	sockets := h.sockets
 	h.mu.Unlock()
+	h.stats.upgradeBegan()
 
 	start := time.Now()
 	next := c.gen + 1
@@ -246,6 +247,7 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 	}
 	c.succ.install(link)
 	h.setPhaseLocked(PhaseProbation)
+	h.stats.upgradeReady()
 	for _, s := range h.sockets {
 		s.pause()
 	}
