@@ -23,6 +23,7 @@ type tally struct {
 
 	// The upgrade running now (one runs at a time: trigger.go).
 	began, ready time.Time
+	counted      bool      // its outcome is counted already (upgradeDone)
 	drainAt      time.Time // when this generation began to drain
 }
 
@@ -91,11 +92,28 @@ func (t *tally) upgradeReady() {
 	}
 }
 
+// upgradeDone counts the running upgrade as done, at cutover, before this
+// generation drains: its counts are handed over after the drain, and must
+// hold this upgrade. upgraded then only ends the run.
+func (t *tally) upgradeDone() {
+	t.upgraded(nil)
+	t.mu.Lock()
+	t.counted = true
+	t.mu.Unlock()
+}
+
 // upgraded counts the outcome of one upgrade run (runOne), and its phases.
 // An upgrade that started nothing is refused; one that stopped because
 // this generation did is failed, like any other that leaves no new
 // generation serving.
 func (t *tally) upgraded(err error) {
+	t.mu.Lock()
+	counted := t.counted
+	t.counted = false
+	t.mu.Unlock()
+	if counted {
+		return
+	}
 	result := metrics.ResultFailed
 	switch {
 	case err == nil:

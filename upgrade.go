@@ -285,6 +285,7 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 		}
 	}
 	c.handOver(next, p, onHUP)
+	h.stats.upgradeDone()
 	h.mu.Lock()
 	h.superseded = true
 	h.beginDrainLocked()

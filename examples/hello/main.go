@@ -1,19 +1,24 @@
 // Command hello is a real HTTP server built on handoff, used by the tests,
 // the demo and the docs. Its interface is stable; other tools drive it:
 //
-//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate] [-max-draining N]
+//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate] [-max-draining N] [-metrics ADDR]
 //
 // SIGHUP or SIGUSR2 upgrades it (the binary at the same path starts with the
 // sockets, and this process drains once the new one is ready); SIGTERM drains
 // and exits. Every response carries the serving process's pid in an X-Pid
 // header and as the body's first line; /slow?ms=N sleeps N ms first; any
-// method is accepted; an X-Request-Id request header is echoed back.
+// method is accepted; an X-Request-Id request header is echoed back. With
+// -metrics ADDR it also serves the library's metrics (Handoff.Collector, with
+// the Go and process collectors) at GET /metrics on ADDR, a socket handed
+// over at upgrades like the other, so the counters a scrape sees go on
+// across generations.
 //
 // It runs unchanged under `handoff run` and under systemd socket activation.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +26,10 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/handoff-go/handoff"
 	"github.com/handoff-go/handoff/examples/internal/serverflags"
@@ -32,6 +41,7 @@ func main() {
 	// -pidfile -probation -drain-timeout -drain-idle -ready-timeout
 	// -migrate -v: each fills its field of handoff.Options.
 	options := serverflags.Options(flag.CommandLine)
+	metricsAddr := flag.String("metrics", "", "also serve the metrics at GET /metrics on this address")
 	flag.Parse()
 
 	srv := &http.Server{
@@ -43,10 +53,44 @@ func main() {
 	// Listens through handoff (or takes the socket the previous generation
 	// passed), serves, declares readiness, upgrades on SIGHUP/SIGUSR2 and
 	// drains on SIGTERM or once a successor has taken over.
-	if err := handoff.ListenAndServe(context.Background(), srv, options()); err != nil {
+	var err error
+	if *metricsAddr == "" {
+		err = handoff.ListenAndServe(context.Background(), srv, options())
+	} else {
+		err = serveWithMetrics(srv, *metricsAddr, options())
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "hello:", err)
 		os.Exit(1)
 	}
+}
+
+// serveWithMetrics is ListenAndServe with a second server, the metrics on
+// metricsAddr: both listeners come from the Handoff (inherited or bound)
+// before either Serve runs, and the generation stops once both drained.
+func serveWithMetrics(srv *http.Server, metricsAddr string, opts handoff.Options) error {
+	h, err := handoff.New(opts)
+	if err != nil {
+		return err
+	}
+	defer h.Stop()
+	ln, err := h.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	mln, err := h.Listen("tcp", metricsAddr)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(h.Collector(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- h.Serve(context.Background(), msrv, mln) }()
+	err = h.Serve(context.Background(), srv, ln)
+	return errors.Join(err, <-metricsDone)
 }
 
 // pid is the serving process's pid, as every answer carries it.
