@@ -61,6 +61,7 @@ type chain struct {
 func openLinks(h *Handoff) (links, error) {
 	c := &chain{h: h, log: h.log, gen: 1, stderrFD: -1, inh: &inheritance{log: h.log}}
 	c.succ = &successor{h: h, c: c}
+	h.stats.forward = c.succ.forwardCounters // metrics_handover.go
 	note, err := c.readEnv()
 	if err == nil {
 		err = c.resolveCommand()

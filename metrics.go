@@ -32,20 +32,22 @@ import (
 //
 // The counters are cumulative across generations: every generation hands
 // its totals (its own plus what it inherited) to its successor over the
-// handover channel, once when the successor connects and again at Stop,
-// after its drain, so that the connections its drain moved are in; the
+// handover channel when the successor connects, and again at Stop, after
+// its drain, so that the connections its drain moved are in; the
 // successor adds them to its own. A scrape of the new generation therefore
-// continues the old one's counters instead of starting from zero. What a
-// predecessor counts after its last frame is lost with it: a generation
-// that dies without reaching Stop (a crash, SIGKILL, the drain-timeout
-// kill of a supervisor) hands over nothing more, and neither does one
-// whose channel broke (its successor refused a connection, or exited).
-// In a chain A→B→C where A still drains while B hands over to C, B's Stop
-// waits for A's final counts (until A's channel ends, a second stop
-// signal, or Options.DrainTimeout) and hands them on to C within its own.
-// A successor of an older build (handover protocol version 1) receives no
-// counts. Self-upgrades and supervised workers alike; on Windows, where
-// nothing is handed over, the counts are this process's own.
+// continues the old one's counters instead of starting from zero. In a
+// chain A→B→C where A still drains while B has handed over to C, B
+// forwards A's final counts to C the moment they arrive. What is counted
+// after a generation's last frame is lost: a generation that dies without
+// reaching Stop (a crash, SIGKILL, the drain-timeout kill of a supervisor)
+// hands over nothing more, nor does one whose channel broke (its successor
+// refused a connection, or exited); and A's final counts are lost when B
+// has stopped before they came (A outlived B's drain), since B does not
+// wait for them: it would hold every generation after it as long as the
+// oldest drains. A successor of an older build (handover protocol version
+// 1) receives no counts. Self-upgrades and supervised workers alike; on
+// Windows, where nothing is handed over, the counts are this process's
+// own.
 //
 // Under the handoff supervisor, upgrades are the supervisor's: its own
 // metrics count them, and this collector counts this worker's drains and

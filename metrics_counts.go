@@ -25,6 +25,10 @@ type tally struct {
 	began, ready time.Time
 	counted      bool      // its outcome is counted already (upgradeDone)
 	drainAt      time.Time // when this generation began to drain
+
+	// forward, when set (metrics_handover.go), hands the totals on to the
+	// successor after inherit: set once, before any goroutine reads it.
+	forward func()
 }
 
 func newTally() *tally { return &tally{own: map[string]float64{}} }
@@ -178,6 +182,9 @@ func (t *tally) inherit(c map[string]float64) {
 	t.mu.Lock()
 	t.inherited = maps.Clone(c)
 	t.mu.Unlock()
+	if t.forward != nil {
+		t.forward()
+	}
 }
 
 // totals is what a scrape shows and a successor inherits: this

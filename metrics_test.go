@@ -5,7 +5,6 @@ package handoff_test
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -168,59 +167,91 @@ func TestMetrics_CountersCarriedAcrossSelfUpgrades(t *testing.T) {
 	_ = gen4
 }
 
-// A→B→C with A still draining (a slow request) while B hands over to C:
-// B's Stop waits for A's final counts and hands them on, so C's scrape
-// counts both upgrades and every connection both drains moved.
-func TestMetrics_ChainWithADrainingPredecessor(t *testing.T) {
+// slowOn sends a slow request (ms long, Connection: close) on a fresh
+// connection answered first by pid, and returns the channel of its
+// outcome: the generation holds that connection, and drains, until then.
+func (s *metricsServer) slowOn(t *testing.T, pid, ms int) <-chan error {
+	t.Helper()
+	for range 50 {
+		// A new connection may still be accepted by the generation before
+		// (an accept it had begun as it paused): try another.
+		conn, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		br := bufio.NewReader(conn)
+		if got := roundTrip(t, conn, br).Header.Get("X-Pid"); got != strconv.Itoa(pid) {
+			conn.Close()
+			continue
+		}
+		conn.SetDeadline(time.Now().Add(60 * time.Second))
+		if _, err := fmt.Fprintf(conn, "GET /slow?ms=%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", ms); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			resp, err := http.ReadResponse(br, nil)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != 200 || resp.Header.Get("X-Pid") != strconv.Itoa(pid) {
+					err = fmt.Errorf("slow request: %s from pid %s, want 200 from %d", resp.Status, resp.Header.Get("X-Pid"), pid)
+				}
+			}
+			done <- err
+		}()
+		return done
+	}
+	t.Fatalf("no new connection answered by %d", pid)
+	return nil
+}
+
+// A→B→C with A still draining (a slow request) while B has handed over to
+// C and drains too (a slower one): A's final counts reach B, which forwards
+// them to C at once, so C's scrape counts A's drain while B still drains;
+// B's own final counts follow at its Stop.
+func TestMetrics_ChainForwardsTheFinalCountsOfADrainingPredecessor(t *testing.T) {
 	s := startHelloMetrics(t, "-probation", "200ms", "-drain-idle", "200ms")
 	load := startLoad(t, s.addr)
 	load.settle(t, 100)
 	a := s.cmd.Process.Pid
-
-	// A slow request, on a connection A answered first, that closes after
-	// it: A drains until it is answered, and no connection of A's is left
-	// to move meanwhile.
-	conn, err := net.Dial("tcp", s.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	if pid := roundTrip(t, conn, br).Header.Get("X-Pid"); pid != strconv.Itoa(a) {
-		t.Fatalf("answered by %s, want A (%d)", pid, a)
-	}
-	conn.SetDeadline(time.Now().Add(60 * time.Second))
-	if _, err := io.WriteString(conn, "GET /slow?ms=10000 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	slow := make(chan error, 1)
-	go func() {
-		resp, err := http.ReadResponse(br, nil)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != 200 || resp.Header.Get("X-Pid") != strconv.Itoa(a) {
-				err = fmt.Errorf("slow request: %s from pid %s, want 200 from A (%d)", resp.Status, resp.Header.Get("X-Pid"), a)
-			}
-		}
-		slow <- err
-	}()
+	slowA := s.slowOn(t, a, 3000)
 
 	b, _ := s.upgrade(a)
 	if b == a {
 		t.Fatal("A→B failed")
 	}
+	slowB := s.slowOn(t, b, 15000)
 	load.settle(t, 100)
-	c := s.goodUpgrade(t, b) // B's exit: its Stop waited for A's final counts
-	s.waitLog(fmt.Sprintf(`msg="handoff: metrics: waiting for the previous generation's final counts (it still drains)" pid=%d`, b), 10*time.Second)
-	if err := <-slow; err != nil {
+	if c, _ := s.upgrade(b); c == b {
+		t.Fatal("B→C failed")
+	}
+	if err := <-slowA; err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, a, 60*time.Second)
 	s.pids.Gone(a)
-	load.settle(t, 100)
-	migrated, fellBack := s.connectionsMoved(a, b)
-	s.want(t, "C after A→B→C", map[string]float64{
+	migratedA, fellBackA := s.connectionsMoved(a)
+	s.waitMetric(t, `handoff_upgrade_phase_seconds_count{phase="drain"}`, 1)
+	select {
+	case err := <-slowB:
+		t.Fatalf("B's slow request ended (%v) before A's counts were checked on C: the test did not see B forward them", err)
+	default:
+	}
+	s.want(t, "C while B drains", map[string]float64{
 		upgrades + `"done"}`: 2, "handoff_generation": 3,
+		"handoff_connections_migrated_total":  migratedA,
+		"handoff_connections_fell_back_total": fellBackA,
+	})
+
+	if err := <-slowB; err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, b, 60*time.Second)
+	s.pids.Gone(b)
+	migrated, fellBack := s.connectionsMoved(a, b)
+	s.want(t, "C after A and B stopped", map[string]float64{
+		upgrades + `"done"}`: 2,
 		`handoff_upgrade_phase_seconds_count{phase="drain"}`: 2,
 		"handoff_connections_migrated_total":                 migrated,
 		"handoff_connections_fell_back_total":                fellBack,
@@ -228,5 +259,4 @@ func TestMetrics_ChainWithADrainingPredecessor(t *testing.T) {
 	if r := load.stop(); r.failed() {
 		t.Fatalf("requests failed through the chain: %s", r)
 	}
-	_ = c
 }

@@ -25,9 +25,8 @@ import (
 // (InheritedConns) that takes it.
 type predecessor struct {
 	log   *slog.Logger
-	stats *tally        // takes the predecessor's counts (metrics_handover.go)
-	quit  chan struct{} // closed by close: the receiving ends
-	ended chan struct{} // closed when receiving has ended, or never began
+	stop  <-chan struct{} // closed at Stop
+	stats *tally          // takes the predecessor's counts (metrics_handover.go)
 
 	path        string // the predecessor's handover socket
 	pid         int    // ... and its pid (0: any of our uid)
@@ -42,7 +41,6 @@ type predecessor struct {
 	conns     chan Conn            // InheritedConns'; nil until asked
 	connsDone bool                 // conns is (or will be made) closed
 	migrating map[string]*listener // listeners that take migrated HTTP conns, by address
-	receiving bool                 // receive runs, or ran
 }
 
 // readPredecessorEnv takes the predecessor's channel from the environment,
@@ -54,8 +52,7 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 	if path == "" {
 		return nil, nil
 	}
-	p := &predecessor{log: h.log, stats: h.stats, quit: make(chan struct{}), ended: make(chan struct{}),
-		path: path, expectState: state == "1"}
+	p := &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: state == "1"}
 	switch {
 	case pid != "":
 		n, err := strconv.Atoi(pid)
@@ -95,13 +92,9 @@ func (p *predecessor) connect() {
 	if err != nil {
 		p.log.Warn("handoff: handover: the previous generation's connections will drain instead", "err", err)
 		p.closeConns()
-		p.endReceiving()
 		return
 	}
 	r.Admit(p.admit)
-	p.mu.Lock()
-	p.receiving = true
-	p.mu.Unlock()
 	go p.receive(r)
 }
 
@@ -129,7 +122,6 @@ func (p *predecessor) admit(meta []byte) bool {
 // close, at Stop, closes the channel to the previous generation:
 // connections it had not passed yet stay its own.
 func (p *predecessor) close() {
-	p.closeQuit()
 	p.mu.Lock()
 	r, early := p.recv, p.early
 	p.early = nil
@@ -159,17 +151,13 @@ func (p *predecessor) takeHTTP(l *listener) {
 // receive takes what the previous generation passes until it finishes or
 // this generation stops, and gives each connection to whoever takes it.
 func (p *predecessor) receive(r *handover.Receiver) {
-	defer p.endReceiving()
 	defer p.closeConns()
 	defer r.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		// Not Stop, but the end of Stop: the final counts of a
-		// predecessor that still drains may be on their way
-		// (metrics_handover.go).
 		select {
-		case <-p.quit:
+		case <-p.stop:
 			cancel()
 		case <-ctx.Done():
 		}
@@ -212,7 +200,7 @@ type receiveCounts struct{ http, user, dropped int }
 // takes it, or closes it when nobody does.
 func (p *predecessor) route(ctx context.Context, it handover.Item, n *receiveCounts) {
 	if it.Counters != nil {
-		p.inherit(it.Counters)
+		p.inherit(it.Counters) // metrics_handover.go
 		return
 	}
 	if it.Conn == nil {

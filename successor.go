@@ -97,7 +97,7 @@ func (s *successor) acceptOne(ctx context.Context, hl *handover.Listener, want h
 	}
 	close(link.connected)
 	s.giveState(ctx, snd)
-	s.giveCounters(ctx, snd, false) // metrics_handover.go
+	s.giveCounters(ctx, snd) // metrics_handover.go
 	s.mu.Lock()
 	link.sender = snd
 	s.mu.Unlock()
@@ -121,7 +121,7 @@ func (s *successor) acceptMany(ctx context.Context, hl *handover.Listener, want 
 		}
 		s.h.log.Debug("handoff: handover: the next generation connected", "pid", snd.PeerPID())
 		s.giveState(ctx, snd)
-		s.giveCounters(ctx, snd, false) // metrics_handover.go
+		s.giveCounters(ctx, snd) // metrics_handover.go
 		s.mu.Lock()
 		prev := link.sender
 		link.sender = snd
@@ -257,7 +257,7 @@ func (s *successor) finish() {
 	if snd == nil {
 		return
 	}
-	s.giveCounters(context.Background(), snd, true) // after the drain: its counts are in
+	s.giveCounters(context.Background(), snd) // after the drain: its counts are in (metrics_handover.go)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := snd.Finish(ctx); err != nil {
