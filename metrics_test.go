@@ -161,10 +161,11 @@ func TestMetrics_CountersCarriedAcrossSelfUpgrades(t *testing.T) {
 			t.Errorf("no %s in the scrape", name)
 		}
 	}
-	if r := load.stop(); r.Requests == 0 {
+	r := load.stop()
+	if r.Requests == 0 {
 		t.Fatalf("no load: %s", r)
 	}
-	_ = gen4
+	t.Logf("generation 4 (pid %d) counts, across 4 generations: %v connections migrated, %v fell back; load %s", gen4, migrated, fellBack, r)
 }
 
 // slowOn sends a slow request (ms long, Connection: close) on a fresh
@@ -256,7 +257,9 @@ func TestMetrics_ChainForwardsTheFinalCountsOfADrainingPredecessor(t *testing.T)
 		"handoff_connections_migrated_total":                 migrated,
 		"handoff_connections_fell_back_total":                fellBack,
 	})
-	if r := load.stop(); r.failed() {
+	r := load.stop()
+	if r.failed() {
 		t.Fatalf("requests failed through the chain: %s", r)
 	}
+	t.Logf("C counts A's %v and B's %v migrated connections; load %s", migratedA, migrated-migratedA, r)
 }

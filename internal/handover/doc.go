@@ -28,7 +28,7 @@
 // belongs to that frame. At most MaxFDsPerFrame (253, Linux's SCM_MAX_FD)
 // ride on one frame; larger batches are split.
 //
-// # Frames (protocol version 1)
+// # Frames (protocol versions 1 and 2)
 //
 // Every frame is a 12-byte header and a payload, big-endian:
 //
@@ -51,6 +51,7 @@
 //	8 done          →    connections confirmed u64
 //	9 done-ack      ←    connections confirmed u64
 //	10 abort        ↔    reason (UTF-8, at most MaxReason bytes)
+//	11 counters     →    version 2: count u16 (≤ MaxCounters), count × (key len u8, key, value u64 float64 bits)
 //
 // The conversation: both ends write a hello, then read the other's. The
 // version used is the highest in both ranges; with none in common, each
@@ -59,12 +60,17 @@
 // each other's and fail cleanly. Roles are fixed: the listener sends, the
 // dialler receives; two of a kind are refused. Then the sender sends conns
 // frames (each acknowledged before the next) and state blobs (begin,
-// chunks, end, then the receiver's result) in any order, and finally done,
-// which the receiver acknowledges when its Next reaches it.
+// chunks, end, then the receiver's result) in any order, counters frames
+// (version 2) whenever it likes, and finally done, which the receiver
+// acknowledges when its Next reaches it.
 //
 // Version history:
 //
-//	1: the first version (this one).
+//	1: the first version.
+//	2: the counters frame (counters.go): a generation's cumulative counts
+//	   for its successor, so metrics add up across generations. Unacknowledged;
+//	   each frame supersedes the sender's earlier ones. A version-1 peer gets
+//	   none (SendCounters: ErrNotInVersion).
 //
 // # Ownership of connections, and what each failure does
 //
@@ -132,6 +138,13 @@
 //   - done/done-ack: done carries the count of confirmed connections and
 //     the receiver checks it; done-ack tells the sender that the receiver
 //     consumed everything. A disagreement is ErrProtocol.
+//   - counters: nothing is acknowledged and nothing depends on it. A
+//     malformed frame (lengths, a duplicate or control-character key, a
+//     value negative, infinite or NaN, over MaxCounters series or its
+//     byte limit, descriptors attached) or one in version 1 is ErrProtocol:
+//     the receiver aborts, and the sender keeps every connection it has not
+//     seen confirmed. A sender that dies before its last counters frame
+//     loses what it counted since the one before.
 //   - abort, or the socket closing without done: the other side stops
 //     with ErrAborted and its reason. Connections confirmed before are the
 //     receiver's and are still handed out by Next; everything unconfirmed
@@ -144,8 +157,9 @@
 //
 // MaxPayload 1 MiB per frame; MaxFDsPerFrame 253; MaxBuffered 512 KiB and
 // MaxMeta 64 KiB per connection (so each connection fits one frame);
-// MaxReason 1 KiB. State blobs have no size limit: each side holds one
-// 256 KiB chunk at a time (a 256 MiB blob moved with under 4 MiB of heap
+// MaxReason 1 KiB; a counters frame at most MaxCounters (512) series of
+// keys up to MaxCounterKey (200) bytes. State blobs have no size limit:
+// each side holds one 256 KiB chunk at a time (a 256 MiB blob moved with under 4 MiB of heap
 // growth in the tests). On Linux the kernel also caps descriptors in
 // flight per user at RLIMIT_NOFILE; the ack per frame keeps at most one
 // frame in flight.

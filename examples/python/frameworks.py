@@ -1,0 +1,84 @@
+"""The same answer as examples/hello, as a WSGI app for gunicorn and an ASGI
+app for uvicorn, each with the settings or the small hook docs/WORKERS.md
+gives so that it loses nothing through upgrades under `handoff run`.
+
+    handoff run --listen http=tcp://127.0.0.1:8080 -- \
+        python3 -m gunicorn -k gthread -w 2 --threads 8 --keep-alive 0 \
+        --graceful-timeout 20 --chdir examples/python frameworks:wsgi
+
+    handoff run --listen http=tcp://127.0.0.1:8080 -- \
+        python3 -m uvicorn --fd 3 --lifespan on --timeout-graceful-shutdown 20 \
+        --app-dir examples/python frameworks:asgi
+
+Unmeasured on the machine these were written on (neither package was
+installed): cmd/handoff's TestGunicorn*/TestUvicorn* run them through 20
+upgrades under load where they are.
+"""
+
+import asyncio
+import os
+import socket
+import time
+from urllib.parse import parse_qs
+
+
+def _slow_ms(query):
+    try:
+        return int(parse_qs(query).get("ms", ["0"])[0])
+    except ValueError:
+        return 0
+
+
+def wsgi(environ, start_response):
+    """gunicorn. X-Pid is the arbiter's pid (the process handoff started and
+    upgrades), not the worker's that answers."""
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    if environ.get("PATH_INFO") == "/slow":
+        time.sleep(_slow_ms(environ.get("QUERY_STRING", "")) / 1000)
+    pid = str(os.getppid())
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Pid", pid)]
+    if environ.get("HTTP_X_REQUEST_ID"):
+        headers.append(("X-Request-Id", environ["HTTP_X_REQUEST_ID"]))
+    start_response("200 OK", headers)
+    return [(pid + "\nhello from handoff\n").encode()]
+
+
+def _notify(message):
+    """sd_notify: uvicorn does not send READY=1 itself."""
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.connect(addr)
+        s.send(message.encode())
+
+
+async def asgi(scope, receive, send):
+    """uvicorn. Two hooks: READY=1 at lifespan startup (the inherited socket
+    already listens: connections wait in its queue), and Connection: close
+    on every response, because uvicorn's shutdown closes idle keep-alive
+    connections at once, racing clients that send on them."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _notify("READY=1")
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    if scope["path"] == "/slow":
+        await asyncio.sleep(_slow_ms(scope["query_string"].decode()) / 1000)
+    pid = str(os.getpid()).encode()
+    headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"x-pid", pid), (b"connection", b"close")]
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            headers.append((b"x-request-id", value))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": pid + b"\nhello from handoff\n"})
