@@ -8,8 +8,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"net"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,34 +128,9 @@ func TestDecodeCounters_MalformedRefused(t *testing.T) {
 // sent to it, and the channel carries on.
 func TestSendCounters_VersionOneReceiverGetsNone(t *testing.T) {
 	checkFDs(t)
-	ln, err := Listen("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ctx := testCtx(t)
-	type accepted struct {
-		s   *Sender
-		err error
-	}
-	ch := make(chan accepted, 1)
-	go func() {
-		s, err := ln.Accept(ctx, Peer{})
-		ch <- accepted{s, err}
-	}()
-	c, err := net.Dial("unix", ln.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := newRawPeer(t, c.(*net.UnixConn))
-	p.write(frameHello, 0, hello{min: 1, max: 1, role: roleReceiver, pid: uint32(os.Getpid())}.encode())
-	a := <-ch
-	if a.err != nil {
-		t.Fatal(a.err)
-	}
-	defer a.s.Close()
-	wantErr(t, a.s.SendCounters(ctx, Counters{"a": 1}), ErrNotInVersion, "protocol version 1")
-	if !a.s.Alive() {
+	s, p := rawReceiver(t)
+	wantErr(t, s.SendCounters(testCtx(t), Counters{"a": 1}), ErrNotInVersion, "protocol version 1")
+	if !s.Alive() {
 		t.Fatal("the Sender broke")
 	}
 	if h, _ := p.read(); h.typ != frameHello {

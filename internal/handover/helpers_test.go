@@ -292,6 +292,44 @@ func rawSenderOf(t testing.TB, v uint16) (path string, accept func() *rawPeer) {
 	}
 }
 
+// rawReceiver is a Sender of this package handshaken with a hand-driven
+// receiver that speaks version 1 only (the sender's hello is still to be
+// read from the peer).
+func rawReceiver(t testing.TB) (*Sender, *rawPeer) {
+	t.Helper()
+	ln, err := Listen("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return rawReceiverOn(t, ln)
+}
+
+// rawReceiverOn is rawReceiver on a listener of the caller's.
+func rawReceiverOn(t testing.TB, ln *Listener) (*Sender, *rawPeer) {
+	t.Helper()
+	accepted := make(chan *Sender, 1)
+	go func() {
+		s, err := ln.Accept(testCtx(t), Peer{})
+		if err != nil {
+			t.Error(err)
+		}
+		accepted <- s
+	}()
+	c, err := net.Dial("unix", ln.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newRawPeer(t, c.(*net.UnixConn))
+	p.write(frameHello, 0, hello{min: 1, max: 1, role: roleReceiver, pid: uint32(os.Getpid())}.encode())
+	s := <-accepted
+	if s == nil {
+		t.FailNow()
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, p
+}
+
 func newRawPeer(t testing.TB, c *net.UnixConn) *rawPeer {
 	c.SetDeadline(time.Now().Add(testTimeout))
 	p := &rawPeer{t: t, c: c, fr: newFrameReader(func(b, oob []byte) (int, int, int, error) {

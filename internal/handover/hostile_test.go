@@ -146,25 +146,7 @@ func TestSender_ClosesDescriptorsOfAnUnexpectedReply(t *testing.T) {
 	defer ln.Close()
 	ctx := testCtx(t)
 	for i := range badRounds {
-		accepted := make(chan *Sender, 1)
-		go func() {
-			s, err := ln.Accept(ctx, Peer{})
-			if err != nil {
-				t.Error(err)
-			}
-			accepted <- s
-		}()
-		c, err := net.Dial("unix", ln.Path())
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newRawPeer(t, c.(*net.UnixConn))
-		p.write(frameHello, 0, hello{min: 1, max: 1, role: roleReceiver, pid: uint32(os.Getpid())}.encode())
-		s := <-accepted
-		if s == nil {
-			t.FailNow()
-		}
-		t.Cleanup(func() { s.Close() })
+		s, p := rawReceiverOn(t, ln)
 		if h, _ := p.read(); h.typ != frameHello {
 			t.Fatalf("round %d: first frame from the sender: %s", i, h.typ)
 		}
@@ -175,6 +157,6 @@ func TestSender_ClosesDescriptorsOfAnUnexpectedReply(t *testing.T) {
 			t.Fatalf("round %d: Finish after a bad reply = %v, want ErrProtocol", i, err)
 		}
 		s.Close()
-		c.Close()
+		p.c.Close()
 	}
 }
