@@ -140,7 +140,7 @@ func (t *tally) upgraded(err error) {
 			ok = 1
 		}
 		t.own[metrics.LastSuccess.Name] = ok
-		t.own[metrics.LastTime.Name] = float64(now.UnixNano()) / 1e9
+		t.own[metrics.LastTime.Name] = metrics.Timestamp(now)
 	}
 	t.own[upgradesKey(result)]++
 	t.began, t.ready = time.Time{}, time.Time{}

@@ -25,7 +25,7 @@ import (
 func TestNoDeadlineFromTheWallClock(t *testing.T) {
 	allowed := map[string]string{
 		"time.Unix(1, 0)":        "a deadline in the past, to wake a blocked read or accept: it stays in the past after any jump",
-		"at.UnixNano()":          "internal/metrics: the last upgrade's time, reported to Prometheus as a wall-clock timestamp by design",
+		"at.UnixNano()":          "internal/metrics.Timestamp: the last upgrade's time (the supervisor's and the library's), reported to Prometheus as a wall-clock timestamp by design",
 		"time.Now().UnixMicro()": "internal/launch: MONOTONIC_USEC's fallback if clock_gettime(CLOCK_MONOTONIC) fails",
 	}
 	wallOnly := map[string]bool{"Unix": true, "UnixMilli": true, "UnixMicro": true, "Date": true, "Parse": true, "ParseInLocation": true}

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Family is one metric's name, help and labels: the one place each name is
 // spelled, for the supervisor (supervisor.go) and the library's collector
@@ -42,6 +46,11 @@ var (
 	StateBytes = Family{"handoff_state_bytes_total",
 		"Bytes of state (Options.SaveState) handed over to a next generation that accepted them.", nil}
 )
+
+// Timestamp is at as LastTime reports it: Unix seconds, a wall-clock
+// time by design (Prometheus compares it with its own clock), never a
+// deadline.
+func Timestamp(at time.Time) float64 { return float64(at.UnixNano()) / 1e9 }
 
 // PhaseBuckets are the buckets of Phase, in seconds.
 var PhaseBuckets = []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}

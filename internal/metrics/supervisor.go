@@ -122,7 +122,7 @@ func (m *Supervisor) Upgrade(kind, result, reason string, p Phases, at time.Time
 			ok = 1
 		}
 		m.lastSuccess.Set(ok)
-		m.lastTime.Set(float64(at.UnixNano()) / 1e9)
+		m.lastTime.Set(Timestamp(at))
 	}
 }
 
