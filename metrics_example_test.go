@@ -35,9 +35,11 @@ func ExampleHandoff_Collector() {
 		log.Fatal(err)
 	}
 	metrics := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
-	go h.Serve(context.Background(), metrics, mln)
+	metricsDone := make(chan error, 1)
+	go func() { metricsDone <- h.Serve(context.Background(), metrics, mln) }()
 	app := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello\n")) })}
 	if err := h.Serve(context.Background(), app, ln); err != nil {
 		log.Fatal(err)
 	}
+	<-metricsDone // both drained: Stop may hand the counts over
 }
