@@ -67,7 +67,12 @@ func main() {
 
 // serveWithMetrics is ListenAndServe with a second server, the metrics on
 // metricsAddr: both listeners come from the Handoff (inherited or bound)
-// before either Serve runs, and the generation stops once both drained.
+// before either Serve runs, and the generation stops once both drained, so
+// that Stop hands over counts that hold both drains. (The first Serve to
+// start calls Ready; the other registers its listener for migrated
+// connections a moment later. The previous generation passes connections
+// only after its probation, and one it passed in that moment would be
+// refused by the handover and served by it, never lost.)
 func serveWithMetrics(srv *http.Server, metricsAddr string, opts handoff.Options) error {
 	h, err := handoff.New(opts)
 	if err != nil {
