@@ -46,6 +46,8 @@ type Handoff struct {
 	// (pidfile.go); nil once committed or aborted.
 	pidFile *launch.PendingPIDFile
 	stats   *tally // what Collector exports (metrics.go)
+
+	quic quicRoutes // routed QUIC listeners (quic.go, quic_route_unix.go)
 }
 
 // New reads what the previous generation, systemd or the supervisor passed

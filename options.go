@@ -121,6 +121,13 @@ type Options struct {
 	// handoff supervisor, whose --stop-delay does it for the whole pod.
 	// Default 0: drain at the signal.
 	StopDelay time.Duration
+
+	// NoQUICRouting makes ListenQUIC serve plain quic-go, without
+	// connection IDs that name their generation and without forwarding: a
+	// test and diagnostic knob that shows what the routing prevents (an
+	// old generation's QUIC connections lose their datagrams once the new
+	// one reads the socket). Every generation of a program should agree.
+	NoQUICRouting bool
 }
 
 func (o Options) withDefaults() Options {

@@ -41,6 +41,8 @@ type predecessor struct {
 	conns     chan Conn            // InheritedConns'; nil until asked
 	connsDone bool                 // conns is (or will be made) closed
 	migrating map[string]*listener // listeners that take migrated HTTP conns, by address
+
+	quic *quicRoutes // QUIC listeners waiting for their links (quic_link.go)
 }
 
 // readPredecessorEnv takes the predecessor's channel from the environment,
@@ -52,7 +54,7 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 	if path == "" {
 		return nil, nil
 	}
-	p := &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: state == "1"}
+	p := &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: state == "1", quic: &h.quic}
 	switch {
 	case pid != "":
 		n, err := strconv.Atoi(pid)
@@ -115,6 +117,8 @@ func (p *predecessor) admit(meta []byte) bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.conns != nil && !p.connsDone
+	case metaQUIC:
+		return p.quic.admits(meta[1:])
 	}
 	return false
 }
@@ -230,6 +234,10 @@ func (p *predecessor) route(ctx context.Context, it handover.Item, n *receiveCou
 				case <-ctx.Done():
 				}
 			}
+		case metaQUIC:
+			if p.quic.take(it.Conn, it.Buffered, it.Meta[1:]) {
+				return
+			}
 		}
 	}
 	if n.dropped == 0 {
@@ -262,6 +270,7 @@ func (p *predecessor) inheritedConns() <-chan Conn {
 
 // closeConns closes InheritedConns' channel: nothing more will come.
 func (p *predecessor) closeConns() {
+	p.quic.channelEnded() // nor any QUIC link
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.connsDone {

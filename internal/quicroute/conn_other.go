@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"golang.org/x/net/ipv4"
 )
 
@@ -37,6 +38,12 @@ func (c *Conn) Stats() Stats { return Stats{} }
 
 // Start returns ErrUnsupported on this platform.
 func (c *Conn) Start() error { return ErrUnsupported }
+
+// SetCodec returns ErrUnsupported on this platform.
+func (c *Conn) SetCodec(codec *Codec) error { return ErrUnsupported }
+
+// Generator returns nil on this platform.
+func (c *Conn) Generator() quic.ConnectionIDGenerator { return nil }
 
 // Stop returns ErrUnsupported on this platform.
 func (c *Conn) Stop(ctx context.Context) error { return ErrUnsupported }

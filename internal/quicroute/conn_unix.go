@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,7 @@ import (
 type Conn struct {
 	udp   *net.UDPConn
 	batch *ipv4.PacketConn
-	codec *Codec
+	codec atomic.Pointer[Codec] // nil until SetCodec for a standby Conn made without one
 	gen   uint32
 
 	inbox    *net.UnixConn // receiving end of this generation's link
@@ -86,7 +87,9 @@ const (
 // Config configures a Conn.
 type Config struct {
 	// Codec reads and makes connection IDs; every generation of one server
-	// must use a Codec with the same Key. Required.
+	// must use a Codec with the same Key. Required for an Active Conn; a
+	// standby Conn may get it later, before Start, with SetCodec (a new
+	// generation learns the Key only at cutover, with its links).
 	Codec *Codec
 	// Generation is this generation's number, the tag in its CIDs. Give
 	// the quic.Transport Codec.Generator(Generation).
@@ -100,8 +103,8 @@ type Config struct {
 // shared UDP socket, with a fresh forwarding link of its own. On error udp
 // is not closed.
 func New(udp *net.UDPConn, cfg Config) (*Conn, error) {
-	if cfg.Codec == nil {
-		return nil, errors.New("quicroute: new conn: Config.Codec is nil")
+	if cfg.Codec == nil && cfg.Active {
+		return nil, errors.New("quicroute: new conn: Config.Codec is nil for an active conn")
 	}
 	inbox, outbox, err := newLink()
 	if err != nil {
@@ -110,7 +113,6 @@ func New(udp *net.UDPConn, cfg Config) (*Conn, error) {
 	c := &Conn{
 		udp:     udp,
 		batch:   ipv4.NewPacketConn(udp),
-		codec:   cfg.Codec,
 		gen:     cfg.Generation,
 		inbox:   inbox,
 		outbox:  outbox,
@@ -122,6 +124,7 @@ func New(udp *net.UDPConn, cfg Config) (*Conn, error) {
 	if raw, err := inbox.SyscallConn(); err == nil {
 		c.inboxRaw = raw
 	}
+	c.codec.Store(cfg.Codec)
 	if cfg.Active {
 		c.st = active
 	}
@@ -150,6 +153,9 @@ func (c *Conn) Start() error {
 	defer c.mu.Unlock()
 	switch c.st {
 	case standby:
+		if c.codec.Load() == nil {
+			return fmt.Errorf("quicroute: start generation %d: no codec (SetCodec)", c.gen)
+		}
 		c.st = active
 		c.signal()
 		return nil
@@ -161,6 +167,37 @@ func (c *Conn) Start() error {
 		return fmt.Errorf("quicroute: start generation %d: draining", c.gen)
 	}
 }
+
+// SetCodec sets the Codec of a Conn made in standby without one (see
+// Config.Codec). It refuses a Conn that already has one or is not in
+// standby: the codec of a Conn that reads never changes.
+func (c *Conn) SetCodec(codec *Codec) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if codec == nil || c.st != standby || !c.codec.CompareAndSwap(nil, codec) {
+		return fmt.Errorf("quicroute: set codec of generation %d: already set, or not in standby", c.gen)
+	}
+	return nil
+}
+
+// Generator returns the quic.ConnectionIDGenerator of this Conn's
+// generation with its Codec, as Codec.Generator does, for a Conn whose
+// Codec comes later (SetCodec): until then GenerateConnectionID fails. A
+// standby Conn delivers nothing to quic-go, so no server connection asks
+// for an ID before Start.
+func (c *Conn) Generator() quic.ConnectionIDGenerator { return connGenerator{c} }
+
+type connGenerator struct{ c *Conn }
+
+func (g connGenerator) GenerateConnectionID() (quic.ConnectionID, error) {
+	codec := g.c.codec.Load()
+	if codec == nil {
+		return quic.ConnectionID{}, fmt.Errorf("quicroute: generation %d: connection id before the key arrived", g.c.gen)
+	}
+	return codec.Make(g.c.gen)
+}
+
+func (g connGenerator) ConnectionIDLen() int { return CIDLen }
 
 // Stop is the old generation's half of cutover: the Conn stops reading
 // the shared socket and from then on reads only the datagrams forwarded on
@@ -435,10 +472,11 @@ func (c *Conn) wait(changed <-chan struct{}, dl time.Time) error {
 // It returns how many were delivered.
 func (c *Conn) sort(ms []ipv4.Message) int {
 	routes := *c.routes.Load()
+	codec := c.codec.Load() // set: Start requires it
 	k := 0
 	for i := range ms {
 		m := &ms[i]
-		if !c.deliver(m, routes) {
+		if !c.deliver(m, codec, routes) {
 			continue
 		}
 		if k != i {
@@ -456,14 +494,14 @@ func (c *Conn) sort(ms []ipv4.Message) int {
 
 // deliver decides one datagram: true to hand it to quic-go; false when it
 // was forwarded or dropped.
-func (c *Conn) deliver(m *ipv4.Message, routes map[uint32]*route) bool {
+func (c *Conn) deliver(m *ipv4.Message, codec *Codec, routes map[uint32]*route) bool {
 	data := m.Buffers[0][:m.N]
 	cid, long, err := DestinationCID(data, CIDLen)
 	if err != nil {
 		c.n.delivered.Add(1) // not QUIC: quic-go drops it or hands it to ReadNonQUICPacket
 		return true
 	}
-	gen, err := c.codec.decode(cid, &c.block)
+	gen, err := codec.decode(cid, &c.block)
 	switch {
 	case err != nil && long:
 		c.n.delivered.Add(1) // a new connection: the client chose this DCID

@@ -1,0 +1,487 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// The issue's promise for HTTP/3 (issue 14): quic-go's own HTTP/3 client,
+// several loops, no retries of its own, through 10 upgrades by SIGHUP: no
+// request fails, every generation answers, requests in flight at each
+// cutover finish on their old connection (answered by the old pid after
+// the new one answered), and every connection that ended during the run
+// was closed by the client after the server's GOAWAY: none timed out, none
+// was reset.
+func TestHTTP3Through10Upgrades_NoFailedRequests(t *testing.T) {
+	r := runUpgrades(t, 10, "-quic-routing=true")
+	t.Log(r)
+	if r.failed > 0 {
+		t.Errorf("%d of %d requests failed across 10 upgrades: %v", r.failed, r.requests, r.errs)
+	}
+	for _, g := range r.generations {
+		if r.pids[g] == 0 {
+			t.Errorf("generation pid %d answered no request", g)
+		}
+	}
+	if len(r.pids) != len(r.generations) {
+		t.Errorf("answers came from %d pids, want the %d generations %v", len(r.pids), len(r.generations), r.generations)
+	}
+	if r.inFlight == 0 {
+		t.Errorf("no request was in flight at any cutover (answered by the old generation after the new one answered): the test proves nothing")
+	}
+	if n := r.ends.died(); n > 0 {
+		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
+	}
+	if r.ends.goaway == 0 {
+		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
+	}
+}
+
+// The same load with the routing off (Options.NoQUICRouting): plain
+// quic-go on a shared socket, what a new user gets. It measures what the
+// routing prevents (docs/BENCHMARKS.md) and fails only if nothing was
+// lost, which would mean the test no longer exercises the failure.
+func TestHTTP3Through10UpgradesWithoutRouting_LosesRequests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the failure the routing prevents; slow (timeouts)")
+	}
+	r := runUpgrades(t, 10, "-quic-routing=false")
+	t.Log(r)
+	t.Logf("failures per upgrade: %v", r.failuresPerUpgrade())
+	if r.failed == 0 && r.ends.died() == 0 {
+		t.Errorf("routing off lost nothing: the test does not exercise the failure")
+	}
+}
+
+// A long-lived, busy connection (a streaming response) stays with its
+// generation through an upgrade: its datagrams are forwarded to the old
+// generation, which keeps writing to it after the new one serves, until
+// the drain deadline cuts it, and the client never sees a stateless
+// reset or an idle timeout.
+func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, url, client := startServer(t, ctx, "-probation", "300ms", "-drain-timeout", "3s")
+	old := s.FirstPID
+
+	streamer := newH3Client(client)
+	defer streamer.close()
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/stream?ms=30000&every=20", nil)
+	resp, err := streamer.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 1024)
+	readErr := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		readErr <- sc.Err()
+	}()
+	if first := <-lines; first != strconv.Itoa(old) {
+		t.Fatalf("stream's first line %q, want pid %d", first, old)
+	}
+
+	next, _ := s.Upgrade(ctx, old)
+	// Through probation the old generation still takes new connections;
+	// the cutover is when a new connection reaches the new one.
+	for pid := 0; pid != next; {
+		fresh := newH3Client(client)
+		pid, err = fresh.pid(ctx, url)
+		fresh.close()
+		if err != nil {
+			t.Fatalf("new connection after the upgrade: %v", err)
+		}
+	}
+	// From here the new generation reads the socket: every line that still
+	// arrives came through it, forwarded to the old one.
+	after := 0
+	for l := range lines {
+		if l != strconv.Itoa(old) {
+			t.Fatalf("stream line %q after the upgrade, want the old pid %d", l, old)
+		}
+		after++
+	}
+	err = <-readErr
+	t.Logf("%d lines from the old generation after the new one served; the stream ended with %v", after, err)
+	if after < 10 {
+		t.Errorf("only %d lines after the cutover: the old generation's connection was not kept", after)
+	}
+	var reset *quic.StatelessResetError
+	var idle *quic.IdleTimeoutError
+	if errors.As(err, &reset) || errors.As(err, &idle) {
+		t.Errorf("the busy connection died (%v) instead of being closed at the drain deadline", err)
+	}
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.PIDs.Gone(old)
+}
+
+// ---- the server ----
+
+// startServer runs the example on a free UDP port with a certificate the
+// returned client config trusts.
+func startServer(t *testing.T, ctx context.Context, flags ...string) (*testserver.Server, string, *tls.Config) {
+	t.Helper()
+	certFile, keyFile, client := writeCert(t)
+	addr := testserver.FreeUDPAddr(t)
+	// testserver.Start passes a TCP -addr first; the last -addr wins.
+	flags = append([]string{"-addr", addr, "-cert", certFile, "-key", keyFile}, flags...)
+	s := testserver.Start(t, ctx, testserver.Build(t, "."), flags...)
+	return s, "https://" + addr, client
+}
+
+// writeCert writes a certificate for 127.0.0.1 (the example's own
+// self-signed maker) and returns a client config that trusts it.
+func writeCert(t *testing.T) (certFile, keyFile string, client *tls.Config) {
+	t.Helper()
+	conf, err := tlsConfig("127.0.0.1:0", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := conf.Certificates[0]
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pemBlock("CERTIFICATE", c.Certificate[0]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pemBlock("PRIVATE KEY", der), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return certFile, keyFile, &tls.Config{RootCAs: pool}
+}
+
+func pemBlock(typ string, der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
+}
+
+// ---- the client ----
+
+// h3Client is quic-go's HTTP/3 client, whose connections are followed to
+// their end: how each one ended tells a GOAWAY from a death.
+type h3Client struct {
+	client  *http.Client
+	tr      *http3.Transport
+	ends    *connEnds
+	stopped atomic.Bool // the test is over: ends from now on are its own
+}
+
+func newH3Client(tlsConf *tls.Config) *h3Client {
+	c := &h3Client{ends: &connEnds{}}
+	c.tr = &http3.Transport{
+		TLSClientConfig: tlsConf.Clone(),
+		Dial: func(ctx context.Context, addr string, tlsConf *tls.Config, conf *quic.Config) (*quic.Conn, error) {
+			conn, err := quic.DialAddrEarly(ctx, addr, tlsConf, conf)
+			if err == nil {
+				go c.follow(conn)
+			}
+			return conn, err
+		},
+	}
+	c.client = &http.Client{Transport: c.tr, Timeout: 8 * time.Second}
+	return c
+}
+
+func (c *h3Client) follow(conn *quic.Conn) {
+	<-conn.Context().Done()
+	if !c.stopped.Load() {
+		c.ends.add(context.Cause(conn.Context()))
+	}
+}
+
+func (c *h3Client) close() {
+	c.stopped.Store(true)
+	c.tr.Close()
+}
+
+// pid asks for / and returns the answering pid.
+func (c *h3Client) pid(ctx context.Context, url string) (int, error) {
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/", nil)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strconv.Atoi(first)
+}
+
+// connEnds counts how connections ended while the load ran.
+type connEnds struct {
+	mu                                sync.Mutex
+	goaway, idle, reset, serverClosed int
+	other                             []string
+}
+
+func (e *connEnds) add(cause error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var app *quic.ApplicationError
+	var idle *quic.IdleTimeoutError
+	var reset *quic.StatelessResetError
+	switch {
+	case errors.As(cause, &app) && !app.Remote && app.ErrorCode == quic.ApplicationErrorCode(http3.ErrCodeNoError):
+		e.goaway++ // the client closes a connection once GOAWAY came and its requests are done
+	case errors.As(cause, &app) && app.Remote:
+		e.serverClosed++
+	case errors.As(cause, &idle):
+		e.idle++
+	case errors.As(cause, &reset):
+		e.reset++
+	default:
+		if len(e.other) < 5 {
+			e.other = append(e.other, fmt.Sprint(cause))
+		}
+	}
+}
+
+// died counts the connections that ended other than by GOAWAY.
+func (e *connEnds) died() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.idle + e.reset + e.serverClosed + len(e.other)
+}
+
+func (e *connEnds) String() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return fmt.Sprintf("connections closed after GOAWAY %d, closed by the server %d, idle timeout %d, stateless reset %d, other %v",
+		e.goaway, e.serverClosed, e.idle, e.reset, e.other)
+}
+
+// outcome is one request's outcome.
+type outcome struct {
+	pid        int
+	start, end time.Time
+	fail       string
+}
+
+// load sends POSTs from workers goroutines on each of clients HTTP/3
+// clients until stopped; the last worker of each asks /slow?ms=300 so
+// that requests are in flight at every cutover. quic-go's transport
+// resends by itself only a request it never sent (a connection unusable
+// since GOAWAY): retries counts those, through httptrace.
+type load struct {
+	clients []*h3Client
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	start   time.Time
+	tally   *testserver.Tally
+	retries atomic.Int64
+
+	mu      sync.Mutex
+	answers []outcome
+}
+
+func startLoad(url string, tlsConf *tls.Config, clients, workers int) *load {
+	l := &load{quit: make(chan struct{}), tally: testserver.NewTally(), start: time.Now()}
+	for range clients {
+		l.clients = append(l.clients, newH3Client(tlsConf))
+	}
+	for i, c := range l.clients {
+		for w := range workers {
+			target := url + "/"
+			if w == workers-1 {
+				target = url + "/slow?ms=300"
+			}
+			l.wg.Add(1)
+			go l.send(c, target, fmt.Sprintf("c%dw%d", i, w))
+		}
+	}
+	return l
+}
+
+func (l *load) send(c *h3Client, url, name string) {
+	defer l.wg.Done()
+	for n := 0; ; n++ {
+		select {
+		case <-l.quit:
+			return
+		default:
+		}
+		var attempts atomic.Int64
+		trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
+		// Not derived from a context that stop cancels: a request in
+		// flight when the load stops runs to its end and is counted.
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", url,
+			strings.NewReader(name+"-"+strconv.Itoa(n)))
+		if err != nil {
+			panic(err)
+		}
+		start := time.Now()
+		resp, err := c.client.Do(req)
+		if n := attempts.Load(); n > 1 {
+			l.retries.Add(n - 1)
+		}
+		a := l.read(resp, err)
+		a.start, a.end = start, time.Now()
+		l.mu.Lock()
+		l.answers = append(l.answers, a)
+		l.mu.Unlock()
+		if a.fail != "" {
+			l.tally.Fail(a.fail)
+		} else {
+			l.tally.Answered(a.pid)
+		}
+	}
+}
+
+func (l *load) read(resp *http.Response, err error) outcome {
+	if err != nil {
+		return outcome{fail: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return outcome{fail: "read body: " + err.Error()}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return outcome{fail: resp.Status}
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(first)
+	if err != nil || resp.Header.Get("X-Pid") != first {
+		return outcome{fail: fmt.Sprintf("body %q, X-Pid %q", b, resp.Header.Get("X-Pid"))}
+	}
+	return outcome{pid: pid}
+}
+
+// stop ends the load once the requests in flight are done.
+func (l *load) stop() {
+	close(l.quit)
+	l.wg.Wait()
+	for _, c := range l.clients {
+		c.close()
+	}
+}
+
+// report is what a run of runUpgrades saw.
+type report struct {
+	generations      []int
+	took             time.Duration
+	requests, failed int64
+	retries          int64
+	errs             []string
+	pids             map[int]int64
+	inFlight         int   // answers by a generation after its successor answered
+	inFlightPer      []int // ... per upgrade
+	failedPer        []int // failures per upgrade: of requests sent while the old generation was the newest
+	ends             *connEnds
+}
+
+func (r report) String() string {
+	return fmt.Sprintf("%d upgrades in %v: %d requests, %d failed, %d resent by the transport (never sent), %d pids answered; "+
+		"%d answered by the old generation after the new one answered (per upgrade %v); %v; first failures: %v",
+		len(r.generations)-1, r.took.Round(time.Millisecond), r.requests, r.failed, r.retries, len(r.pids),
+		r.inFlight, r.inFlightPer, r.ends, r.errs)
+}
+
+func (r report) failuresPerUpgrade() []int { return r.failedPer }
+
+// runUpgrades runs the load (3 clients, 3 loops each) through n upgrades
+// by SIGHUP, each waiting for the old generation to exit and the new one
+// to answer.
+func runUpgrades(t *testing.T, n int, flags ...string) report {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
+	defer cancel()
+	flags = append(flags, "-probation", "300ms", "-drain-timeout", "3s")
+	s, url, tlsConf := startServer(t, ctx, flags...)
+	l := startLoad(url, tlsConf, 3, 3)
+	stopped := false
+	defer func() {
+		if !stopped {
+			l.stop()
+		}
+	}()
+	start := time.Now()
+	generations := s.Upgrades(ctx, n, l.tally.WaitAnswer)
+	took := time.Since(start)
+	ends := &connEnds{}
+	l.stop()
+	stopped = true
+	pids, failed, errs := l.tally.Counts()
+	r := report{generations: generations, took: took, failed: failed, errs: errs, pids: pids,
+		retries: l.retries.Load(), ends: ends}
+	for _, c := range l.clients {
+		c.ends.mu.Lock()
+		ends.goaway += c.ends.goaway
+		ends.idle += c.ends.idle
+		ends.reset += c.ends.reset
+		ends.serverClosed += c.ends.serverClosed
+		ends.other = append(ends.other, c.ends.other...)
+		c.ends.mu.Unlock()
+	}
+	r.requests = int64(len(l.answers))
+	first := map[int]time.Time{}
+	for _, a := range l.answers {
+		if a.fail == "" {
+			if f, ok := first[a.pid]; !ok || a.end.Before(f) {
+				first[a.pid] = a.end
+			}
+		}
+	}
+	for i := 1; i < len(generations); i++ {
+		old, cut := generations[i-1], first[generations[i]]
+		from := l.start
+		if i > 1 {
+			from = first[old]
+		}
+		late, lost := 0, 0
+		for _, a := range l.answers {
+			switch {
+			case a.fail == "" && a.pid == old && a.end.After(cut):
+				late++
+			case a.fail != "" && !a.start.Before(from) && a.start.Before(cut):
+				lost++
+			}
+		}
+		r.inFlight += late
+		r.inFlightPer = append(r.inFlightPer, late)
+		r.failedPer = append(r.failedPer, lost)
+	}
+	return r
+}
+
+func TestMain(m *testing.M) { testserver.Main(m) }
