@@ -277,6 +277,19 @@ func (e *connEnds) add(cause error) {
 	}
 }
 
+// merge adds o's counts to e's.
+func (e *connEnds) merge(o *connEnds) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.goaway += o.goaway
+	e.idle += o.idle
+	e.reset += o.reset
+	e.serverClosed += o.serverClosed
+	e.other = append(e.other, o.other...)
+}
+
 // died counts the connections that ended other than by GOAWAY.
 func (e *connEnds) died() int {
 	e.mu.Lock()
@@ -304,12 +317,13 @@ type outcome struct {
 // resends by itself only a request it never sent (a connection unusable
 // since GOAWAY): retries counts those, through httptrace.
 type load struct {
-	clients []*h3Client
-	quit    chan struct{}
-	wg      sync.WaitGroup
-	start   time.Time
-	tally   *testserver.Tally
-	retries atomic.Int64
+	clients  []*h3Client
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	start    time.Time
+	tally    *testserver.Tally
+	retries  atomic.Int64
+	stopOnce sync.Once
 
 	mu      sync.Mutex
 	answers []outcome
@@ -388,8 +402,13 @@ func (l *load) read(resp *http.Response, err error) outcome {
 	return outcome{pid: pid}
 }
 
-// stop ends the load once the requests in flight are done.
+// stop ends the load once the requests in flight are done. Calling it
+// again does nothing.
 func (l *load) stop() {
+	l.stopOnce.Do(l.end)
+}
+
+func (l *load) end() {
 	close(l.quit)
 	l.wg.Wait()
 	for _, c := range l.clients {
@@ -429,29 +448,17 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 	flags = append(flags, "-probation", "300ms", "-drain-timeout", "3s")
 	s, url, tlsConf := startServer(t, ctx, flags...)
 	l := startLoad(url, tlsConf, 3, 3)
-	stopped := false
-	defer func() {
-		if !stopped {
-			l.stop()
-		}
-	}()
+	defer l.stop()
 	start := time.Now()
 	generations := s.Upgrades(ctx, n, l.tally.WaitAnswer)
 	took := time.Since(start)
 	ends := &connEnds{}
 	l.stop()
-	stopped = true
 	pids, failed, errs := l.tally.Counts()
 	r := report{generations: generations, took: took, failed: failed, errs: errs, pids: pids,
 		retries: l.retries.Load(), ends: ends}
 	for _, c := range l.clients {
-		c.ends.mu.Lock()
-		ends.goaway += c.ends.goaway
-		ends.idle += c.ends.idle
-		ends.reset += c.ends.reset
-		ends.serverClosed += c.ends.serverClosed
-		ends.other = append(ends.other, c.ends.other...)
-		c.ends.mu.Unlock()
+		ends.merge(c.ends)
 	}
 	r.requests = int64(len(l.answers))
 	first := map[int]time.Time{}
