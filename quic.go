@@ -28,6 +28,7 @@ type QUICListener struct {
 	tr    *quic.Transport
 	conn  net.PacketConn // the Transport's: the routing conn, or the socket itself
 	route *quicRoute     // nil when not routed (quic_route*.go)
+	hs    handshakes     // in flight, for Close (quic_handshakes.go)
 
 	releaseOnce sync.Once
 }
@@ -95,6 +96,7 @@ func (h *Handoff) ListenQUIC(addr string, tlsConf *tls.Config, quicConf *quic.Co
 			tr = &quic.Transport{Conn: route.conn, ConnectionIDGenerator: route.conn.Generator()}
 		}
 	}
+	tr.ConnContext = l.hs.connContext
 	ln, err := tr.ListenEarly(tlsConf, quicConf)
 	if err != nil {
 		tr.Close()
@@ -110,15 +112,35 @@ func (h *Handoff) ListenQUIC(addr string, tlsConf *tls.Config, quicConf *quic.Co
 
 // Accept returns the next QUIC connection, as quic.EarlyListener's Accept
 // does.
-func (l *QUICListener) Accept(ctx context.Context) (*quic.Conn, error) { return l.ln.Accept(ctx) }
+func (l *QUICListener) Accept(ctx context.Context) (*quic.Conn, error) {
+	c, err := l.ln.Accept(ctx)
+	if err == nil {
+		l.hs.accepted(c)
+	}
+	return c, err
+}
 
 // Addr returns the UDP socket's address.
 func (l *QUICListener) Addr() net.Addr { return l.ln.Addr() }
 
 // Close stops accepting connections: handshakes in flight are refused,
 // connections already accepted keep running (see Release). The socket
-// stays open, and so does this generation's routing.
-func (l *QUICListener) Close() error { return l.ln.Close() }
+// stays open, and so does this generation's routing. Once this generation
+// drains, Close first waits (a few seconds at most) until the routing has
+// passed the socket to the successor (until then new connections still
+// reach this generation, and must be accepted), then until the handshakes
+// already begun have reached Accept (closing refuses them:
+// CONNECTION_REFUSED), bounded by the handshake timeout.
+func (l *QUICListener) Close() error {
+	if l.route != nil && l.route.awaitHandOver() {
+		l.hs.wait(handshakeWait)
+	}
+	return l.ln.Close()
+}
+
+// handshakeWait bounds Close's wait for handshakes in flight: quic-go's
+// default HandshakeIdleTimeout.
+const handshakeWait = 5 * time.Second
 
 // Release ends every connection of this generation (quic-go sends
 // CONNECTION_CLOSE) and closes its copy of the socket and its forwarding
@@ -127,7 +149,7 @@ func (l *QUICListener) Close() error { return l.ln.Close() }
 func (l *QUICListener) Release() error {
 	var err error
 	l.releaseOnce.Do(func() {
-		l.ln.Close()
+		l.Close()
 		err = l.tr.Close()
 		if l.route != nil {
 			l.route.release()

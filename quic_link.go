@@ -42,10 +42,33 @@ const quicHandoverTimeout = 5 * time.Second
 // watch starts r's half of the cutover for when this generation drains.
 func (r *quicRoute) watch() { go r.handOver() }
 
+// awaitHandOver waits, once this generation drains, until handOver is
+// over: the listener must accept new connections for as long as this
+// generation reads the socket, or quic-go would refuse the handshakes
+// that reach it meanwhile (CONNECTION_REFUSED), and the socket must not
+// be closed before it was passed on.
+// It reports whether the socket went to a successor.
+func (r *quicRoute) awaitHandOver() (passed bool) {
+	select {
+	case <-r.h.Draining():
+	default:
+		return false
+	}
+	t := time.NewTimer(2 * quicHandoverTimeout) // handOver's own bound, with room
+	defer t.Stop()
+	select {
+	case <-r.handedOver:
+		return r.passed.Load()
+	case <-t.C:
+		return false
+	}
+}
+
 // handOver waits for the drain, then passes the socket to the successor,
 // if one took over: a generation draining without one (SIGTERM, no
 // upgrade) keeps reading the socket for its own connections.
 func (r *quicRoute) handOver() {
+	defer close(r.handedOver)
 	select {
 	case <-r.h.Draining():
 	case <-r.h.stopping():
@@ -54,18 +77,23 @@ func (r *quicRoute) handOver() {
 	ctx, cancel := context.WithTimeout(context.Background(), quicHandoverTimeout)
 	defer cancel()
 	// Back to back (A→B→C): B may drain before A's links reached it; it
-	// must pass them on, and the key, so it waits for its own start.
+	// must pass them on, and the key, so it waits for them.
 	select {
-	case <-r.started:
+	case <-r.settled:
 	case <-ctx.Done():
 		r.h.log.Warn("handoff: quic: never got the socket from the previous generation; nothing to pass on", "addr", r.addr)
 		return
 	}
-	if r.h.links == nil {
-		return
+	var p passer
+	if r.h.links != nil {
+		p = r.h.links.successor(ctx)
 	}
-	p := r.h.links.successor(ctx)
 	if p == nil {
+		// Draining alone: this generation reads the socket to the end (a
+		// standby conn, whose links came after the drain began, starts).
+		if err := r.conn.Start(); err != nil {
+			r.h.log.Warn("handoff: quic: read the socket", "addr", r.addr, "err", err)
+		}
 		return
 	}
 	if err := r.conn.Stop(ctx); err != nil {
@@ -95,6 +123,7 @@ func (r *quicRoute) handOver() {
 		r.resume(err)
 		return
 	}
+	r.passed.Store(true)
 	r.h.log.Info("handoff: quic: socket handed to the new generation", "addr", r.addr, "generation", r.gen, "links", n)
 }
 
@@ -215,7 +244,7 @@ func (r *quicRoute) start(why string) {
 	r.done = true
 	key, hasKey, got := r.key, r.hasKey, r.got
 	r.mu.Unlock()
-	defer close(r.started)
+	defer close(r.settled)
 
 	var codec *quicroute.Codec
 	var err error
@@ -230,8 +259,19 @@ func (r *quicRoute) start(why string) {
 	if err == nil {
 		err = r.conn.SetCodec(codec)
 	}
-	if err == nil {
-		err = r.conn.Start()
+	select {
+	case <-r.h.Draining():
+		// Back to back: this generation drains already. Reading the socket
+		// now would take new connections its closed listener refuses;
+		// handOver passes the socket on, or starts it if nobody takes it.
+		if err == nil {
+			r.h.log.Info("handoff: quic: got the socket while draining: passing it on", "addr", r.addr, "generation", r.gen, "links", got)
+			return
+		}
+	default:
+		if err == nil {
+			err = r.conn.Start()
+		}
 	}
 	if err != nil {
 		r.h.log.Warn("handoff: quic: start reading the socket", "addr", r.addr, "err", err)

@@ -5,6 +5,7 @@ package handoff
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/handoff-go/handoff/internal/quicroute"
 )
@@ -19,7 +20,13 @@ type quicRoute struct {
 	addr string // the socket's local address: how the generations match listeners
 	gen  uint32
 
-	started chan struct{} // closed once conn reads the socket, or never will (released)
+	// settled is closed once the key and the routes are known (this
+	// generation's own, its predecessor's links, or none will come), or
+	// the listener was released; handedOver once this generation's drain
+	// has passed the socket on, or decided to keep it (quic_link.go).
+	settled    chan struct{}
+	handedOver chan struct{}
+	passed     atomic.Bool // the successor took the socket
 
 	mu     sync.Mutex // guards the fields below
 	key    quicroute.Key
@@ -47,7 +54,8 @@ func (h *Handoff) routeQUIC(udp *net.UDPConn, inherited bool) (*quicRoute, error
 	if !ok {
 		return nil, nil
 	}
-	r := &quicRoute{h: h, addr: udp.LocalAddr().String(), gen: uint32(c.gen), started: make(chan struct{})}
+	r := &quicRoute{h: h, addr: udp.LocalAddr().String(), gen: uint32(c.gen),
+		settled: make(chan struct{}), handedOver: make(chan struct{})}
 	standby := inherited && c.pred != nil
 	cfg := quicroute.Config{Generation: r.gen, Active: !standby}
 	if !standby {
@@ -57,7 +65,7 @@ func (h *Handoff) routeQUIC(udp *net.UDPConn, inherited bool) (*quicRoute, error
 		}
 		r.key, r.hasKey, r.done = key, true, true
 		cfg.Codec = codec
-		close(r.started)
+		close(r.settled)
 	}
 	conn, err := quicroute.New(udp, cfg)
 	if err != nil {
@@ -142,7 +150,7 @@ func (r *quicRoute) release() {
 	r.done = true
 	r.mu.Unlock()
 	if !wasDone {
-		close(r.started)
+		close(r.settled)
 	}
 	st := r.conn.Stats()
 	r.h.log.Info("handoff: quic: routing ended", "addr", r.addr, "generation", r.gen,

@@ -15,6 +15,7 @@ type quicRoute struct{ conn *quicroute.Conn }
 type quicRoutes struct{}
 
 func (h *Handoff) routeQUIC(*net.UDPConn, bool) (*quicRoute, error) { return nil, nil }
-func (h *Handoff) inheritedClaims() int                              { return 0 }
-func (r *quicRoute) watch()                                          {}
-func (r *quicRoute) release()                                        {}
+func (h *Handoff) inheritedClaims() int                             { return 0 }
+func (r *quicRoute) watch()                                         {}
+func (r *quicRoute) release()                                       {}
+func (r *quicRoute) awaitHandOver() bool                            { return false }

@@ -68,8 +68,8 @@ func TestHTTP3UnderSupervisor_UpgradesLoseNothing(t *testing.T) {
 	for _, cl := range l.clients {
 		ends.merge(cl.ends)
 	}
-	t.Logf("3 upgrades under the supervisor: %d requests, %d failed, %d resent by the transport; answers per pid %v; %v",
-		len(l.answers), failed, l.retries.Load(), answered, &ends)
+	t.Logf("3 upgrades under the supervisor: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED), %d resent by the transport; answers per pid %v; %v",
+		len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, &ends)
 	if failed > 0 {
 		t.Errorf("%d requests failed: %v", failed, errs)
 	}

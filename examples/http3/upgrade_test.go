@@ -309,13 +309,23 @@ type outcome struct {
 	pid        int
 	start, end time.Time
 	fail       string
+	rejected   bool // refused unprocessed (H3_REQUEST_REJECTED): see load
 }
 
 // load sends POSTs from workers goroutines on each of clients HTTP/3
 // clients until stopped; the last worker of each asks /slow?ms=300 so
 // that requests are in flight at every cutover. quic-go's transport
-// resends by itself only a request it never sent (a connection unusable
-// since GOAWAY): retries counts those, through httptrace.
+// resends by itself, once, only a request the server did not process (a
+// connection unusable since GOAWAY, or H3_REQUEST_REJECTED): retries
+// counts those, through httptrace.
+//
+// One class is counted apart, as the h2c test does for HTTP/2: a request
+// the client opened while the server's GOAWAY was on the wire is refused
+// with H3_REQUEST_REJECTED, which RFC 9114 (section 8.1) defines as "not
+// processed, safe to retry"; quic-go's server sends one GOAWAY, not the
+// two steps that would avoid the race, and its client retries such a
+// request only once (when the retry meets another GOAWAY, the error
+// reaches the caller). Any other error fails.
 type load struct {
 	clients  []*h3Client
 	quit     chan struct{}
@@ -323,6 +333,7 @@ type load struct {
 	start    time.Time
 	tally    *testserver.Tally
 	retries  atomic.Int64
+	rejected atomic.Int64 // refused unprocessed (H3_REQUEST_REJECTED), not retried
 	stopOnce sync.Once
 
 	mu      sync.Mutex
@@ -374,9 +385,12 @@ func (l *load) send(c *h3Client, url, name string) {
 		l.mu.Lock()
 		l.answers = append(l.answers, a)
 		l.mu.Unlock()
-		if a.fail != "" {
+		switch {
+		case a.rejected:
+			l.rejected.Add(1)
+		case a.fail != "":
 			l.tally.Fail(a.fail)
-		} else {
+		default:
 			l.tally.Answered(a.pid)
 		}
 	}
@@ -384,6 +398,10 @@ func (l *load) send(c *h3Client, url, name string) {
 
 func (l *load) read(resp *http.Response, err error) outcome {
 	if err != nil {
+		var h3 *http3.Error
+		if errors.As(err, &h3) && h3.ErrorCode == http3.ErrCodeRequestRejected {
+			return outcome{rejected: true}
+		}
 		return outcome{fail: err.Error()}
 	}
 	defer resp.Body.Close()
@@ -422,6 +440,7 @@ type report struct {
 	took             time.Duration
 	requests, failed int64
 	retries          int64
+	rejected         int64
 	errs             []string
 	pids             map[int]int64
 	inFlight         int   // answers by a generation after its successor answered
@@ -431,9 +450,10 @@ type report struct {
 }
 
 func (r report) String() string {
-	return fmt.Sprintf("%d upgrades in %v: %d requests, %d failed, %d resent by the transport (never sent), %d pids answered; "+
+	return fmt.Sprintf("%d upgrades in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED, GOAWAY race), "+
+		"%d resent by the transport, %d pids answered; "+
 		"%d answered by the old generation after the new one answered (per upgrade %v); %v; first failures: %v",
-		len(r.generations)-1, r.took.Round(time.Millisecond), r.requests, r.failed, r.retries, len(r.pids),
+		len(r.generations)-1, r.took.Round(time.Millisecond), r.requests, r.failed, r.rejected, r.retries, len(r.pids),
 		r.inFlight, r.inFlightPer, r.ends, r.errs)
 }
 
@@ -456,14 +476,14 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 	l.stop()
 	pids, failed, errs := l.tally.Counts()
 	r := report{generations: generations, took: took, failed: failed, errs: errs, pids: pids,
-		retries: l.retries.Load(), ends: ends}
+		retries: l.retries.Load(), rejected: l.rejected.Load(), ends: ends}
 	for _, c := range l.clients {
 		ends.merge(c.ends)
 	}
 	r.requests = int64(len(l.answers))
 	first := map[int]time.Time{}
 	for _, a := range l.answers {
-		if a.fail == "" {
+		if a.pid != 0 {
 			if f, ok := first[a.pid]; !ok || a.end.Before(f) {
 				first[a.pid] = a.end
 			}
@@ -478,7 +498,7 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 		late, lost := 0, 0
 		for _, a := range l.answers {
 			switch {
-			case a.fail == "" && a.pid == old && a.end.After(cut):
+			case a.pid == old && a.end.After(cut):
 				late++
 			case a.fail != "" && !a.start.Before(from) && a.start.Before(cut):
 				lost++
@@ -492,3 +512,51 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 }
 
 func TestMain(m *testing.M) { testserver.Main(m) }
+
+// Upgrades back to back: each new generation is upgraded as soon as it is
+// ready, while the older ones still drain, so that a generation can drain
+// before its own predecessor's links reached it (it waits for them, then
+// passes them on with its own: the newest links to every live older
+// generation). No request fails, no connection dies.
+func TestHTTP3BackToBackUpgrades_NoFailedRequests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, url, tlsConf := startServer(t, ctx, "-probation", "100ms", "-drain-timeout", "5s", "-max-draining", "8")
+	l := startLoad(url, tlsConf, 3, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, s.FirstPID); err != nil {
+		t.Fatal(err)
+	}
+	generations := []int{s.FirstPID}
+	for i := range 6 {
+		next, status := s.Upgrade(ctx, generations[len(generations)-1])
+		if !strings.Contains(status, "serving") {
+			t.Fatalf("upgrade %d: STATUS=%q", i+1, status)
+		}
+		generations = append(generations, next)
+	}
+	newest := generations[len(generations)-1]
+	if err := l.tally.WaitAnswer(ctx, newest); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range generations[:len(generations)-1] {
+		if err := testserver.WaitExit(ctx, g); err != nil {
+			t.Fatalf("generation %d did not finish its drain: %v", g, err)
+		}
+		s.PIDs.Gone(g)
+	}
+	l.stop()
+	answered, failed, errs := l.tally.Counts()
+	ends := &connEnds{}
+	for _, c := range l.clients {
+		ends.merge(c.ends)
+	}
+	t.Logf("6 upgrades back to back: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED), %d resent by the transport; answers per pid %v; %v",
+		len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, ends)
+	if failed > 0 {
+		t.Errorf("%d requests failed: %v", failed, errs)
+	}
+	if n := ends.died(); n > 0 {
+		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)
+	}
+}
