@@ -177,11 +177,7 @@ func parseLinkMeta(meta []byte) (linkRecord, bool) {
 // admits tells the predecessor's receiver whether a link record (meta
 // after its tag) has a listener here waiting for it.
 func (s *quicRoutes) admits(meta []byte) bool {
-	rec, ok := parseLinkMeta(meta)
-	if !ok {
-		return false
-	}
-	r := s.find(rec.addr)
+	r, _ := s.forMeta(meta)
 	if r == nil {
 		return false
 	}
@@ -194,15 +190,17 @@ func (s *quicRoutes) admits(meta []byte) bool {
 // reading the socket once the whole set is in. It reports false when no
 // listener takes it (the caller closes c).
 func (s *quicRoutes) take(c net.Conn, buffered, meta []byte) bool {
+	r, rec := s.forMeta(meta)
+	return r != nil && r.receive(rec, c, buffered)
+}
+
+// forMeta returns the listener a link record is for, or nil.
+func (s *quicRoutes) forMeta(meta []byte) (*quicRoute, linkRecord) {
 	rec, ok := parseLinkMeta(meta)
 	if !ok {
-		return false
+		return nil, rec
 	}
-	r := s.find(rec.addr)
-	if r == nil {
-		return false
-	}
-	return r.receive(rec, c, buffered)
+	return s.find(rec.addr), rec
 }
 
 func (r *quicRoute) receive(rec linkRecord, c net.Conn, buffered []byte) bool {

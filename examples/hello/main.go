@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -103,13 +102,4 @@ var pid = strconv.Itoa(os.Getpid())
 
 // answer is hello's response to any request: the pid in X-Pid and as the
 // body's first line, the X-Request-Id echoed.
-func answer(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, r.Body) // read what the client sent, so keep-alive can go on
-	h := w.Header()
-	h.Set("X-Pid", pid)
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		h.Set("X-Request-Id", id)
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, pid+"\nhello from handoff\n")
-}
+var answer = slowpath.Answer(pid, "hello from handoff")

@@ -24,16 +24,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -46,6 +40,7 @@ import (
 	"github.com/handoff-go/handoff"
 	"github.com/handoff-go/handoff/examples/internal/serverflags"
 	"github.com/handoff-go/handoff/examples/internal/slowpath"
+	"github.com/handoff-go/handoff/internal/selfsigned"
 )
 
 func main() {
@@ -80,7 +75,8 @@ func run(addr, certFile, keyFile string, routing bool, opts handoff.Options) err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/stream", stream)
-	mux.Handle("/", slowpath.Handler(answer))
+	// hello's answer: the pid in X-Pid and as the body's first line.
+	mux.Handle("/", slowpath.Handler(slowpath.Answer(pid, "hello from handoff over HTTP/3")))
 	srv := &http3.Server{Handler: mux}
 	// Serves, declares readiness, upgrades on SIGHUP/SIGUSR2, and drains
 	// (GOAWAY, then the requests in flight) on SIGTERM or once a successor
@@ -90,19 +86,6 @@ func run(addr, certFile, keyFile string, routing bool, opts handoff.Options) err
 
 // pid is the serving process's pid, as every answer carries it.
 var pid = strconv.Itoa(os.Getpid())
-
-// answer is hello's response to any request: the pid in X-Pid and as the
-// body's first line, the X-Request-Id echoed.
-func answer(w http.ResponseWriter, r *http.Request) {
-	io.Copy(io.Discard, r.Body)
-	h := w.Header()
-	h.Set("X-Pid", pid)
-	if id := r.Header.Get("X-Request-Id"); id != "" {
-		h.Set("X-Request-Id", id)
-	}
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, pid+"\nhello from handoff over HTTP/3\n")
-}
 
 // stream writes the pid as a line every `every` ms for `ms` ms: a busy,
 // long-lived request.
@@ -145,30 +128,10 @@ func tlsConfig(addr, certFile, keyFile string) (*tls.Config, error) {
 		}
 		return &tls.Config{Certificates: []tls.Certificate{c}}, nil
 	}
-	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	host, _, _ := net.SplitHostPort(addr)
+	c, err := selfsigned.Certificate(host)
 	if err != nil {
-		return nil, fmt.Errorf("self-signed certificate: %w", err)
+		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "handoff http3 example"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		if ip := net.ParseIP(host); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else if host != "" {
-			tmpl.DNSNames = append(tmpl.DNSNames, host)
-		}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	if err != nil {
-		return nil, fmt.Errorf("self-signed certificate: %w", err)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: priv}}}, nil
+	return &tls.Config{Certificates: []tls.Certificate{c}}, nil
 }

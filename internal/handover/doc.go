@@ -164,6 +164,14 @@
 // flight per user at RLIMIT_NOFILE; the ack per frame keeps at most one
 // frame in flight.
 //
+// # Not only connections
+//
+// A conns record carries any descriptor the receiver knows what to do
+// with, named by its meta, which this package does not read. The library
+// passes QUIC forwarding links this way (meta "q" "quicroute/1 gen=<n>
+// addr=<a> n=<links>", the CID key in the first record's Buffered;
+// docs/PROTOCOL.md section 6): no frame kind of its own is needed.
+//
 // net.FileConn, which turns a received descriptor into a net.Conn, applies
 // Go's default TCP keep-alive settings to the connection; it cannot carry
 // TLS state, and Buffered bytes must be plaintext the new generation can

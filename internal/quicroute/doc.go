@@ -130,33 +130,26 @@
 // freebsd. Elsewhere (windows) New returns ErrUnsupported and a server
 // runs quic-go unrouted. The Codec and frame parsing are portable.
 //
-// # How it plugs into the library (follow-up)
+// # How it plugs into the library
 //
-// handoff.ListenQUIC(addr string, tlsConf *tls.Config, quicConf
-// *quic.Config) (*quic.EarlyListener, error) returns what
-// http3.Server.ServeListener takes. Inside: the shared UDP socket comes
-// as today (ListenPacket, inherited by LISTEN_FDS or the handover); the
-// Key comes from the first generation (NewKey) or the predecessor; the
-// generation number is the library's; then New(udp, Config{Codec,
-// Generation, Active: first generation}), a quic.Transport{Conn,
-// ConnectionIDGenerator: codec.Generator(gen)} with StatelessResetKey
-// nil, and ListenEarly. On Draining the library closes that listener
-// (http3.Server.Shutdown does not close a listener given to
-// ServeListener, and quic-go would go on completing handshakes nobody
-// serves), and the application's Shutdown sends GOAWAY and waits.
+// handoff.ListenQUIC (root quic.go, quic_route_unix.go, quic_link.go;
+// docs/HTTP3.md) returns what http3.Server.ServeListener takes: the
+// shared UDP socket comes as any other (ListenPacket, inherited by
+// LISTEN_FDS); a first generation makes the Key (NewKey) and is Active; a
+// successor is made in standby without a Codec (Config.Codec nil,
+// Conn.Generator for its quic.Transport) and gets the Key with its links
+// at cutover (SetCodec, AddRouteConn, Start). The generation number is the
+// library's; StatelessResetKey stays nil.
 //
 // The links travel over the handover channel (internal/handover), not as
 // their own LISTEN_FDS entries: they exist only from the moment of
 // handover, their set changes with every generation (one per live older
 // generation), and the exchange must be sequenced with cutover, which the
 // channel already is; LISTEN_FDS is fixed at exec and would have the
-// supervisor own fds that belong to generations. The conns frame already
-// carries descriptors with per-descriptor metadata; each link rides as one
-// descriptor with meta "quicroute/1 gen=<n>", and the Key as the state of
-// the first (or a small state blob); the receiver hands each out as a
-// *net.UnixConn, for Conn.AddRouteConn. The order: the new generation starts
-// in standby and gets ready; the old one sends its Links (the new one
-// AddRoutes them while still in standby), calls Stop, tells the successor,
-// which calls Start. If the successor fails before Start, the old one
-// calls Resume. The handover channel needs no new frame type for this.
+// supervisor own fds that belong to generations. The old generation, at
+// its drain, calls Stop, then sends its Links in one conns frame, each as
+// one descriptor with meta "q" "quicroute/1 gen=<n> addr=<a> n=<links>",
+// the Key as the first record's buffered bytes (docs/PROTOCOL.md section
+// 6); the new one adds the routes, sets the codec and Starts. If nothing
+// was passed, the old one calls Resume. No new frame type was needed.
 package quicroute

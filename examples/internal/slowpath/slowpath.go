@@ -5,6 +5,7 @@
 package slowpath
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -30,4 +31,21 @@ func Handler(answer http.HandlerFunc) http.Handler {
 	})
 	mux.HandleFunc("/", answer)
 	return mux
+}
+
+// Answer is hello's response to any request: the client's body read to
+// the end (so keep-alive goes on), pid in an X-Pid header and as the
+// body's first line, then greeting; an X-Request-Id request header is
+// echoed back.
+func Answer(pid, greeting string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h := w.Header()
+		h.Set("X-Pid", pid)
+		if id := r.Header.Get("X-Request-Id"); id != "" {
+			h.Set("X-Request-Id", id)
+		}
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, pid+"\n"+greeting+"\n")
+	}
 }
