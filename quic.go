@@ -68,9 +68,13 @@ type QUICListener struct {
 // after an upgrade both generations read it and the old generation's
 // connections lose datagrams (the failure this exists to prevent).
 //
-// A predecessor that routes nothing for addr (an older program, or
-// routing off) leaves this generation reading the socket alongside it,
-// as plain quic-go would. Errors are ListenPacket's, or quic-go's.
+// A successor waits for its predecessor's links until the predecessor's
+// handover channel ends: a predecessor that does not route addr (a build
+// without ListenQUIC that served QUIC on ListenPacket, or
+// Options.NoQUICRouting) leaves it not reading the socket until that
+// predecessor stops, after its drain. Deploy the first routing build, or
+// turn routing on or off, with a restart rather than an upgrade, or accept
+// that gap. Errors are ListenPacket's, or quic-go's.
 func (h *Handoff) ListenQUIC(addr string, tlsConf *tls.Config, quicConf *quic.Config) (*QUICListener, error) {
 	inheritedBefore := h.inheritedClaims()
 	pc, err := h.ListenPacket("udp", addr)
