@@ -14,7 +14,7 @@ import (
 )
 
 // The cutover of a routed QUIC listener, over the handover channel
-// (docs/PROTOCOL.md, "QUIC links"). When the old generation drains for a
+// (docs/PROTOCOL.md section 6, tag 'q'). When the old generation drains for a
 // successor, it stops reading the shared socket (quicroute.Conn.Stop) and
 // passes, in one conns frame, its own forwarding link and the link of
 // every older generation it routes to (quicroute.Conn.Links), each as a
@@ -46,8 +46,8 @@ func (r *quicRoute) watch() { go r.handOver() }
 // over: the listener must accept new connections for as long as this
 // generation reads the socket, or quic-go would refuse the handshakes
 // that reach it meanwhile (CONNECTION_REFUSED), and the socket must not
-// be closed before it was passed on.
-// It reports whether the socket went to a successor.
+// be closed before it was passed on. It reports whether the socket went
+// to a successor.
 func (r *quicRoute) awaitHandOver() (passed bool) {
 	select {
 	case <-r.h.Draining():

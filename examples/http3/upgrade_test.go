@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -573,6 +574,63 @@ func TestHTTP3BackToBackUpgrades_NoFailedRequests(t *testing.T) {
 		len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, ends)
 	if failed > 0 {
 		t.Errorf("%d requests failed: %v", failed, errs)
+	}
+	if n := ends.died(); n > 0 {
+		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)
+	}
+}
+
+// A new generation that dies in probation never had the socket: the old
+// one never stopped reading it, so its connections lose nothing, it takes
+// new ones at once after the rollback, and the next upgrade routes as
+// usual.
+func TestHTTP3RollbackInProbation_OldKeepsServing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, url, tlsConf := startServer(t, ctx, "-probation", "5s", "-drain-timeout", "3s")
+	first := s.FirstPID
+	l := startLoad(url, tlsConf, 2, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	doomed, _ := s.Upgrade(ctx, first)
+	if err := syscall.Kill(doomed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	back, status := s.WaitReady(ctx, "READY=1 after the rollback", func(_ int, status string) bool {
+		return strings.Contains(status, "rolled back")
+	})
+	if back != first {
+		t.Fatalf("after the rollback MAINPID=%d STATUS=%q, want the first generation %d", back, status, first)
+	}
+	fresh := newH3Client(tlsConf)
+	pid, err := fresh.pid(ctx, url)
+	fresh.close()
+	if err != nil || pid != first {
+		t.Fatalf("a new connection after the rollback: pid %d, %v; want %d", pid, err, first)
+	}
+	next, _ := s.Upgrade(ctx, first)
+	if err := l.tally.WaitAnswer(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitExit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	s.PIDs.Gone(first)
+	l.stop()
+	answered, failed, errs := l.tally.Counts()
+	ends := &connEnds{}
+	for _, c := range l.clients {
+		ends.merge(c.ends)
+	}
+	t.Logf("rollback, then an upgrade: %d requests, %d failed, %d refused unprocessed; answers per pid %v; %v",
+		len(l.answers), failed, l.rejected.Load(), answered, ends)
+	if failed > 0 {
+		t.Errorf("%d requests failed: %v", failed, errs)
+	}
+	if answered[doomed] != 0 {
+		t.Errorf("the generation killed in probation answered %d requests: it read the socket", answered[doomed])
 	}
 	if n := ends.died(); n > 0 {
 		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)

@@ -69,6 +69,19 @@ func (s *Server) Upgrade(ctx context.Context, servingPid int) (newPid int, statu
 	return pid, get(m, "STATUS")
 }
 
+// WaitReady waits (bounded by ctx) for the next READY=1 whose MAINPID and
+// STATUS satisfy ok, as a rollback or a failed upgrade reports it after
+// the READY=1 that Upgrade returned.
+func (s *Server) WaitReady(ctx context.Context, what string, ok func(pid int, status string) bool) (pid int, status string) {
+	s.t.Helper()
+	m := s.waitFor(ctx, what, func(m sdnotify.Message) bool {
+		p, _ := strconv.Atoi(get(m, "MAINPID"))
+		return get(m, "READY") == "1" && ok(p, get(m, "STATUS"))
+	})
+	pid, _ = strconv.Atoi(get(m, "MAINPID"))
+	return pid, get(m, "STATUS")
+}
+
 // waitFor returns the first event matching ok, failing the test when ctx
 // is done first.
 func (s *Server) waitFor(ctx context.Context, what string, ok func(sdnotify.Message) bool) sdnotify.Message {
