@@ -62,24 +62,11 @@ func TestHTTP3UnderSupervisor_UpgradesLoseNothing(t *testing.T) {
 		}
 		workers = append(workers, next)
 	}
-	l.stop()
-	answered, failed, errs := l.tally.Counts()
-	var ends connEnds
-	for _, cl := range l.clients {
-		ends.merge(cl.ends)
-	}
-	t.Logf("3 upgrades under the supervisor: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED), %d resent by the transport; answers per pid %v; %v",
-		len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, &ends)
-	if failed > 0 {
-		t.Errorf("%d requests failed: %v", failed, errs)
-	}
+	answered := l.check(t, "3 upgrades under the supervisor")
 	for _, w := range workers {
 		if answered[w] == 0 {
 			t.Errorf("worker %d answered no request", w)
 		}
-	}
-	if n := ends.died(); n > 0 {
-		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, &ends)
 	}
 }
 

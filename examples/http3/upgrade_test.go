@@ -433,6 +433,28 @@ func (l *load) read(resp *http.Response, err error) outcome {
 	return outcome{pid: pid}
 }
 
+// check stops the load and fails the test on any failed request or any
+// connection that died instead of closing after GOAWAY; it logs what the
+// load saw under the name what, and returns the answers per pid.
+func (l *load) check(t *testing.T, what string) map[int]int64 {
+	t.Helper()
+	l.stop()
+	answered, failed, errs := l.tally.Counts()
+	ends := &connEnds{}
+	for _, c := range l.clients {
+		ends.merge(c.ends)
+	}
+	t.Logf("%s: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED), %d resent by the transport; answers per pid %v; %v",
+		what, len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, ends)
+	if failed > 0 {
+		t.Errorf("%d requests failed: %v", failed, errs)
+	}
+	if n := ends.died(); n > 0 {
+		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)
+	}
+	return answered
+}
+
 // stop ends the load once the requests in flight are done. Calling it
 // again does nothing.
 func (l *load) stop() {
@@ -569,20 +591,7 @@ func TestHTTP3BackToBackUpgrades_NoFailedRequests(t *testing.T) {
 		}
 		s.PIDs.Gone(g)
 	}
-	l.stop()
-	answered, failed, errs := l.tally.Counts()
-	ends := &connEnds{}
-	for _, c := range l.clients {
-		ends.merge(c.ends)
-	}
-	t.Logf("6 upgrades back to back: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED), %d resent by the transport; answers per pid %v; %v",
-		len(l.answers), failed, l.rejected.Load(), l.retries.Load(), answered, ends)
-	if failed > 0 {
-		t.Errorf("%d requests failed: %v", failed, errs)
-	}
-	if n := ends.died(); n > 0 {
-		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)
-	}
+	l.check(t, "6 upgrades back to back")
 }
 
 // A new generation that dies in probation never had the socket: the old
@@ -623,21 +632,8 @@ func TestHTTP3RollbackInProbation_OldKeepsServing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.PIDs.Gone(first)
-	l.stop()
-	answered, failed, errs := l.tally.Counts()
-	ends := &connEnds{}
-	for _, c := range l.clients {
-		ends.merge(c.ends)
-	}
-	t.Logf("rollback, then an upgrade: %d requests, %d failed, %d refused unprocessed; answers per pid %v; %v",
-		len(l.answers), failed, l.rejected.Load(), answered, ends)
-	if failed > 0 {
-		t.Errorf("%d requests failed: %v", failed, errs)
-	}
+	answered := l.check(t, "rollback, then an upgrade")
 	if answered[doomed] != 0 {
 		t.Errorf("the generation killed in probation answered %d requests: it read the socket", answered[doomed])
-	}
-	if n := ends.died(); n > 0 {
-		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, ends)
 	}
 }
