@@ -53,7 +53,10 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	names := make([]string, 0, len(commands))
 	width := 0
-	for n := range commands {
+	for n, c := range commands {
+		if c.Hidden {
+			continue
+		}
 		names = append(names, n)
 		width = max(width, len(n))
 	}

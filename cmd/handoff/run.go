@@ -52,7 +52,8 @@ Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again; with
 'handoff reload'); TERM, INT and QUIT drain the workers and exit (after
 --stop-delay, if set), a second one kills them at once; USR1 is
 forwarded to the workers; WINCH drains the workers but keeps the sockets until
-the next HUP.
+the next HUP; VTALRM re-executes the supervisor's own binary in place, as
+'handoff upgrade --self' (Linux).
 
 Exit status: 0 after a stop; 1 when the first generation fails or workers
 crash in a loop (more than --crash-limit times in a row); 2 for bad flags, a
@@ -155,6 +156,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		FDStore:      *fdStore,
 		Stderr:       stderr,
 		Logger:       logger,
+		Version:      version,
 	}
 	if err := ops.apply(&cfg); err != nil {
 		return usageErr("%v", err)

@@ -16,7 +16,7 @@ func init() {
 	})
 }
 
-const upgradeSynopsis = `upgrade [--control SOCK] [--json]
+const upgradeSynopsis = `upgrade [--control SOCK] [--json] [--self]
 
 Starts a new generation of the supervised program (looked up on disk again),
 waits until it is ready, drains the old one and watches the new one through
@@ -30,8 +30,15 @@ Exit status: 0 the new generation serves; 1 the upgrade failed and the
 previous generation still serves; 2 bad flags or no supervisor reachable;
 3 rolled back (the new generation died in probation, the previous program
 serves again); 4 the connection broke before the outcome (see handoff status).
-` + refusalCodes
+` + refusalCodes + selfSynopsis
 
 func upgradeCmd(args []string, stdout, stderr io.Writer) int {
-	return streamCmd("upgrade", upgradeSynopsis, (*control.Client).Upgrade, args, stdout, stderr)
+	fs := newFlags("upgrade", upgradeSynopsis, stderr)
+	self := fs.Bool("self", false, "upgrade the supervisor itself: re-execute its binary from disk in place (same pid, workers keep serving; Linux); see below")
+	return streamOn(fs, "upgrade", func() streamCall {
+		if *self {
+			return upgradeSelf
+		}
+		return (*control.Client).Upgrade
+	}, args, stdout, stderr)
 }

@@ -95,6 +95,7 @@ func handler(h Handler, writeTimeout time.Duration) http.Handler {
 		streamEvents(w, h.Upgrade(r.Context()), writeTimeout)
 	})
 	handleOps(mux, h, writeTimeout)
+	handleSelf(mux, h, writeTimeout) // self.go
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderVersion, Version)
 		writeDeadline(w, writeTimeout)

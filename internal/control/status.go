@@ -13,6 +13,8 @@ type Status struct {
 	// Generations lists every generation with a live process, newest first.
 	Generations []Generation `json:"generations"`
 	LastUpgrade *Upgrade     `json:"last_upgrade,omitempty"`
+	// Supervisor describes the supervisor's own binary (self.go).
+	Supervisor *SupervisorInfo `json:"supervisor,omitempty"`
 }
 
 // Socket is one listener the supervisor holds.

@@ -69,6 +69,7 @@ type Process struct {
 	err   error
 	tail  *tail
 	piped chan struct{} // closed when the stderr pipe hit EOF
+	pipe  *os.File      // the stderr pipe's read end, nil without one (adopt.go)
 }
 
 func (p *Process) wait() {

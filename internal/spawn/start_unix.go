@@ -63,6 +63,7 @@ func Start(c Config) (*Process, error) {
 	}
 	if readEnd != nil {
 		p.tail = newTail(c.TailLines)
+		p.pipe = readEnd
 		go p.copyStderr(readEnd, c.Stderr)
 	} else {
 		close(p.piped)

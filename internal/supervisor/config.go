@@ -117,6 +117,10 @@ type Config struct {
 	VerifySHA256 string
 	HUPReloads   bool
 	StopDelay    time.Duration
+
+	// Version names the supervisor's own build, for status (and the log
+	// of a self-upgrade). Default "dev".
+	Version string
 }
 
 // ErrConfig is matched by every error New returns for a bad Config or for
@@ -181,6 +185,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Stderr == nil {
 		c.Stderr = os.Stderr
+	}
+	if c.Version == "" {
+		c.Version = "dev"
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

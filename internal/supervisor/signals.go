@@ -16,6 +16,8 @@ import (
 //	USR1             forwarded to every worker (reopen logs)
 //	WINCH            drain every worker, keep the sockets (connections wait in
 //	                 the accept queue) until HUP starts a generation again
+//	VTALRM           re-execute the supervisor's own binary in place (Linux;
+//	                 `handoff upgrade --self`, selfupgrade_linux.go)
 //
 // Signals are handled one at a time on the loop, so a storm of them is a
 // queue of idempotent requests, not a race.
@@ -43,6 +45,8 @@ func (s *Supervisor) onSignal(sig os.Signal) {
 				}
 			}
 		}
+	case selfSignal:
+		s.onSelfSignal() // selfupgrade_linux.go
 	case syscall.SIGWINCH:
 		if s.stopping || s.idle {
 			return

@@ -26,6 +26,8 @@ func (s *Supervisor) status() control.Status {
 		Args:      s.cfg.Args,
 		Listeners: s.Sockets(),
 		State:     "serving",
+		Supervisor: &control.SupervisorInfo{Version: s.cfg.Version, Executable: s.self,
+			ReExecs: s.reexecs, ReExecAt: s.reexecAt},
 	}
 	switch {
 	case s.stopping:

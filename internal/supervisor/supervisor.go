@@ -56,6 +56,16 @@ type Supervisor struct {
 	hard     bool
 	exitErr  error
 	quit     bool
+
+	// Self-upgrade (selfupgrade_linux.go): the binary this process was
+	// started from, how often this pid re-executed itself and when, the
+	// state handed over by the last re-exec (until Run adopts it), and
+	// whether a self-upgrade is under way (owned by the loop).
+	self          string
+	reexecs       int
+	reexecAt      time.Time
+	resumed       *selfState
+	selfUpgrading bool
 }
 
 // New validates cfg and takes the resources the supervisor keeps for its
@@ -64,7 +74,11 @@ type Supervisor struct {
 // when the configuration or the environment is at fault (a bad URL, a port
 // in use, a control socket in use).
 func New(cfg Config) (*Supervisor, error) {
-	cfg, err := cfg.withDefaults()
+	resumed, err := takeSelfState() // a self-upgrade handed us its state (selfstate_linux.go)
+	if err != nil {
+		return nil, fmt.Errorf("handoff: self-upgrade: %w", err)
+	}
+	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +92,7 @@ func New(cfg Config) (*Supervisor, error) {
 		slots:   make([]*worker, cfg.Workers),
 	}
 	s.operations = newOpsState(s)
+	s.self, _ = os.Executable()
 	ok := false
 	defer func() {
 		if !ok {
@@ -85,6 +100,13 @@ func New(cfg Config) (*Supervisor, error) {
 		}
 	}()
 	s.cfg.Env = withoutFDStore(s.cfg.Env)
+	if resumed != nil {
+		if err := s.resumeResources(resumed); err != nil {
+			return nil, fmt.Errorf("handoff: self-upgrade: %w", err)
+		}
+		ok = true
+		return s, nil
+	}
 	// Sockets a socket unit or systemd's fd store passed us (activation.go).
 	adopted, err := adoptInherited(cfg.Listeners, s.log)
 	if err != nil {
@@ -157,9 +179,15 @@ func (s *Supervisor) Sockets() []control.Socket {
 // runs, and must be called once.
 func (s *Supervisor) Run() error {
 	defer s.release()
-	s.startAt = time.Now()
+	if s.resumed == nil {
+		s.startAt = time.Now()
+	}
 	s.spawner = newSpawner()
 	s.sd = newUpstream(s.log)
+	if st := s.resumed; st != nil {
+		s.adoptWorkers(st) // before the reaper: every inherited child is known first
+		s.resumed = nil
+	}
 	stopReaper := make(chan struct{})
 	defer close(stopReaper)
 	startReaper(s.spawner, s.log, stopReaper)
@@ -173,7 +201,7 @@ func (s *Supervisor) Run() error {
 		defer launch.RemovePIDFile(s.cfg.PIDFile, pid())
 	}
 	signal.Notify(s.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH)
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, selfSignal)
 	defer signal.Stop(s.sigs)
 	if s.ctl != nil {
 		go control.Serve(s.ctl, s)
@@ -182,7 +210,12 @@ func (s *Supervisor) Run() error {
 		s.log.Info("handoff: listening", "socket", b.String())
 	}
 
-	s.beginUpgrade(true)
+	if s.reexecs == 0 || !s.served {
+		s.beginUpgrade(true)
+	} else {
+		s.log.Info("handoff: self-upgrade: this binary took over", "pid", pid(), "path", s.self, "version", s.cfg.Version, "reexecs", s.reexecs)
+		s.sd.send("STATUS=supervisor re-executed in place (" + s.cfg.Version + ")")
+	}
 	var tick <-chan time.Time
 	if iv := s.tickInterval(); iv > 0 {
 		t := time.NewTicker(iv)

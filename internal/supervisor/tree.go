@@ -33,6 +33,9 @@ type procID struct {
 // its verified main process (and that one's group if it leads one). It is
 // called when the worker has exited and when it is killed.
 func endTree(w *worker) {
+	if w.gone {
+		return
+	}
 	unix.Kill(-w.pid(), unix.SIGKILL) // ESRCH once the group is empty
 	if mp, ok := w.liveMain(); ok {
 		if st, ok := procStat(mp); ok && st.PGRP == mp && st.PGRP != w.pid() {

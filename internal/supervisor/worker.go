@@ -67,6 +67,9 @@ type worker struct {
 	crashes          int // consecutive crashes of its slot, its own exit not included
 	restarts         int // how often its slot was restarted after crashes
 	reported         bool
+	// gone: adopted across a self re-exec after it had been reaped; its pid
+	// is not ours to signal (selfstate_linux.go).
+	gone bool
 }
 
 func (w *worker) pid() int { return w.proc.Pid }
