@@ -1,0 +1,213 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// selfV2 is the handoff command built as another version: what a deploy of
+// a new supervisor puts on disk.
+const selfV2 = "selfup-v2"
+
+func needSelfUpgrade(t *testing.T) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("handoff upgrade --self is Linux only")
+	}
+	needProc(t)
+}
+
+// handoffV2 builds (once) the handoff command with main.version=selfV2.
+func handoffV2(t *testing.T) string {
+	t.Helper()
+	p, err := testserver.Binary("handoff-"+selfV2, ".", append(testserver.RaceFlags(), "-ldflags", "-X main.version="+selfV2)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// startSupFrom is startSup for a supervisor run from exe, a copy of the
+// handoff command the test may replace on disk as a deploy would. A shell
+// execs it, so the supervisor keeps the pid the test started.
+func startSupFrom(t *testing.T, exe string, flags []string, program ...string) *sup {
+	t.Helper()
+	s := launchSupWrapped(t, []string{"/bin/sh", "-c", `exec '` + exe + `' "$@"`}, flags, program...)
+	s.foreignPIDs = false // same pid namespace: the worker pids are ours to clean up
+	s.waitState(func(st control.Status) bool { return st.State == "serving" }, 15*time.Second, "first generation serving")
+	return s
+}
+
+// selfCopy puts the test's own copy of the handoff command in a directory
+// of its own and returns its path.
+func selfCopy(t *testing.T) string {
+	t.Helper()
+	exe := filepath.Join(t.TempDir(), "handoff")
+	testserver.Replace(t, bin.handoff, exe)
+	return exe
+}
+
+func supervisorInfo(t *testing.T, st control.Status) control.SupervisorInfo {
+	t.Helper()
+	if st.Supervisor == nil {
+		t.Fatalf("status has no supervisor info: %+v", st)
+	}
+	return *st.Supervisor
+}
+
+// The promise of `handoff upgrade --self`: under non-retrying load the
+// supervisor becomes its new binary with the same pid; its worker is not
+// told anything (same pid, and a 3 s request in flight at the re-exec is
+// answered: a worker forked from a thread the execve ended would have got
+// its parent-death drain signal); no request fails; and the control socket
+// and the handover channel work on, so the next worker upgrade does too.
+func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) {
+	needSelfUpgrade(t)
+	v2 := handoffV2(t)
+	exe := selfCopy(t)
+	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	supPID := s.cmd.Process.Pid
+	worker := onlyServingPID(t, s)
+	l := startLoad(t, s.addr, 4)
+	l.waitRequests(t, 50)
+	slow := slowRequest(t, s.addr, worker, 3000)
+
+	testserver.Replace(t, v2, exe)
+	out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl)
+	if code != 0 || !strings.Contains(out, "re-executed in place") || !strings.Contains(out, selfV2) {
+		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
+	}
+	st, err := s.status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := supervisorInfo(t, st)
+	if st.PID != supPID || info.Version != selfV2 || info.ReExecs != 1 {
+		t.Fatalf("after upgrade --self: pid %d (want %d), version %q (want %q), re-execs %d (want 1)", st.PID, supPID, info.Version, selfV2, info.ReExecs)
+	}
+	if a, err := os.Stat("/proc/" + itoa(supPID) + "/exe"); err != nil || !os.SameFile(a, mustStat(t, exe)) {
+		t.Fatalf("/proc/%d/exe is not the new %s (%v)", supPID, exe, err)
+	}
+	if got := servingPIDs(st); !slices.Equal(got, []int{worker}) {
+		t.Fatalf("serving workers after upgrade --self: %v, want [%d] (the same process)", got, worker)
+	}
+	select {
+	case got := <-slow:
+		if !strings.Contains(got, " 200 ") {
+			t.Fatalf("the 3 s request in flight during upgrade --self got %q, want 200", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the 3 s request in flight during upgrade --self: no answer within 20s")
+	}
+	// A worker told to drain would stop accepting at once and be replaced
+	// by a crash restart: every request since the re-exec must still be
+	// answered by the same process, and it must still be there.
+	l.waitRequests(t, 50)
+	_, _, pids := l.result()
+	for pid, n := range pids {
+		if pid != worker {
+			t.Errorf("%d requests answered by pid %d: worker %d stopped serving at the re-exec (its parent-death signal?)", n, pid, worker)
+		}
+	}
+	if err := syscall.Kill(worker, 0); err != nil || !slices.Equal(servingPIDs(s.waitState(func(control.Status) bool { return true }, time.Second, "status")), []int{worker}) {
+		t.Fatalf("worker %d gone or not serving once the slow request ended (%v): it was told to drain", worker, err)
+	}
+
+	// The control socket, the notify socket and the handover survived:
+	// the next upgrade of the workers runs as ever.
+	out, code = s.upgrade(t)
+	if code != 0 {
+		t.Fatalf("worker upgrade after upgrade --self: exit %d:\n%s", code, out)
+	}
+	if next := onlyServingPID(t, s); next == worker {
+		t.Fatalf("worker upgrade after upgrade --self: still pid %d", worker)
+	}
+	l.waitRequests(t, 20)
+	l.finish()
+	ok := l.assertNoFailures(t)
+	s.stopClean(t)
+	t.Logf("%d requests, 0 failed; supervisor pid %d now %s; worker %d served through it", ok, supPID, selfV2, worker)
+}
+
+// A new binary that fails the pre-flight changes nothing: each refusal has
+// its exit status, the old binary serves on (same version, no re-exec, same
+// worker), and so does the load. Then SIGVTALRM, the signal for it, does
+// the upgrade once the binary on disk is good.
+func TestUpgradeSelf_RefusedNewBinary_OldSupervisorServesOn(t *testing.T) {
+	needSelfUpgrade(t)
+	v2 := handoffV2(t)
+	exe := selfCopy(t)
+	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	supPID := s.cmd.Process.Pid
+	worker := onlyServingPID(t, s)
+	l := startLoad(t, s.addr, 2)
+	l.waitRequests(t, 20)
+
+	for _, c := range []struct {
+		name   string
+		deploy func()
+		code   int
+		says   string
+	}{
+		{"missing", func() { os.Remove(exe) }, control.ExitMissing, "no such file"},
+		{"not executable", func() { testserver.Copy(t, v2, exe); os.Chmod(exe, 0o644) }, control.ExitNotExecutable, "not executable"},
+		{"other state version", func() {
+			testserver.WriteExecutable(t, exe, []byte("#!/bin/sh\necho 99\n"))
+		}, control.ExitStateVersion, "speaks supervisor state version 99"},
+		{"not a handoff", func() {
+			testserver.WriteExecutable(t, exe, []byte("#!/bin/sh\necho \"unknown command $1\" >&2\nexit 2\n"))
+		}, control.ExitStateVersion, "exit status 2"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			c.deploy()
+			out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl)
+			if code != c.code || !strings.Contains(out, c.says) || !strings.Contains(out, "serves on unchanged") {
+				t.Fatalf("upgrade --self: exit %d (want %d), output (want %q):\n%s", code, c.code, c.says, out)
+			}
+			st, err := s.status()
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := supervisorInfo(t, st)
+			if st.PID != supPID || info.ReExecs != 0 || info.Version != "dev" || !slices.Equal(servingPIDs(st), []int{worker}) {
+				t.Fatalf("after a refused upgrade --self: pid %d, %+v, workers %v; want pid %d, no re-exec, worker %d", st.PID, info, servingPIDs(st), supPID, worker)
+			}
+			l.waitRequests(t, 10)
+		})
+	}
+
+	testserver.Replace(t, v2, exe)
+	if err := syscall.Kill(supPID, syscall.SIGVTALRM); err != nil {
+		t.Fatal(err)
+	}
+	st := s.waitState(func(st control.Status) bool {
+		return st.Supervisor != nil && st.Supervisor.ReExecs == 1
+	}, 30*time.Second, "the re-exec SIGVTALRM asked for")
+	if st.PID != supPID || st.Supervisor.Version != selfV2 || !slices.Equal(servingPIDs(st), []int{worker}) {
+		t.Fatalf("after SIGVTALRM: %+v", st)
+	}
+	l.waitRequests(t, 20)
+	l.finish()
+	l.assertNoFailures(t)
+	s.stopClean(t)
+}
+
+func mustStat(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
