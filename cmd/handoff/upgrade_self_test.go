@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -200,6 +201,67 @@ func TestUpgradeSelf_RefusedNewBinary_OldSupervisorServesOn(t *testing.T) {
 	l.waitRequests(t, 20)
 	l.finish()
 	l.assertNoFailures(t)
+	s.stopClean(t)
+}
+
+// A generation that drains when the supervisor re-executes itself goes on
+// draining under the new binary: its request in flight is answered, and
+// when it exits the new binary reaps it (the same pid's child) and forgets
+// the generation.
+func TestUpgradeSelf_WhileAGenerationDrains_TheNewBinaryEndsTheDrain(t *testing.T) {
+	needSelfUpgrade(t)
+	v2 := handoffV2(t)
+	exe := selfCopy(t)
+	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	old := onlyServingPID(t, s)
+	slow := slowRequest(t, s.addr, old, 8000) // longer than the self-upgrade of a race-built handoff takes
+	if out, code := s.upgrade(t); code != 0 {
+		t.Fatalf("upgrade: exit %d:\n%s", code, out)
+	}
+	testserver.Replace(t, v2, exe)
+	if out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl); code != 0 {
+		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
+	}
+	draining := func(st control.Status) bool {
+		for _, g := range st.Generations {
+			for _, w := range g.Workers {
+				if w.PID == old {
+					return g.State == "draining"
+				}
+			}
+		}
+		return false
+	}
+	if st, _ := s.status(); !draining(st) {
+		t.Fatalf("after upgrade --self, worker %d is not shown draining: %+v", old, st)
+	}
+	// The counters carried over: the upgrade before the re-exec is counted.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if m, err := s.client().Metrics(ctx); err != nil || !strings.Contains(m, `handoff_upgrades_total{kind="upgrade",result="done"} 1`) {
+		t.Fatalf("metrics after upgrade --self (%v): the upgrade before it is not counted:\n%s", err, m)
+	}
+	select {
+	case got := <-slow:
+		if !strings.Contains(got, " 200 ") {
+			t.Fatalf("the request on the draining worker got %q, want 200", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the request on the draining worker: no answer within 20s")
+	}
+	s.waitState(func(st control.Status) bool {
+		for _, g := range st.Generations {
+			for _, w := range g.Workers {
+				if w.PID == old {
+					return false
+				}
+			}
+		}
+		return true
+	}, 15*time.Second, "the drained worker forgotten")
+	if err := syscall.Kill(old, 0); err == nil {
+		t.Fatalf("drained worker %d still exists (a zombie nobody reaped?)", old)
+	}
 	s.stopClean(t)
 }
 

@@ -85,7 +85,9 @@
 // TERM, INT and QUIT drain every worker and exit (a second one SIGKILLs
 // them at once); HUP and USR2 upgrade; USR1 is forwarded to every worker;
 // WINCH drains every worker but keeps the sockets (connections queue in the
-// kernel) until HUP or an upgrade starts a generation again.
+// kernel) until HUP or an upgrade starts a generation again; VTALRM
+// re-executes the supervisor's own binary in place (Linux, as UpgradeSelf:
+// selfupgrade_linux.go).
 //
 // # Process tree
 //

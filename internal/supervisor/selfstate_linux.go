@@ -13,6 +13,7 @@ import (
 
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/launch"
+	"github.com/handoff-go/handoff/internal/metrics"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sockets"
 	"github.com/handoff-go/handoff/internal/spawn"
@@ -43,6 +44,8 @@ type selfState struct {
 
 	Exes []stateExe `json:"exes"`
 	Gens []stateGen `json:"gens"`
+
+	Metrics metrics.Counts `json:"metrics"`
 }
 
 type stateSocket struct {
@@ -129,7 +132,8 @@ func (s *Supervisor) snapshot() (*handover, error) {
 	st := &h.state
 	*st = selfState{Version: proto.SupervisorStateVersion, PID: pid(), Program: s.cfg.Program,
 		Started: s.startAt, ReExecs: s.reexecs + 1, ReExecAt: time.Now(), ControlFD: -1, RunDir: s.runDir,
-		LastGen: s.lastGen, Retired: s.retired, Served: s.served, Idle: s.idle, Last: s.last}
+		LastGen: s.lastGen, Retired: s.retired, Served: s.served, Idle: s.idle, Last: s.last,
+		Metrics: s.operations.metrics.Counts()}
 	for _, b := range s.sockets {
 		ss := stateSocket{Name: b.spec.Name, FD: b.fd, Desc: b.desc, Inherited: b.inherited, Stored: b.stored, Unlink: b.unlink}
 		if b.spec.Network == "unix" && !b.inherited && !b.stored {
@@ -269,6 +273,7 @@ func (s *Supervisor) resumeResources(st *selfState) error {
 	s.runDir = st.RunDir
 	s.startAt = st.Started
 	s.reexecs, s.reexecAt = st.ReExecs, st.ReExecAt
+	s.operations.metrics.Restore(st.Metrics)
 	s.resumed = st
 	return nil
 }

@@ -43,8 +43,8 @@ import (
 //     set again, the duplicates closed, and this supervisor carries on.
 //
 // What is lost: a notification a worker sent in the last instant before
-// the exec, and the supervisor's metrics counters (they start again at 0,
-// as after any restart: Prometheus treats that as a counter reset). Signals
+// the exec, and the metrics' histograms (the counters and last-upgrade
+// gauges carry over: metrics.Counts). Signals
 // that arrive between the execve and the new binary's signal handlers take
 // their default action: do not send TERM at that instant.
 

@@ -16,7 +16,10 @@ import (
 // PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not
 // the process (golang/go#27505). Go may retire threads, so children are
 // forked from one goroutine locked to its thread for the supervisor's whole
-// life: their death signal fires only when the supervisor is gone.
+// life: their death signal fires only when the supervisor is gone. The same
+// goroutine issues the execve of a self-upgrade (exec), since execve ends
+// every other thread: forked anywhere else, every worker would get its
+// drain signal at the re-exec.
 //
 // The reaper (reaper_linux.go) must never reap a child whose exit status
 // another goroutine waits for. Starting a child and recording its pid as
