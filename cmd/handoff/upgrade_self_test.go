@@ -59,6 +59,58 @@ func selfCopy(t *testing.T) string {
 	return exe
 }
 
+// selfRig is a supervisor run from the test's own copy of the handoff
+// command (exe), serving hello with one worker, and the new handoff build
+// (v2) a deploy would put at exe.
+type selfRig struct {
+	*sup
+	v2, exe     string
+	pid, worker int
+}
+
+func newSelfRig(t *testing.T) *selfRig {
+	t.Helper()
+	needSelfUpgrade(t)
+	r := &selfRig{v2: handoffV2(t), exe: selfCopy(t)}
+	r.sup = startSupFrom(t, r.exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	r.pid = r.cmd.Process.Pid
+	r.worker = onlyServingPID(t, r.sup)
+	return r
+}
+
+// upgradeSelf deploys v2 at exe and runs `handoff upgrade --self`.
+func (r *selfRig) upgradeSelf(t *testing.T) (string, int) {
+	testserver.Replace(t, r.v2, r.exe)
+	return handoffCmd(t, "upgrade", "--self", "--control", r.ctl)
+}
+
+// want200 waits (at most within) for the answer of a slowRequest and
+// fails t unless it is a 200.
+func want200(t *testing.T, answer <-chan string, within time.Duration, what string) {
+	t.Helper()
+	select {
+	case got := <-answer:
+		if !strings.Contains(got, " 200 ") {
+			t.Fatalf("%s got %q, want 200", what, got)
+		}
+	case <-time.After(within):
+		t.Fatalf("%s: no answer within %v", what, within)
+	}
+}
+
+// genStateOf is the state of the generation worker pid belongs to, "" when
+// the status does not list it.
+func genStateOf(st control.Status, pid int) string {
+	for _, g := range st.Generations {
+		for _, w := range g.Workers {
+			if w.PID == pid {
+				return g.State
+			}
+		}
+	}
+	return ""
+}
+
 func supervisorInfo(t *testing.T, st control.Status) control.SupervisorInfo {
 	t.Helper()
 	if st.Supervisor == nil {
@@ -74,18 +126,13 @@ func supervisorInfo(t *testing.T, st control.Status) control.SupervisorInfo {
 // its parent-death drain signal); no request fails; and the control socket
 // and the handover channel work on, so the next worker upgrade does too.
 func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) {
-	needSelfUpgrade(t)
-	v2 := handoffV2(t)
-	exe := selfCopy(t)
-	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
-	supPID := s.cmd.Process.Pid
-	worker := onlyServingPID(t, s)
+	s := newSelfRig(t)
+	supPID, worker := s.pid, s.worker
 	l := startLoad(t, s.addr, 4)
 	l.waitRequests(t, 50)
 	slow := slowRequest(t, s.addr, worker, 3000)
 
-	testserver.Replace(t, v2, exe)
-	out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl)
+	out, code := s.upgradeSelf(t)
 	if code != 0 || !strings.Contains(out, "re-executed in place") || !strings.Contains(out, selfV2) {
 		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
 	}
@@ -97,20 +144,13 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 	if st.PID != supPID || info.Version != selfV2 || info.ReExecs != 1 {
 		t.Fatalf("after upgrade --self: pid %d (want %d), version %q (want %q), re-execs %d (want 1)", st.PID, supPID, info.Version, selfV2, info.ReExecs)
 	}
-	if a, err := os.Stat("/proc/" + itoa(supPID) + "/exe"); err != nil || !os.SameFile(a, mustStat(t, exe)) {
-		t.Fatalf("/proc/%d/exe is not the new %s (%v)", supPID, exe, err)
+	if a, err := os.Stat("/proc/" + itoa(supPID) + "/exe"); err != nil || !os.SameFile(a, mustStat(t, s.exe)) {
+		t.Fatalf("/proc/%d/exe is not the new %s (%v)", supPID, s.exe, err)
 	}
 	if got := servingPIDs(st); !slices.Equal(got, []int{worker}) {
 		t.Fatalf("serving workers after upgrade --self: %v, want [%d] (the same process)", got, worker)
 	}
-	select {
-	case got := <-slow:
-		if !strings.Contains(got, " 200 ") {
-			t.Fatalf("the 3 s request in flight during upgrade --self got %q, want 200", got)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the 3 s request in flight during upgrade --self: no answer within 20s")
-	}
+	want200(t, slow, 20*time.Second, "the 3 s request in flight during upgrade --self")
 	// A worker told to drain would stop accepting at once and be replaced
 	// by a crash restart: every request since the re-exec must still be
 	// answered by the same process, and it must still be there.
@@ -121,7 +161,7 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 			t.Errorf("%d requests answered by pid %d: worker %d stopped serving at the re-exec (its parent-death signal?)", n, pid, worker)
 		}
 	}
-	if err := syscall.Kill(worker, 0); err != nil || !slices.Equal(servingPIDs(s.waitState(func(control.Status) bool { return true }, time.Second, "status")), []int{worker}) {
+	if err := syscall.Kill(worker, 0); err != nil || genStateOf(s.waitState(func(control.Status) bool { return true }, time.Second, "status"), worker) != "serving" {
 		t.Fatalf("worker %d gone or not serving once the slow request ended (%v): it was told to drain", worker, err)
 	}
 
@@ -131,7 +171,7 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 	if code != 0 {
 		t.Fatalf("worker upgrade after upgrade --self: exit %d:\n%s", code, out)
 	}
-	if next := onlyServingPID(t, s); next == worker {
+	if next := onlyServingPID(t, s.sup); next == worker {
 		t.Fatalf("worker upgrade after upgrade --self: still pid %d", worker)
 	}
 	l.waitRequests(t, 20)
@@ -146,12 +186,8 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 // worker), and so does the load. Then SIGVTALRM, the signal for it, does
 // the upgrade once the binary on disk is good.
 func TestUpgradeSelf_RefusedNewBinary_OldSupervisorServesOn(t *testing.T) {
-	needSelfUpgrade(t)
-	v2 := handoffV2(t)
-	exe := selfCopy(t)
-	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
-	supPID := s.cmd.Process.Pid
-	worker := onlyServingPID(t, s)
+	s := newSelfRig(t)
+	supPID, worker, exe, v2 := s.pid, s.worker, s.exe, s.v2
 	l := startLoad(t, s.addr, 2)
 	l.waitRequests(t, 20)
 
@@ -209,30 +245,16 @@ func TestUpgradeSelf_RefusedNewBinary_OldSupervisorServesOn(t *testing.T) {
 // when it exits the new binary reaps it (the same pid's child) and forgets
 // the generation.
 func TestUpgradeSelf_WhileAGenerationDrains_TheNewBinaryEndsTheDrain(t *testing.T) {
-	needSelfUpgrade(t)
-	v2 := handoffV2(t)
-	exe := selfCopy(t)
-	s := startSupFrom(t, exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
-	old := onlyServingPID(t, s)
+	s := newSelfRig(t)
+	old := s.worker
 	slow := slowRequest(t, s.addr, old, 8000) // longer than the self-upgrade of a race-built handoff takes
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: exit %d:\n%s", code, out)
 	}
-	testserver.Replace(t, v2, exe)
-	if out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl); code != 0 {
+	if out, code := s.upgradeSelf(t); code != 0 {
 		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
 	}
-	draining := func(st control.Status) bool {
-		for _, g := range st.Generations {
-			for _, w := range g.Workers {
-				if w.PID == old {
-					return g.State == "draining"
-				}
-			}
-		}
-		return false
-	}
-	if st, _ := s.status(); !draining(st) {
+	if st, _ := s.status(); genStateOf(st, old) != "draining" {
 		t.Fatalf("after upgrade --self, worker %d is not shown draining: %+v", old, st)
 	}
 	// The counters carried over: the upgrade before the re-exec is counted.
@@ -241,24 +263,8 @@ func TestUpgradeSelf_WhileAGenerationDrains_TheNewBinaryEndsTheDrain(t *testing.
 	if m, err := s.client().Metrics(ctx); err != nil || !strings.Contains(m, `handoff_upgrades_total{kind="upgrade",result="done"} 1`) {
 		t.Fatalf("metrics after upgrade --self (%v): the upgrade before it is not counted:\n%s", err, m)
 	}
-	select {
-	case got := <-slow:
-		if !strings.Contains(got, " 200 ") {
-			t.Fatalf("the request on the draining worker got %q, want 200", got)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("the request on the draining worker: no answer within 20s")
-	}
-	s.waitState(func(st control.Status) bool {
-		for _, g := range st.Generations {
-			for _, w := range g.Workers {
-				if w.PID == old {
-					return false
-				}
-			}
-		}
-		return true
-	}, 15*time.Second, "the drained worker forgotten")
+	want200(t, slow, 30*time.Second, "the request on the draining worker")
+	s.waitState(func(st control.Status) bool { return genStateOf(st, old) == "" }, 15*time.Second, "the drained worker forgotten")
 	if err := syscall.Kill(old, 0); err == nil {
 		t.Fatalf("drained worker %d still exists (a zombie nobody reaped?)", old)
 	}

@@ -78,18 +78,26 @@ func (s *spawner) startCmd(cmd *exec.Cmd) error {
 // records the pid it returns as known.
 func (s *spawner) fork(start func() (int, error)) error {
 	var err error
+	s.locked(func() {
+		var pid int
+		if pid, err = start(); err == nil {
+			s.known[pid] = true
+		}
+	})
+	return err
+}
+
+// locked runs f on the spawner's thread under the reaper's lock and waits
+// for it.
+func (s *spawner) locked(f func()) {
 	done := make(chan struct{})
 	s.reqs <- func() {
 		defer close(done)
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var pid int
-		if pid, err = start(); err == nil {
-			s.known[pid] = true
-		}
+		f()
 	}
 	<-done
-	return err
 }
 
 func (s *spawner) forget(pid int) {
@@ -112,14 +120,7 @@ func (s *spawner) isKnown(pid int) bool {
 // when the execve failed; this process then carries on.
 func (s *spawner) exec(path string, argv, env []string) error {
 	var err error
-	done := make(chan struct{})
-	s.reqs <- func() {
-		defer close(done)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		err = syscall.Exec(path, argv, env)
-	}
-	<-done
+	s.locked(func() { err = syscall.Exec(path, argv, env) })
 	return err
 }
 
