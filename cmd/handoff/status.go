@@ -47,6 +47,13 @@ func statusCmd(args []string, stdout, stderr io.Writer) int {
 func formatStatus(st control.Status) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "supervisor pid %d: %s, up %v\n", st.PID, st.State, time.Since(st.Started).Round(time.Second))
+	if sv := st.Supervisor; sv != nil {
+		fmt.Fprintf(&b, "supervisor: handoff %s, %s", sv.Version, sv.Executable)
+		if sv.ReExecs > 0 {
+			fmt.Fprintf(&b, ", re-executed in place %d times (last at %s)", sv.ReExecs, sv.ReExecAt.Format(time.TimeOnly))
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "program: %s\n", strings.Join(st.Args, " "))
 	for _, l := range st.Listeners {
 		fmt.Fprintf(&b, "listen: %s=%s\n", l.Name, l.Address)

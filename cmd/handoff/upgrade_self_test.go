@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -68,11 +69,14 @@ type selfRig struct {
 	pid, worker int
 }
 
-func newSelfRig(t *testing.T) *selfRig {
+func newSelfRig(t *testing.T, flags ...string) *selfRig {
 	t.Helper()
 	needSelfUpgrade(t)
+	if flags == nil {
+		flags = fastFlags
+	}
 	r := &selfRig{v2: handoffV2(t), exe: selfCopy(t)}
-	r.sup = startSupFrom(t, r.exe, fastFlags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
+	r.sup = startSupFrom(t, r.exe, flags, bin.hello, "-addr", "ADDR", "-drain-idle", "200ms")
 	r.pid = r.cmd.Process.Pid
 	r.worker = onlyServingPID(t, r.sup)
 	return r
@@ -267,6 +271,32 @@ func TestUpgradeSelf_WhileAGenerationDrains_TheNewBinaryEndsTheDrain(t *testing.
 	s.waitState(func(st control.Status) bool { return genStateOf(st, old) == "" }, 15*time.Second, "the drained worker forgotten")
 	if err := syscall.Kill(old, 0); err == nil {
 		t.Fatalf("drained worker %d still exists (a zombie nobody reaped?)", old)
+	}
+	s.stopClean(t)
+}
+
+// While an upgrade of the workers runs (here, its probation) the supervisor
+// does not re-execute itself: exit 1 with the reason, nothing changed. Once
+// the upgrade has ended, the self-upgrade goes.
+func TestUpgradeSelf_DuringAnUpgrade_RefusedUntilItEnds(t *testing.T) {
+	s := newSelfRig(t, "-q", "--probation", "3s", "--drain-timeout", "10s")
+	upgraded := make(chan string, 1)
+	go func() {
+		out, code := s.upgrade(t)
+		upgraded <- fmt.Sprintf("exit %d:\n%s", code, out)
+	}()
+	s.waitState(func(st control.Status) bool {
+		return st.State == "upgrading" && len(st.Generations) > 0 && st.Generations[0].State == "probation"
+	}, 15*time.Second, "the upgrade in probation")
+	out, code := s.upgradeSelf(t)
+	if code != control.ExitFailed || !strings.Contains(out, "an upgrade (to generation 2) is running") || !strings.Contains(out, "serves on unchanged") {
+		t.Fatalf("upgrade --self during an upgrade: exit %d, want 1 and the reason:\n%s", code, out)
+	}
+	if got := <-upgraded; !strings.HasPrefix(got, "exit 0") {
+		t.Fatalf("the upgrade of the workers: %s", got)
+	}
+	if out, code := handoffCmd(t, "upgrade", "--self", "--control", s.ctl); code != 0 {
+		t.Fatalf("upgrade --self once the upgrade ended: exit %d:\n%s", code, out)
 	}
 	s.stopClean(t)
 }
