@@ -15,12 +15,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/handoff-go/handoff/internal/supervisor"
 )
+
+// The main goroutine runs on the main thread for good: `handoff run` lends
+// it to the supervisor, which forks every worker and execs a self-upgrade
+// from it (internal/supervisor/mainthread.go).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	runShim()
+	if len(os.Args) > 1 && os.Args[1] == "run" {
+		os.Exit(supervisor.WithMainThread(func() int { return dispatch(os.Args[1:], os.Stdout, os.Stderr) }))
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -83,8 +83,12 @@ func newSelfRig(t *testing.T, flags ...string) *selfRig {
 }
 
 // upgradeSelf deploys v2 at exe and runs `handoff upgrade --self`.
-func (r *selfRig) upgradeSelf(t *testing.T) (string, int) {
-	testserver.Replace(t, r.v2, r.exe)
+func (r *selfRig) upgradeSelf(t *testing.T) (string, int) { return r.upgradeSelfTo(t, r.v2) }
+
+// upgradeSelfTo deploys the handoff binary build at exe and runs
+// `handoff upgrade --self`.
+func (r *selfRig) upgradeSelfTo(t *testing.T, build string) (string, int) {
+	testserver.Replace(t, build, r.exe)
 	return handoffCmd(t, "upgrade", "--self", "--control", r.ctl)
 }
 
@@ -129,6 +133,8 @@ func supervisorInfo(t *testing.T, st control.Status) control.SupervisorInfo {
 // answered: a worker forked from a thread the execve ended would have got
 // its parent-death drain signal); no request fails; and the control socket
 // and the handover channel work on, so the next worker upgrade does too.
+// Twice, back and forth: after the first re-exec the thread that forked the
+// worker is the main thread, and the second must keep that one too.
 func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) {
 	s := newSelfRig(t)
 	supPID, worker := s.pid, s.worker
@@ -136,23 +142,26 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 	l.waitRequests(t, 50)
 	slow := slowRequest(t, s.addr, worker, 3000)
 
-	out, code := s.upgradeSelf(t)
-	if code != 0 || !strings.Contains(out, "re-executed in place") || !strings.Contains(out, selfV2) {
-		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
-	}
-	st, err := s.status()
-	if err != nil {
-		t.Fatal(err)
-	}
-	info := supervisorInfo(t, st)
-	if st.PID != supPID || info.Version != selfV2 || info.ReExecs != 1 {
-		t.Fatalf("after upgrade --self: pid %d (want %d), version %q (want %q), re-execs %d (want 1)", st.PID, supPID, info.Version, selfV2, info.ReExecs)
-	}
-	if a, err := os.Stat("/proc/" + itoa(supPID) + "/exe"); err != nil || !os.SameFile(a, mustStat(t, s.exe)) {
-		t.Fatalf("/proc/%d/exe is not the new %s (%v)", supPID, s.exe, err)
-	}
-	if got := servingPIDs(st); !slices.Equal(got, []int{worker}) {
-		t.Fatalf("serving workers after upgrade --self: %v, want [%d] (the same process)", got, worker)
+	for i, d := range []struct{ build, version string }{{s.v2, selfV2}, {bin.handoff, "dev"}} {
+		out, code := s.upgradeSelfTo(t, d.build)
+		if code != 0 || !strings.Contains(out, "re-executed in place") || !strings.Contains(out, "version "+d.version) {
+			t.Fatalf("upgrade --self %d: exit %d:\n%s", i+1, code, out)
+		}
+		st, err := s.status()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info := supervisorInfo(t, st)
+		if st.PID != supPID || info.Version != d.version || info.ReExecs != i+1 {
+			t.Fatalf("after upgrade --self %d: pid %d (want %d), version %q (want %q), re-execs %d (want %d)", i+1, st.PID, supPID, info.Version, d.version, info.ReExecs, i+1)
+		}
+		if a, err := os.Stat("/proc/" + itoa(supPID) + "/exe"); err != nil || !os.SameFile(a, mustStat(t, s.exe)) {
+			t.Fatalf("/proc/%d/exe is not the new %s (%v)", supPID, s.exe, err)
+		}
+		if got := servingPIDs(st); !slices.Equal(got, []int{worker}) {
+			t.Fatalf("serving workers after upgrade --self %d: %v, want [%d] (the same process)", i+1, got, worker)
+		}
+		l.waitRequests(t, 20)
 	}
 	want200(t, slow, 20*time.Second, "the 3 s request in flight during upgrade --self")
 	// A worker told to drain would stop accepting at once and be replaced
@@ -171,7 +180,7 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 
 	// The control socket, the notify socket and the handover survived:
 	// the next upgrade of the workers runs as ever.
-	out, code = s.upgrade(t)
+	out, code := s.upgrade(t)
 	if code != 0 {
 		t.Fatalf("worker upgrade after upgrade --self: exit %d:\n%s", code, out)
 	}

@@ -38,9 +38,10 @@ import (
 //  3. On the loop, which stays blocked until the exec: snapshot, write the
 //     memfd, clear close-on-exec on exactly the descriptors the document
 //     names, and execve from the spawner's thread (spawner.exec): the
-//     thread every worker was forked from, so no worker gets its
-//     parent-death signal. An execve that fails returns: close-on-exec is
-//     set again, the duplicates closed, and this supervisor carries on.
+//     thread every worker was forked from, the main thread under `handoff
+//     run` (mainthread.go), so no worker gets its parent-death signal.
+//     An execve that fails returns: close-on-exec is set again, the
+//     duplicates closed, and this supervisor carries on.
 //
 // What is lost: a notification a worker sent in the last instant before
 // the exec, and the metrics' histograms (the counters and last-upgrade
@@ -80,6 +81,11 @@ func (s *Supervisor) selfBusy() string {
 		return fmt.Sprintf("an upgrade (to generation %d) is running; try again when it has ended", s.upgrade.gen)
 	case s.next != nil:
 		return "an upgrade is queued; try again when it has ended"
+	case s.reexecs > 0 && !s.spawner.onMain:
+		// The workers adopted at the last re-exec have the main thread
+		// for parent, the ones forked since another: a second execve ends
+		// one of the two (mainthread.go).
+		return "a second re-exec needs the spawner on the main thread (supervisor.WithMainThread, as handoff run does)"
 	}
 	for _, g := range s.gens {
 		for _, w := range g.workers {

@@ -17,16 +17,20 @@ import (
 // the process (golang/go#27505). Go may retire threads, so children are
 // forked from one goroutine locked to its thread for the supervisor's whole
 // life: their death signal fires only when the supervisor is gone. The same
-// goroutine issues the execve of a self-upgrade (exec), since execve ends
+// thread issues the execve of a self-upgrade (exec), since execve ends
 // every other thread: forked anywhere else, every worker would get its
-// drain signal at the re-exec.
+// drain signal at the re-exec. Under `handoff run` that thread is the main
+// thread, lent by WithMainThread (mainthread.go): after a re-exec the
+// thread that called execve is the main thread, so only the main thread
+// can fork and exec across any number of re-execs.
 //
 // The reaper (reaper_linux.go) must never reap a child whose exit status
 // another goroutine waits for. Starting a child and recording its pid as
 // known happen under the same lock the reaper takes, so a child that dies
 // at once is never mistaken for an orphan.
 type spawner struct {
-	reqs chan func()
+	reqs   chan func()
+	onMain bool // reqs runs on the main thread (WithMainThread)
 
 	mu    sync.Mutex
 	known map[int]bool // children whose owner waits for them itself
@@ -34,6 +38,10 @@ type spawner struct {
 
 func newSpawner() *spawner {
 	s := &spawner{reqs: make(chan func()), known: make(map[int]bool)}
+	if main := mainThread.Load(); main != nil {
+		s.reqs, s.onMain = *main, true // the main thread forks and execs (mainthread.go)
+		return s
+	}
 	go func() {
 		runtime.LockOSThread() // never unlocked: this thread lives as long as we do
 		for f := range s.reqs {
