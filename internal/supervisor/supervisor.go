@@ -60,7 +60,7 @@ type Supervisor struct {
 	// Self-upgrade (selfupgrade_linux.go): the binary this process was
 	// started from, how often this pid re-executed itself and when, the
 	// state handed over by the last re-exec (until Run adopts it), and
-	// whether a self-upgrade is under way (owned by the loop).
+	// whether a self-upgrade is under way (owned by the loop; Linux only).
 	self          string
 	reexecs       int
 	reexecAt      time.Time
