@@ -18,9 +18,6 @@ import (
 type command struct {
 	Name    string
 	Summary string // one line, for `handoff help`
-	// Hidden commands are left out of the usage text: handoff runs them
-	// itself (the self-upgrade's pre-flight).
-	Hidden bool
 	// Run runs the command with the arguments after its name and returns
 	// the exit status.
 	Run func(args []string, stdout, stderr io.Writer) int

@@ -53,6 +53,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[name]
 	if !ok {
+		c, ok = hiddenCommands[name] // not in the usage (state_version.go)
+	}
+	if !ok {
 		fmt.Fprintf(stderr, "handoff: unknown command %q\n\n", name)
 		usage(stderr)
 		return exitUsage
@@ -64,10 +67,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	names := make([]string, 0, len(commands))
 	width := 0
-	for n, c := range commands {
-		if c.Hidden {
-			continue
-		}
+	for n := range commands {
 		names = append(names, n)
 		width = max(width, len(n))
 	}

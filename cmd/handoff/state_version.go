@@ -1,5 +1,3 @@
-//go:build !windows
-
 package main
 
 import (
@@ -13,14 +11,16 @@ import (
 // go build -ldflags "-X main.version=v1.2.3". `handoff status` shows it.
 var version = "dev"
 
-func init() {
-	register(&command{
-		Name:    proto.StateVersionCommand,
-		Summary: "print the supervisor state version this binary reads (the pre-flight of `handoff upgrade --self`)",
-		Hidden:  true,
+// hiddenCommands are run by handoff itself, never listed in the usage:
+// `handoff internal-state-version` prints the supervisor state version
+// this binary reads, the pre-flight a supervisor runs on the binary it is
+// about to re-execute (`handoff upgrade --self`).
+var hiddenCommands = map[string]*command{
+	proto.StateVersionCommand: {
+		Name: proto.StateVersionCommand,
 		Run: func(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, proto.SupervisorStateVersion)
 			return exitOK
 		},
-	})
+	},
 }

@@ -4,13 +4,9 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // Item 4 under a real systemd: `handoff upgrade --self` of a Type=notify
@@ -25,10 +21,10 @@ func TestSystemd_UpgradeSelf_UnderLoad_MainPIDUnchanged(t *testing.T) {
 	defer cancel()
 	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
 	before := s.MainPID("app.service")
-	ctl := filepath.Join(s.Dir, "ctl.sock") // bound back at its own path: reachable from here
-	testserver.Replace(t, v2, filepath.Join(s.Dir, "handoff"))
+	ctl := s.Dir + "/ctl.sock" // bound back at its own path: reachable from here
+	rig := &selfRig{v2: v2, exe: s.Dir + "/handoff", sup: &sup{ctl: ctl}}
 	start := time.Now()
-	out, code := handoffCmd(t, "upgrade", "--self", "--control", ctl)
+	out, code := rig.upgradeSelf(t)
 	took := time.Since(start).Round(time.Millisecond)
 	if code != 0 || !strings.Contains(out, selfV2) {
 		t.Fatalf("upgrade --self: exit %d:\n%s", code, out)
@@ -39,11 +35,7 @@ func TestSystemd_UpgradeSelf_UnderLoad_MainPIDUnchanged(t *testing.T) {
 	if after, state := s.MainPID("app.service"), s.Show("app.service", "ActiveState"); after != before || state != "active" {
 		t.Fatalf("after upgrade --self: MainPID %d (was %d), %s", after, before, state)
 	}
-	st, err := control.NewClient(ctl).Status(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.PID != before || st.Supervisor == nil || st.Supervisor.Version != selfV2 || st.Supervisor.ReExecs != 1 {
+	if st := statusAt(t, ctx, ctl); st.PID != before || st.Supervisor == nil || st.Supervisor.Version != selfV2 || st.Supervisor.ReExecs != 1 {
 		t.Fatalf("status after upgrade --self: pid %d (MainPID %d), %+v", st.PID, before, st.Supervisor)
 	}
 	if out, code := handoffCmd(t, "upgrade", "--control", ctl); code != 0 {

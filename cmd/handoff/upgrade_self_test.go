@@ -119,6 +119,16 @@ func genStateOf(st control.Status, pid int) string {
 	return ""
 }
 
+// statusAt fetches the status of the supervisor at the control socket ctl.
+func statusAt(t *testing.T, ctx context.Context, ctl string) control.Status {
+	t.Helper()
+	st, err := control.NewClient(ctl).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 func supervisorInfo(t *testing.T, st control.Status) control.SupervisorInfo {
 	t.Helper()
 	if st.Supervisor == nil {
