@@ -23,44 +23,53 @@ type Counts struct {
 // the snapshot function given to NewSupervisor.
 func (m *Supervisor) Counts() Counts {
 	c := Counts{Upgrades: map[string]float64{}, Refusals: map[string]float64{}}
-	// A registry of these alone: m.reg also holds the state collector,
-	// which asks the supervisor's loop, and Counts runs on that loop.
+	for _, s := range samples(m.upgrades) {
+		if s.value > 0 {
+			c.Upgrades[s.labels["kind"]+"/"+s.labels["result"]] = s.value
+		}
+	}
+	for _, s := range samples(m.refusals) {
+		c.Refusals[s.labels["reason"]] = s.value
+	}
+	one := func(col prometheus.Collector) float64 {
+		if ss := samples(col); len(ss) == 1 {
+			return ss[0].value
+		}
+		return 0
+	}
+	c.Restarts, c.CrashLoops, c.DrainKills = one(m.restarts), one(m.crashLoops), one(m.drainKills)
+	c.LastSuccess, c.LastTime = one(m.lastSuccess), one(m.lastTime)
+	return c
+}
+
+type sample struct {
+	labels map[string]string
+	value  float64 // a counter's or a gauge's
+}
+
+// samples gathers col alone, on a registry of its own: m.reg also holds the
+// state collector, which asks the supervisor's loop, and Counts runs on
+// that loop.
+func samples(col prometheus.Collector) []sample {
 	r := prometheus.NewRegistry()
-	for _, col := range []prometheus.Collector{m.upgrades, m.refusals, m.restarts, m.crashLoops, m.drainKills, m.lastSuccess, m.lastTime} {
-		r.Register(col)
+	if r.Register(col) != nil {
+		return nil
 	}
 	mfs, err := r.Gather()
 	if err != nil {
-		return c
+		return nil
 	}
+	var out []sample
 	for _, mf := range mfs {
 		for _, mt := range mf.GetMetric() {
-			labels := map[string]string{}
+			s := sample{labels: map[string]string{}, value: mt.GetCounter().GetValue() + mt.GetGauge().GetValue()}
 			for _, l := range mt.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
+				s.labels[l.GetName()] = l.GetValue()
 			}
-			v := mt.GetCounter().GetValue()
-			switch mf.GetName() {
-			case "handoff_upgrades_total":
-				if v > 0 {
-					c.Upgrades[labels["kind"]+"/"+labels["result"]] = v
-				}
-			case "handoff_upgrade_refusals_total":
-				c.Refusals[labels["reason"]] = v
-			case "handoff_worker_restarts_total":
-				c.Restarts = v
-			case "handoff_crash_loops_total":
-				c.CrashLoops = v
-			case "handoff_drain_timeouts_total":
-				c.DrainKills = v
-			case "handoff_last_upgrade_success":
-				c.LastSuccess = mt.GetGauge().GetValue()
-			case "handoff_last_upgrade_timestamp_seconds":
-				c.LastTime = mt.GetGauge().GetValue()
-			}
+			out = append(out, s)
 		}
 	}
-	return c
+	return out
 }
 
 // Restore adds c to the counters and sets the gauges: it is meant for a
