@@ -201,7 +201,7 @@ func TestUpgradeSelf_UnderLoad_SamePIDNewBinaryWorkersKeepServing(t *testing.T) 
 	l.finish()
 	ok := l.assertNoFailures(t)
 	s.stopClean(t)
-	t.Logf("%d requests, 0 failed; supervisor pid %d now %s; worker %d served through it", ok, supPID, selfV2, worker)
+	t.Logf("%d requests, 0 failed; supervisor pid %d re-executed twice (to %s and back); worker %d served through both", ok, supPID, selfV2, worker)
 }
 
 // A new binary that fails the pre-flight changes nothing: each refusal has
