@@ -14,16 +14,30 @@ import (
 // directory from a live one and remove it (CleanStaleDirs).
 
 // MkdirOwned creates a private (0700) directory in the system's temporary
-// directory named prefix-<our pid>-<random>.
+// directory named prefix-<our pid>-<random>, or on Linux
+// prefix-<our pid>-ns<pid namespace inode>-<random>: a pid means something
+// only in its pid namespace, and containers (or `unshare --pid`) that share
+// /tmp each have their own.
 func MkdirOwned(prefix string) (string, error) {
-	return os.MkdirTemp("", prefix+"-"+strconv.Itoa(os.Getpid())+"-*")
+	tag := ""
+	if ns := pidNamespace(); ns != "" {
+		tag = nsTag + ns + "-"
+	}
+	return os.MkdirTemp("", prefix+"-"+strconv.Itoa(os.Getpid())+"-"+tag+"*")
 }
+
+// nsTag starts the pid namespace part of a directory's name.
+const nsTag = "ns"
 
 // CleanStaleDirs removes the directories MkdirOwned made with prefix whose
 // owner process is gone. It only touches real directories (not symlinks)
 // owned by this user, and keeps any whose pid names a live process, even an
 // unrelated one that reused the pid: a leftover is cheaper than removing a
-// live one's sockets. It returns the directories it removed.
+// live one's sockets. A directory made in another pid namespace than ours
+// is kept too: its pid cannot be checked from here (a process of a
+// container, or of `unshare --pid`, that shares /tmp would otherwise
+// remove a live supervisor's sockets). It returns the directories it
+// removed.
 func CleanStaleDirs(prefix string) []string {
 	tmp := os.TempDir()
 	ents, err := os.ReadDir(tmp)
@@ -36,10 +50,15 @@ func CleanStaleDirs(prefix string) []string {
 		if !ok || !e.IsDir() {
 			continue
 		}
-		pidText, _, ok := strings.Cut(rest, "-")
+		pidText, rest, ok := strings.Cut(rest, "-")
 		pid, err := strconv.Atoi(pidText)
 		if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
 			continue
+		}
+		if ns, _, tagged := strings.Cut(rest, "-"); strings.HasPrefix(ns, nsTag) && tagged {
+			if ours := pidNamespace(); ours == "" || ns != nsTag+ours {
+				continue
+			}
 		}
 		path := filepath.Join(tmp, e.Name())
 		if !ownDir(path) || processExists(pid) {
