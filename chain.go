@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
@@ -50,6 +51,9 @@ type chain struct {
 	pred *predecessor // nil: no predecessor offered a channel
 	succ *successor
 
+	tk     *takeoverSocket    // Options.Takeover; nil when off (takeover_listen.go)
+	joined *handover.Receiver // the channel this newcomer took over on (takeover_join.go)
+
 	queue   upgradeQueue // the running upgrade and its follow-up (trigger.go)
 	retired atomic.Int64 // draining generations retired at MaxDraining (retire.go)
 
@@ -65,6 +69,9 @@ func openLinks(h *Handoff) (links, error) {
 	note, err := c.readEnv()
 	if err == nil {
 		err = c.resolveCommand()
+	}
+	if err == nil {
+		err = c.joinTakeover()
 	}
 	if err != nil {
 		c.inh.closeAll()
@@ -229,13 +236,16 @@ func (c *chain) ready() []error {
 	if c.pred != nil {
 		c.pred.connect()
 	}
+	errs, stepBack := c.readyTakeover() // takeover_join.go
+	if stepBack {
+		return errs
+	}
 	gen := strconv.Itoa(c.gen)
 	ready := []string{"READY=1", launch.MainPID(os.Getpid()), proto.ReadyVersion(), "STATUS=serving, generation " + gen}
 	if c.h.signals != nil && !c.isSupervised {
 		ready = append(ready, readyUpgradesOnHUP+"=1")
 	}
 	ready = append(ready, c.succ.announce()...)
-	var errs []error
 	switch {
 	case c.fromParent || c.isSupervised:
 		if err := c.send(c.notify, ready...); err != nil {
@@ -255,6 +265,9 @@ func (c *chain) ready() []error {
 // stop: see links.stop.
 func (c *chain) stop(superseded bool) {
 	c.inh.closeAll()
+	if c.tk != nil {
+		c.tk.close(superseded)
+	}
 	if !superseded {
 		c.notifyUpstream("STOPPING=1")
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/proto"
 )
 
 // Options configure a Handoff. The zero value is ready to use: every field
@@ -128,6 +130,21 @@ type Options struct {
 	// old generation's QUIC connections lose their datagrams once the new
 	// one reads the socket). Every generation of a program should agree.
 	NoQUICRouting bool
+
+	// Takeover, when set, is the path of a unix socket through which a
+	// process started by somebody else (a second systemd unit, a new
+	// container, an operator) takes over from the one that serves: the
+	// serving generation listens there; a process started with the same
+	// path and no inherited sockets connects instead of binding, receives
+	// the listening sockets, the state and the live connections, and
+	// reports ready on the channel; only then does the old one drain
+	// (probation and rollback as for Upgrade). The directory must exist,
+	// belong to this process's uid and have mode 0700; the socket is 0600,
+	// and both ends check the peer's uid with the kernel. A second
+	// newcomer while one takes over fails with ErrTakeoverBusy. Empty: the
+	// value of $HANDOFF_TAKEOVER, if any. Unix only (ignored on Windows and
+	// under the handoff supervisor). See docs/TAKEOVER.md.
+	Takeover string
 }
 
 func (o Options) withDefaults() Options {
@@ -151,6 +168,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
+	}
+	if o.Takeover == "" {
+		o.Takeover = os.Getenv(proto.EnvTakeover)
 	}
 	return o
 }

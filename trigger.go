@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"syscall"
 
+	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/metrics"
-	"github.com/handoff-go/handoff/internal/spawn"
 )
 
 // The newest trigger wins. An upgrade request (SIGHUP, SIGUSR2, Upgrade)
@@ -57,7 +56,7 @@ type upgradeQueue struct {
 // handedTo is the generation that took over from this one.
 type handedTo struct {
 	gen   int
-	proc  *spawn.Process
+	proc  newGeneration
 	onHUP bool // it said it upgrades on SIGHUP (readyUpgradesOnHUP)
 }
 
@@ -67,6 +66,10 @@ type upgradeRun struct {
 	callers int           // triggers that share it (guarded by upgradeQueue.mu)
 	rep     UpgradeReport
 	err     error
+	// takeover, when set, is the channel of a newcomer that asked for a
+	// takeover (takeover_serve.go): the run hands over to it instead of
+	// starting a child.
+	takeover *handover.Sender
 }
 
 func newRun() *upgradeRun { return &upgradeRun{done: make(chan struct{}), callers: 1} }
@@ -132,7 +135,7 @@ func (c *chain) trigger() (r *upgradeRun, waited bool, err error) {
 func (c *chain) runUpgrades(r *upgradeRun) {
 	q := &c.queue
 	for {
-		rep, err := c.runOne()
+		rep, err := c.runOne(r)
 		c.h.stats.upgraded(err)
 		q.mu.Lock()
 		next := q.next
@@ -167,7 +170,7 @@ func (c *chain) runUpgrades(r *upgradeRun) {
 // it may exit at once): from now on the generation gen (process p) is the
 // one to upgrade. The follow-up queued behind this upgrade, and every
 // trigger that comes later, is passed on to it.
-func (c *chain) handOver(gen int, p *spawn.Process, onHUP bool) {
+func (c *chain) handOver(gen int, p newGeneration, onHUP bool) {
 	q := &c.queue
 	q.mu.Lock()
 	q.successor = &handedTo{gen: gen, proc: p, onHUP: onHUP}
@@ -184,7 +187,7 @@ func (c *chain) handOver(gen int, p *spawn.Process, onHUP bool) {
 // as SIGHUP, if it said it upgrades on SIGHUP (to another program SIGHUP
 // could be fatal).
 func (c *chain) passOn(to *handedTo, callers int) (UpgradeReport, error) {
-	pid := to.proc.Pid
+	pid := to.proc.pid()
 	defer c.h.stats.request(metrics.ResultCoalesced, callers)
 	if !to.onHUP {
 		c.log.Warn("handoff: upgrade: a request is dropped: the new generation does not upgrade on SIGHUP; ask it directly",
@@ -193,7 +196,7 @@ func (c *chain) passOn(to *handedTo, callers int) (UpgradeReport, error) {
 	}
 	// Signal, not kill(pid): it refuses once the child is reaped, so a
 	// reused pid is never signalled.
-	if err := to.proc.Signal(syscall.SIGHUP); err != nil {
+	if err := to.proc.hup(); err != nil {
 		c.log.Error("handoff: upgrade: could not pass the request on to the new generation", "pid", pid, "err", err)
 		return UpgradeReport{}, fmt.Errorf("%w: pass the upgrade on to generation %d (pid %d): %w", ErrNotServing, to.gen, pid, err)
 	}

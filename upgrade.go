@@ -19,7 +19,7 @@ import (
 )
 
 // runOne runs one upgrade to its outcome (see Handoff.UpgradeReport).
-func (c *chain) runOne() (UpgradeReport, error) {
+func (c *chain) runOne(r *upgradeRun) (UpgradeReport, error) {
 	h := c.h
 	h.mu.Lock()
 	if h.phase != PhaseServing {
@@ -44,7 +44,13 @@ func (c *chain) runOne() (UpgradeReport, error) {
 	start := time.Now()
 	next := c.gen + 1
 	c.notifyUpstream(append(launch.Reloading("upgrading to generation "+strconv.Itoa(next)), c.extendTimeout())...)
-	rep, err := c.start(next, sockets, append(alive, os.Getpid()))
+	var rep UpgradeReport
+	var err error
+	if r.takeover != nil {
+		rep, err = c.takeover(next, sockets, r.takeover) // takeover_serve.go
+	} else {
+		rep, err = c.start(next, sockets, append(alive, os.Getpid()))
+	}
 	rep.Retired = retired
 	switch {
 	case err == nil:
@@ -113,6 +119,7 @@ func (c *chain) start(next int, sockets []*socket, draining []int) (UpgradeRepor
 	fds, names := launch.Order(socks)
 	child.Names = names
 	exe, env, err := child.Command()
+	env = c.takeoverEnv(env) // takeover_listen.go
 	var p *spawn.Process
 	if err == nil {
 		p, err = spawn.Start(spawn.Config{
@@ -149,7 +156,7 @@ func (c *chain) start(next int, sockets []*socket, draining []int) (UpgradeRepor
 			if !c.succ.connectedBy(link) {
 				link = nil
 			}
-			return rep, c.cutover(next, p, link, r.onHUP)
+			return rep, c.cutover(next, childGen{p}, link, r.onHUP)
 		}
 		err := r.err
 		failure, cause = err.Error(), err
@@ -234,7 +241,7 @@ func awaitReady(n *launch.Notify, pid int, log *slog.Logger) <-chan readiness {
 
 // cutover: the new generation is ready. Stop accepting, keep the sockets for
 // the probation window, then drain, or roll back if the new one dies.
-func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP bool) error {
+func (c *chain) cutover(next int, p newGeneration, link *successorLink, onHUP bool) error {
 	h := c.h
 	h.mu.Lock()
 	if h.phase != PhaseUpgrading {
@@ -243,7 +250,7 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 		h.mu.Unlock()
 		p.Kill()
 		c.succ.abandon(link, "this generation stopped")
-		return fmt.Errorf("%w: generation %d (pid %d) was killed as it became ready", ErrStopped, next, p.Pid)
+		return fmt.Errorf("%w: generation %d (pid %d) was killed as it became ready", ErrStopped, next, p.pid())
 	}
 	c.succ.install(link)
 	h.setPhaseLocked(PhaseProbation)
@@ -264,10 +271,8 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 		}
 		defer restore.Abort()
 	}
-	// We are still systemd's main process, so this is accepted even with
-	// NotifyAccess=main.
-	c.notifyUpstream(launch.MainPID(p.Pid), "READY=1", "STATUS=generation "+strconv.Itoa(next)+" serving")
-	h.log.Info("handoff: upgrade: new generation ready", "generation", next, "pid", p.Pid)
+	c.notifyUpstream(p.readyNotice(next)...) // newgen.go, takeover_peer.go
+	h.log.Info("handoff: upgrade: new generation ready", "generation", next, "pid", p.pid())
 
 	if h.opts.Probation > 0 {
 		timer := time.NewTimer(h.opts.Probation)
@@ -281,7 +286,7 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 			// (Drain and Stop set superseded when they find the phase
 			// in probation): the new one serves on, and keeps the unix
 			// socket paths and systemd's ear.
-			h.log.Info("handoff: stopped during probation: the new generation serves on", "generation", next, "pid", p.Pid)
+			h.log.Info("handoff: stopped during probation: the new generation serves on", "generation", next, "pid", p.pid())
 		}
 	}
 	c.handOver(next, p, onHUP)
@@ -290,25 +295,25 @@ func (c *chain) cutover(next int, p *spawn.Process, link *successorLink, onHUP b
 	h.superseded = true
 	h.beginDrainLocked()
 	h.mu.Unlock()
-	h.log.Info("handoff: draining: the new generation passed probation", "generation", next, "pid", p.Pid)
+	h.log.Info("handoff: draining: the new generation passed probation", "generation", next, "pid", p.pid())
 	return nil
 }
 
 // rollback: the new generation p ended within the probation window.
 // restore, when not nil, is this generation's PID file, prepared at
 // cutover so that a full disk cannot keep the rollback from naming it.
-func (c *chain) rollback(next int, p *spawn.Process, restore *launch.PendingPIDFile) error {
+func (c *chain) rollback(next int, p newGeneration, restore *launch.PendingPIDFile) error {
 	h := c.h
 	h.mu.Lock()
 	if h.phase != PhaseProbation {
 		// A stop came during probation: this generation is on its way
 		// out and must not start accepting again.
 		h.mu.Unlock()
-		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.Pid, p.Describe())
+		return fmt.Errorf("%w: generation %d (pid %d) died in probation while this generation was stopping: %s", ErrUpgradeFailed, next, p.pid(), p.Describe())
 	}
 	link := c.succ.uninstall()
 	defer c.succ.abandon(link, "the new generation ended in probation")
-	if stoppedOnPurpose(p.State()) {
+	if p.stoppedOnPurpose() {
 		// It drained and exited, or was terminated: it was told to stop
 		// (the pid file and MAINPID name it now), not crashed. The
 		// service is stopping; serving again here would leave this
@@ -316,14 +321,15 @@ func (c *chain) rollback(next int, p *spawn.Process, restore *launch.PendingPIDF
 		h.beginDrainLocked()
 		h.mu.Unlock()
 		h.log.Info("handoff: the new generation was stopped during probation: the service stops, this generation drains too",
-			"generation", next, "pid", p.Pid, "exit", p.State().String())
-		return fmt.Errorf("%w: generation %d (pid %d) was stopped in probation (%s); this generation drains too", ErrStopped, next, p.Pid, p.State())
+			"generation", next, "pid", p.pid(), "exit", p.Describe())
+		return fmt.Errorf("%w: generation %d (pid %d) was stopped in probation (%s); this generation drains too", ErrStopped, next, p.pid(), p.Describe())
 	}
 	h.setPhaseLocked(PhaseServing)
 	for _, s := range h.sockets {
 		s.resume()
 	}
 	h.mu.Unlock()
+	c.reclaimTakeover() // takeover_listen.go: the dead one's socket path
 	if h.opts.PIDFile != "" {
 		err := restore.Commit()
 		if restore == nil {
@@ -337,7 +343,7 @@ func (c *chain) rollback(next int, p *spawn.Process, restore *launch.PendingPIDF
 	// Accepted by systemd only with NotifyAccess=all: the main pid is
 	// now the dead successor's.
 	c.notifyUpstream(launch.MainPID(os.Getpid()), "READY=1", "STATUS=upgrade rolled back, generation "+strconv.Itoa(c.gen)+" serving")
-	return fmt.Errorf("%w: generation %d (pid %d) died in probation: %s", ErrRolledBack, next, p.Pid, p.Describe())
+	return fmt.Errorf("%w: generation %d (pid %d) died in probation: %s", ErrRolledBack, next, p.pid(), p.Describe())
 }
 
 // stoppedOnPurpose tells a generation that ended because it was told to

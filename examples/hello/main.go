@@ -1,7 +1,7 @@
 // Command hello is a real HTTP server built on handoff, used by the tests,
 // the demo and the docs. Its interface is stable; other tools drive it:
 //
-//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate] [-max-draining N] [-metrics ADDR]
+//	hello [-addr 127.0.0.1:8080] [-pidfile FILE] [-migrate] [-max-draining N] [-metrics ADDR] [-takeover PATH]
 //
 // SIGHUP or SIGUSR2 upgrades it (the binary at the same path starts with the
 // sockets, and this process drains once the new one is ready); SIGTERM drains
@@ -12,6 +12,11 @@
 // the Go and process collectors) at GET /metrics on ADDR, a socket handed
 // over at upgrades like the other, so the counters a scrape sees go on
 // across generations.
+//
+// With -takeover PATH, a hello started by anyone (another systemd unit,
+// another container sharing the socket directory and the network
+// namespace) with the same PATH takes the sockets and the connections over
+// from the one serving there, which then drains (docs/TAKEOVER.md).
 //
 // It runs unchanged under `handoff run` and under systemd socket activation.
 package main
@@ -38,7 +43,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	// -pidfile -probation -drain-timeout -drain-idle -ready-timeout
-	// -migrate -v: each fills its field of handoff.Options.
+	// -migrate -takeover -v: each fills its field of handoff.Options.
 	options := serverflags.Options(flag.CommandLine)
 	metricsAddr := flag.String("metrics", "", "also serve the metrics at GET /metrics on this address")
 	flag.Parse()

@@ -60,6 +60,7 @@ const (
 	frameDoneAck     frameType = 9  // receiver → sender
 	frameAbort       frameType = 10 // both ways
 	frameCounters    frameType = 11 // sender → receiver, version 2 (counters.go)
+	frameReady       frameType = 12 // receiver → sender, takeover only (Receiver.Ready)
 )
 
 // flagCancelled on a StateEnd frame: the blob ends early and must be
@@ -70,6 +71,7 @@ var frameNames = map[frameType]string{
 	frameHello: "hello", frameConns: "conns", frameConnsAck: "conns-ack",
 	frameStateBegin: "state-begin", frameStateChunk: "state-chunk", frameStateEnd: "state-end",
 	frameStateResult: "state-result", frameDone: "done", frameDoneAck: "done-ack", frameAbort: "abort", frameCounters: "counters",
+	frameReady: "ready",
 }
 
 func (t frameType) String() string {
@@ -86,7 +88,7 @@ func (t frameType) limits() (maxLen uint32, flags uint16) {
 		return maxHello, 0
 	case frameConns, frameStateChunk:
 		return MaxPayload, 0
-	case frameConnsAck, frameStateBegin, frameDone, frameDoneAck:
+	case frameConnsAck, frameStateBegin, frameDone, frameDoneAck, frameReady:
 		return 8, 0
 	case frameStateEnd:
 		return stateEndSize, flagCancelled

@@ -45,7 +45,8 @@ type conn struct {
 	c       *net.UnixConn
 	fr      *frameReader
 	version uint8
-	peerPID int
+	peerPID int // as the peer announced it in its hello
+	credPID int // as the kernel reported it: see Sender.KernelPID
 }
 
 func newConn(c *net.UnixConn) *conn {
@@ -95,10 +96,12 @@ func handshake(ctx context.Context, uc *net.UnixConn, me role, want Peer) (_ *co
 			uc.Close()
 		}
 	}()
-	if err := checkPeer(uc, want); err != nil {
+	credPID, err := checkPeer(uc, want)
+	if err != nil {
 		c.abort(err.Error())
 		return nil, err
 	}
+	c.credPID = credPID
 	hi := hello{min: minProtocolVersion, max: ProtocolVersion, role: me, pid: uint32(os.Getpid())}
 	if _, err := uc.Write(appendFrame(nil, helloVersion, frameHello, 0, hi.encode())); err != nil && !peerGone(err) {
 		return nil, fmt.Errorf("handover: send hello: %w", err)
@@ -147,36 +150,39 @@ func handshake(ctx context.Context, uc *net.UnixConn, me role, want Peer) (_ *co
 // checkPeer refuses a peer of another uid, or another pid than want.PID.
 // The descriptor is borrowed through Control: Fd() would switch the socket
 // to blocking mode.
-func checkPeer(uc *net.UnixConn, want Peer) error {
+//
+// It returns the peer's pid as the kernel reported it (0: in a pid
+// namespace this process cannot see into; -1: the kernel does not say).
+func checkPeer(uc *net.UnixConn, want Peer) (int, error) {
 	rc, err := uc.SyscallConn()
 	if err != nil {
-		return fmt.Errorf("handover: peer credentials: %w", err)
+		return -1, fmt.Errorf("handover: peer credentials: %w", err)
 	}
 	uid, pid := -1, -1
 	var credErr error
 	if err := rc.Control(func(fd uintptr) { uid, pid, credErr = peerCred(int(fd)) }); err != nil {
-		return fmt.Errorf("handover: peer credentials: %w", err)
+		return -1, fmt.Errorf("handover: peer credentials: %w", err)
 	}
 	if credErr != nil {
-		return fmt.Errorf("handover: peer credentials: %w", credErr)
+		return -1, fmt.Errorf("handover: peer credentials: %w", credErr)
 	}
 	if me := os.Getuid(); uid != me {
-		return fmt.Errorf("%w: the peer runs as uid %d, this process as uid %d", ErrPeer, uid, me)
+		return -1, fmt.Errorf("%w: the peer runs as uid %d, this process as uid %d", ErrPeer, uid, me)
 	}
 	if want.PID != 0 {
 		if pid < 0 {
-			return fmt.Errorf("%w: cannot check that the peer is pid %d: the kernel does not report peer pids here", ErrUnsupported, want.PID)
+			return -1, fmt.Errorf("%w: cannot check that the peer is pid %d: the kernel does not report peer pids here", ErrUnsupported, want.PID)
 		}
 		if pid != want.PID {
-			return fmt.Errorf("%w: the peer is pid %d, expected pid %d", ErrPeer, pid, want.PID)
+			return -1, fmt.Errorf("%w: the peer is pid %d, expected pid %d", ErrPeer, pid, want.PID)
 		}
 	}
 	if want.Ancestor != 0 && pid > 0 {
 		if ppid, ok := parentOf(pid); ok && !descends(ppid, want.Ancestor) {
-			return fmt.Errorf("%w: the peer (pid %d, child of pid %d) does not descend from pid %d", ErrPeer, pid, ppid, want.Ancestor)
+			return -1, fmt.Errorf("%w: the peer (pid %d, child of pid %d) does not descend from pid %d", ErrPeer, pid, ppid, want.Ancestor)
 		}
 	}
-	return nil
+	return pid, nil
 }
 
 // descends reports whether pid is ancestor or one of its descendants,

@@ -55,6 +55,7 @@ type Sender struct {
 	quit       chan struct{} // closed by Close: readLoop stops delivering
 	readerDone chan struct{} // closed when readLoop has returned
 	readErr    error         // why readLoop returned; read after readerDone
+	ready      chan struct{} // closed by readLoop at the receiver's ready frame (ready.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -71,6 +72,7 @@ func newSender(c *conn) *Sender {
 		in:         make(chan reply, 4),
 		quit:       make(chan struct{}),
 		readerDone: make(chan struct{}),
+		ready:      make(chan struct{}),
 		closed:     make(chan struct{}),
 	}
 	go s.readLoop()
@@ -90,6 +92,10 @@ func (s *Sender) readLoop() {
 		if err != nil {
 			s.readErr = err
 			return
+		}
+		if h.typ == frameReady {
+			s.readied()
+			continue
 		}
 		select {
 		case s.in <- reply{h, p}:

@@ -82,6 +82,13 @@ const (
 	// EnvWorkerPID is given to a supervisor's readiness probe (--ready=exec),
 	// with EnvGeneration: the pid of the worker the probe is to check.
 	EnvWorkerPID = "HANDOFF_WORKER_PID"
+	// EnvTakeover is the takeover socket's path (Options.Takeover, for
+	// programs that take it from the environment): the serving generation
+	// listens there, and a process started independently with the same
+	// path connects and takes its sockets over (docs/TAKEOVER.md). Unlike
+	// the variables above it is the operator's, not a parent's message to
+	// its child: it is read, never removed.
+	EnvTakeover = "HANDOFF_TAKEOVER"
 )
 
 // Prefix starts the name of every handoff variable: a parent removes all

@@ -17,6 +17,7 @@ import (
 //	-ready-timeout D   Options.ReadyTimeout
 //	-max-draining N    Options.MaxDraining
 //	-migrate=false     Options.NoMigrate
+//	-takeover PATH     Options.Takeover (docs/TAKEOVER.md)
 //	-v                 Options.Logger: Logger(true)
 //
 // A duration left at 0 is the library's default. Hello's flags are a
@@ -31,6 +32,7 @@ func Options(fs *flag.FlagSet) func() handoff.Options {
 	maxDraining := fs.Int("max-draining", 0, "how many older generations may still drain when an upgrade starts; at it the oldest is retired (0: the library's default)")
 	migrate := fs.Bool("migrate", true, "pass idle keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain)")
 	verbose := fs.Bool("v", false, "log what happens to stderr")
+	takeover := fs.String("takeover", "", "serve takeovers on this unix socket, or take over from the process serving there (a 0700 directory of ours; default $HANDOFF_TAKEOVER)")
 	return func() handoff.Options {
 		return handoff.Options{
 			PIDFile:      *pidfile,
@@ -41,6 +43,7 @@ func Options(fs *flag.FlagSet) func() handoff.Options {
 			MaxDraining:  *maxDraining,
 			NoMigrate:    !*migrate,
 			Logger:       Logger(*verbose),
+			Takeover:     *takeover,
 		}
 	}
 }

@@ -1,0 +1,211 @@
+//go:build !windows
+
+package handoff
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/activation"
+	"github.com/handoff-go/handoff/internal/handover"
+)
+
+// The newcomer's side of a takeover (docs/TAKEOVER.md). In New, with
+// Options.Takeover set and nothing inherited, this process takes the lock
+// beside the path (ErrTakeoverBusy if another holds it; the serving
+// process is not contacted), then connects:
+//   - nobody serves there (no file, or a stale one: connect is refused
+//     because the process that made it is gone): this process starts
+//     first, binds fresh sockets, and listens on the path at Ready;
+//   - a serving process answers: the listening sockets arrive, each with
+//     its name, and Listen claims them as it claims inherited ones; the
+//     same channel then carries the state blob and, after Ready, the
+//     connections (predecessor.go).
+//
+// At Ready it says so on the channel, then replaces the path with its own
+// listener and drops the lock.
+
+// joinTakeover runs in New (openLinks), after the environment was read.
+func (c *chain) joinTakeover() error {
+	path := c.h.opts.Takeover
+	if path == "" {
+		return nil
+	}
+	if c.isSupervised {
+		c.log.Warn("handoff: takeover: ignored under the handoff supervisor, which owns the sockets", "path", path)
+		return nil
+	}
+	c.tk = &takeoverSocket{path: path, log: c.log}
+	if c.fromParent || c.inh.count() > 0 {
+		// Started by a self-upgrade, or by systemd with its sockets:
+		// nothing to take; it listens on the path at Ready.
+		return nil
+	}
+	if err := checkTakeoverDir(path); err != nil {
+		return fmt.Errorf("%w: %w", ErrTakeover, err)
+	}
+	if err := c.tk.acquire(); err != nil {
+		return err
+	}
+	r, err := c.tk.dialServing()
+	if err == nil && r != nil {
+		if err = c.receiveListeners(r); err != nil {
+			r.Close()
+		}
+	}
+	if err != nil {
+		c.tk.release()
+	}
+	return err
+}
+
+// dialServing connects to the process serving at the path; nil, nil when
+// nobody does (no socket file, or a stale one, which the listener made at
+// Ready replaces).
+func (t *takeoverSocket) dialServing() (*handover.Receiver, error) {
+	fi, err := os.Lstat(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		t.log.Info("handoff: takeover: nobody serves at the path yet: this process starts first", "path", t.path)
+		return nil, nil
+	}
+	if err == nil {
+		err = checkTakeoverFile(fi, t.path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrTakeover, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	r, err := handover.Dial(ctx, t.path, handover.Peer{})
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		t.log.Warn("handoff: takeover: stale socket file, its process is gone: this process starts first", "path", t.path)
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: connect to the serving process at %s: %w", ErrTakeover, t.path, handoverError(err))
+	}
+	return r, nil
+}
+
+// serverAlive tells whether a process still listens at the path.
+func (t *takeoverSocket) serverAlive() bool {
+	c, err := net.Dial("unix", t.path)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// receiveListeners takes the serving process's listening sockets, the
+// first thing on the channel, and makes them this process's inherited
+// descriptors.
+func (c *chain) receiveListeners(r *handover.Receiver) error {
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == metaListener })
+	var first listenerMeta
+	for i := 0; ; i++ {
+		it, err := r.Next(ctx)
+		if err == nil && it.Conn == nil {
+			err = fmt.Errorf("%w: takeover: a state before the listening sockets", ErrProtocol)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: receive the listening sockets: %w", ErrTakeover, handoverError(err))
+		}
+		m, err := decodeListenerMeta(it.Meta)
+		if err == nil && (m.index != i || (i > 0 && m.count != first.count)) {
+			err = fmt.Errorf("%w: takeover: socket %d of %d, expected %d", ErrProtocol, m.index, m.count, i)
+		}
+		var in activation.Inherited
+		if err == nil {
+			in, err = adoptReceived(it.Conn, m.name)
+		}
+		it.Conn.Close()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrTakeover, err)
+		}
+		c.inh.add(in)
+		if i == 0 {
+			first = m
+		}
+		if i+1 == m.count {
+			break
+		}
+	}
+	c.gen = first.generation
+	c.pred = &predecessor{log: c.log, stop: c.h.stopping(), path: c.tk.path, expectState: first.state, recv: r}
+	c.pred.dialOnce.Do(func() {}) // the channel is this one
+	c.joined = r
+	c.log.Info("handoff: takeover: received the listening sockets", "sockets", first.count, "generation", c.gen, "from", r.PeerPID())
+	return nil
+}
+
+// adoptReceived gives a received socket a descriptor of its own, checked
+// as an inherited one is (activation.Check: the kind its name announces),
+// then close-on-exec.
+func adoptReceived(conn net.Conn, name string) (activation.Inherited, error) {
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return activation.Inherited{}, fmt.Errorf("socket %q: no descriptor", name)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return activation.Inherited{}, fmt.Errorf("socket %q: %w", name, err)
+	}
+	fd := -1
+	// Without close-on-exec for Check, which reads it as a sign of
+	// inheritance; set right after.
+	rc.Control(func(f uintptr) { fd, err = unix.FcntlInt(f, unix.F_DUPFD, 3) })
+	if err != nil {
+		return activation.Inherited{}, fmt.Errorf("socket %q: dup: %w", name, err)
+	}
+	in, err := activation.Check(activation.Passed{FD: fd, Name: name})
+	if err != nil {
+		unix.Close(fd)
+		return activation.Inherited{}, err
+	}
+	unix.CloseOnExec(fd)
+	return in, nil
+}
+
+// readyTakeover runs in Ready, once the predecessor's channel is up: a
+// newcomer tells the serving process it is ready; then this generation
+// listens on the takeover path. stepBack: the serving process gave up on
+// this newcomer and serves on, so this one drains and says nothing more.
+func (c *chain) readyTakeover() (errs []error, stepBack bool) {
+	if c.tk == nil {
+		return nil, false
+	}
+	defer c.tk.release()
+	if r := c.joined; r != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+		err := r.Ready(ctx)
+		cancel()
+		if err != nil && c.tk.serverAlive() {
+			// The serving process gave up on this one (it was not ready
+			// in time) and serves on: two processes that each think they
+			// took over would fight for the path. This one steps back.
+			c.log.Error("handoff: takeover: the serving process gave up on this one and serves on: draining", "err", err)
+			c.h.Drain()
+			return []error{fmt.Errorf("%w: tell the serving process: %w", ErrTakeover, handoverError(err))}, true
+		}
+		if err != nil {
+			// Nobody listens any more: it died with the sockets passed.
+			// They are this process's alone now.
+			c.log.Warn("handoff: takeover: the serving process went away before it heard this one is ready: serving on alone", "err", err)
+		}
+	}
+	if err := c.serveTakeover(); err != nil {
+		c.log.Error("handoff: takeover: no takeover socket: a newcomer cannot take over from this process", "path", c.tk.path, "err", err)
+		return []error{fmt.Errorf("handoff: takeover: %w", err)}, false
+	}
+	return nil, false
+}
