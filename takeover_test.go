@@ -1,0 +1,327 @@
+//go:build linux
+
+package handoff_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// Takeover (docs/TAKEOVER.md): every newcomer here is the test's own child,
+// started beside the serving hello as a deploy of app@green beside app@blue
+// would be; the serving process never starts anything.
+
+// takeoverPath is a takeover socket path in a fresh 0700 directory, short
+// enough for sun_path (108 bytes) with the temporary name beside it.
+func takeoverPath(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "tk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s")
+}
+
+// newcomer is a process the test started to take over.
+type newcomer struct {
+	*server
+	done chan struct{}
+	err  error // cmd.Wait's, once done is closed
+}
+
+// startNewcomer starts argv (wrapped by wrap: unshare, setpriv) with env
+// added and without the test's NOTIFY_SOCKET (a newcomer in its own pid
+// namespace would report MAINPID=1, which no cleanup may ever signal). Its
+// pid, the wrapper's if any, is killed at cleanup.
+func startNewcomer(t *testing.T, s *server, wrap, env []string, argv ...string) *newcomer {
+	t.Helper()
+	argv = append(append([]string(nil), wrap...), argv...)
+	n := &newcomer{
+		server: &server{t: t, exe: s.exe, addr: s.addr, stderr: &testserver.SyncBuffer{}, pids: s.pids},
+		done:   make(chan struct{}),
+	}
+	n.cmd = exec.Command(argv[0], argv[1:]...)
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "NOTIFY_SOCKET=") {
+			n.cmd.Env = append(n.cmd.Env, e)
+		}
+	}
+	n.cmd.Env = append(n.cmd.Env, env...)
+	n.cmd.Stderr = n.stderr
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s.pids.Add(n.cmd.Process.Pid)
+	go func() {
+		n.err = n.cmd.Wait()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("newcomer %v stderr:\n%s", argv, n.stderr.String())
+		}
+	})
+	return n
+}
+
+// startHelloNewcomer starts hello -takeover sock on s's address.
+func startHelloNewcomer(t *testing.T, s *server, sock string, wrap []string, extra ...string) *newcomer {
+	t.Helper()
+	args := append([]string{s.exe, "-v", "-takeover", sock, "-probation", "200ms"}, extra...)
+	return startNewcomer(t, s, wrap, nil, append(args, "-addr", s.addr)...)
+}
+
+// startFaultyNewcomer starts a faulty program (testdata/faulty) that reads
+// the takeover path from HANDOFF_TAKEOVER.
+func startFaultyNewcomer(t *testing.T, s *server, sock, mode string) *newcomer {
+	t.Helper()
+	exe := filepath.Join(buildBinaries(t), "faulty-"+mode)
+	return startNewcomer(t, s, nil, []string{"HANDOFF_TAKEOVER=" + sock}, exe, "-addr", s.addr)
+}
+
+// exit waits for the newcomer to exit and returns cmd.Wait's error.
+func (n *newcomer) exit(d time.Duration) error {
+	n.t.Helper()
+	select {
+	case <-n.done:
+		n.pids.Gone(n.cmd.Process.Pid)
+		return n.err
+	case <-time.After(d):
+		n.t.Fatalf("newcomer pid %d still runs after %v; stderr:\n%s", n.cmd.Process.Pid, d, n.stderr.String())
+		return nil
+	}
+}
+
+// servingPID is the pid the newcomer's answers carry once it listens on
+// the takeover path: its own, or 1 in a pid namespace of its own.
+func (n *newcomer) servingPID(wrapped bool) int {
+	n.t.Helper()
+	n.waitLog("handoff: takeover: listening", 60*time.Second)
+	if wrapped {
+		return 1
+	}
+	return n.cmd.Process.Pid
+}
+
+// The bar: hello -takeover S, then five times a new hello
+// -takeover S started by the test under non-retrying mixed load with held
+// keep-alive connections: no request fails, the held connections are
+// answered by each newcomer on the same TCP connection, and each old
+// process is gone after its drain.
+func TestTakeover_FiveNewcomersUnderLoad_NoFailedRequests(t *testing.T) {
+	testTakeovers(t, nil)
+}
+
+// The same with every other newcomer in a mount and pid namespace of its
+// own, sharing only the socket directory (and the network namespace) with
+// the serving process: its pid is 1 there and invisible to an old process
+// inside such a namespace; only the uid is checked across.
+func TestTakeover_NewcomerInItsOwnMountAndPIDNamespace(t *testing.T) {
+	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
+	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
+		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
+	}
+	testTakeovers(t, wrap)
+}
+
+func testTakeovers(t *testing.T, wrap []string) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-probation", "200ms")
+	load := startLoad(t, s.addr)
+	held := testserver.Hold(t, s.addr, 50, 200*time.Millisecond)
+	held.WaitAll(t, s.cmd.Process.Pid, "before the first takeover", 15*time.Second)
+	load.settle(t, 100)
+	var old *newcomer // nil: s, the first
+	for i := 1; i <= 5; i++ {
+		var w []string
+		if i%2 == 1 {
+			w = wrap // rounds 1, 3, 5: answers alternate between pid 1 and a host pid
+		}
+		start := time.Now()
+		n := startHelloNewcomer(t, s, sock, w)
+		pid := n.servingPID(w != nil)
+		moved := held.WaitAll(t, pid, fmt.Sprintf("takeover %d", i), 30*time.Second)
+		if old == nil {
+			waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+		} else if err := old.exit(60 * time.Second); err != nil {
+			t.Fatalf("takeover %d: the old process exited with %v", i, err)
+		}
+		t.Logf("takeover %d: newcomer answers as pid %d; held connections all moved %v after it listened (%v after start); the old one is gone",
+			i, pid, moved.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		load.settle(t, 100)
+		old = n
+	}
+	r := load.stop()
+	n := held.Check(t)
+	t.Logf("load: %s; held connections: %d requests answered", r, n)
+	if r.failed() {
+		t.Fatalf("requests failed across the takeovers: %s", r)
+	}
+}
+
+// A newcomer that fails in each way a deploy can go wrong: the serving
+// process keeps serving under load, reports why, and the takeover path is
+// its own again: a good newcomer takes over afterwards.
+func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
+	cases := []struct {
+		name     string
+		mode     string   // testdata/faulty
+		flags    []string // the serving hello's
+		want     []string // in its log
+		rollback bool
+	}{
+		{"exits before ready", "exit1", nil, []string{"takeover failed", "exited before it was ready"}, false},
+		{"never ready", "hang", []string{"-ready-timeout", "1.5s"}, []string{"takeover failed", "not ready within 1.5s"}, false},
+		{"dies in probation", "probation", []string{"-probation", "1s"}, []string{"rolled back", "died in probation"}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			sock := takeoverPath(t)
+			s := startHello(t, append([]string{"-takeover", sock}, c.flags...)...)
+			first := s.cmd.Process.Pid
+			load := startLoad(t, s.addr)
+			load.settle(t, 200)
+			f := startFaultyNewcomer(t, s, sock, c.mode)
+			// The faulty process ends by itself, or is killed (never
+			// ready: its pid is visible here, so its pidfd is signalled).
+			f.exit(60 * time.Second)
+			s.waitLog(c.want[len(c.want)-1], 30*time.Second)
+			load.settle(t, 200)
+			if got := servedBy(t, s.addr); got != first {
+				t.Fatalf("after the failed takeover pid %d served, want %d", got, first)
+			}
+			report := load.stop()
+			t.Logf("%s", report)
+			if !hasAll(s.stderr.String(), c.want...) {
+				t.Errorf("failure not reported: want %q in the serving one's log:\n%s", c.want, s.stderr.String())
+			}
+			switch {
+			case c.rollback:
+				// The newcomer crashed while serving: requests it had read
+				// die with it. No connection may be refused.
+				if report.Outcomes.Refused != 0 || report.Requests == 0 {
+					t.Fatalf("connections refused around the rollback: %s", report)
+				}
+			case report.failed():
+				t.Fatalf("requests failed while the serving process was healthy: %s", report)
+			}
+			n := startHelloNewcomer(t, s, sock, nil)
+			pid := n.servingPID(false)
+			waitExit(t, first, 60*time.Second)
+			if got := servedBy(t, s.addr); got != pid {
+				t.Fatalf("a good newcomer after the failure: pid %d served, want %d", got, pid)
+			}
+		})
+	}
+}
+
+// Two newcomers at once: while one holds the lock (it is taking over and
+// never gets ready), the second fails at once with a clear error and a
+// non-zero exit, and the serving process never hears of it.
+func TestTakeover_TwoNewcomersAtOnce_SecondRefusedServingUntouched(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-ready-timeout", "60s")
+	first := s.cmd.Process.Pid
+	load := startLoad(t, s.addr)
+	load.settle(t, 100)
+	startFaultyNewcomer(t, s, sock, "hang")
+	s.waitLog("waiting for the newcomer to be ready", 30*time.Second)
+	second := startHelloNewcomer(t, s, sock, nil)
+	err := second.exit(30 * time.Second)
+	if code := exitCode(err); code == 0 || !strings.Contains(second.stderr.String(), "another process is taking over") {
+		t.Fatalf("the second newcomer: exit %v (code %d), want non-zero with the busy error; stderr:\n%s", err, code, second.stderr.String())
+	}
+	load.settle(t, 100)
+	if n := strings.Count(s.stderr.String(), "a newcomer connected"); n != 1 {
+		t.Fatalf("the serving process saw %d newcomers, want only the first", n)
+	}
+	if got := servedBy(t, s.addr); got != first {
+		t.Fatalf("pid %d served, want %d", got, first)
+	}
+	if r := load.stop(); r.failed() {
+		t.Fatalf("requests failed: %s", r)
+	}
+}
+
+// A newcomer of another uid cannot even use the directory (0700, ours):
+// it fails before it connects, and the serving process never hears of it.
+// Were it let in, the kernel's word on its uid (SO_PEERCRED) refuses it
+// at the handshake (internal/handover's uid tests).
+func TestTakeover_NewcomerOfAnotherUID_Refused(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("starting a process as nobody needs root")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("no setpriv")
+	}
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock)
+	first := s.cmd.Process.Pid
+	// A copy nobody may run (the build directory is private).
+	dir, err := os.MkdirTemp("", "tkexe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "hello")
+	testserver.Copy(t, s.exe, exe)
+	n := startNewcomer(t, s, []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, nil,
+		exe, "-v", "-takeover", sock, "-addr", s.addr)
+	err = n.exit(30 * time.Second)
+	if exitCode(err) == 0 || !strings.Contains(n.stderr.String(), "belongs to uid 0, this process runs as uid 65534") {
+		t.Fatalf("newcomer as nobody: exit %v, want non-zero with the directory's owner named; stderr:\n%s", err, n.stderr.String())
+	}
+	if strings.Contains(s.stderr.String(), "a newcomer connected") {
+		t.Fatalf("the serving process heard of the newcomer of another uid:\n%s", s.stderr.String())
+	}
+	if got := servedBy(t, s.addr); got != first {
+		t.Fatalf("pid %d served, want %d", got, first)
+	}
+}
+
+// A process that served on the path crashed and left its socket file:
+// connect is refused, so the next one starts first (fresh sockets), takes
+// the path over, and a newcomer then takes over from it.
+func TestTakeover_StaleSocketFileFromACrash_Replaced(t *testing.T) {
+	sock := takeoverPath(t)
+	crashed := startHello(t, "-takeover", sock)
+	syscall.Kill(crashed.cmd.Process.Pid, syscall.SIGKILL)
+	waitExit(t, crashed.cmd.Process.Pid, 30*time.Second)
+	if _, err := net.Dial("unix", sock); err == nil {
+		t.Fatal("the crashed process's socket still answers")
+	}
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatalf("no stale socket file to test with: %v", err)
+	}
+	s := startHello(t, "-takeover", sock)
+	s.waitLog("stale socket file", 10*time.Second)
+	n := startHelloNewcomer(t, s, sock, nil)
+	pid := n.servingPID(false)
+	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+	if got := servedBy(t, s.addr); got != pid {
+		t.Fatalf("pid %d served, want the newcomer %d", got, pid)
+	}
+}
+
+func exitCode(err error) int {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
