@@ -324,4 +324,3 @@ func exitCode(err error) int {
 	}
 	return 0
 }
-

@@ -52,6 +52,7 @@
 //	9 done-ack      ←    connections confirmed u64
 //	10 abort        ↔    reason (UTF-8, at most MaxReason bytes)
 //	11 counters     →    version 2: count u16 (≤ MaxCounters), count × (key len u8, key, value u64 float64 bits)
+//	12 ready        ←    reserved (empty, at most 8 bytes): takeover only (ready.go)
 //
 // The conversation: both ends write a hello, then read the other's. The
 // version used is the highest in both ranges; with none in common, each
@@ -64,6 +65,13 @@
 // (version 2) whenever it likes, and finally done, which the receiver
 // acknowledges when its Next reaches it.
 //
+// A takeover (the root package's Options.Takeover) uses the same
+// conversation on a socket the caller listens on (AcceptConn): the sender
+// first passes its listening sockets as a conns frame, and the receiver
+// says it is ready with a ready frame, which the sender's reading loop takes
+// aside at any moment (Sender.Ready); Sender.Gone and Sender.KernelPID let
+// the sender follow a receiver that is not its child.
+//
 // Version history:
 //
 //	1: the first version.
@@ -71,6 +79,9 @@
 //	   for its successor, so metrics add up across generations. Unacknowledged;
 //	   each frame supersedes the sender's earlier ones. A version-1 peer gets
 //	   none (SendCounters: ErrNotInVersion).
+//	   The ready frame (12) was added within version 2: only a takeover
+//	   listener reads it, and every build that listens on one knows it;
+//	   any other build refuses it as an unknown type.
 //
 // # Ownership of connections, and what each failure does
 //
