@@ -87,6 +87,23 @@ func (r *report) failed() bool {
 	return r.Failures != 0 || r.Outcomes.Mismatched != 0 || r.Outcomes.Duplicate != 0 || r.Requests == 0
 }
 
+// checkFailedUpgrade is the load's verdict on a failed upgrade (or
+// takeover): nothing may fail while the old generation is healthy; after a
+// rollback, the new generation crashed while serving and requests it had
+// read die with it (a crash is a crash), so what must hold is that the
+// socket never went away: no connection refused.
+func (r *report) checkFailedUpgrade(t testing.TB, rollback bool) {
+	t.Helper()
+	switch {
+	case rollback:
+		if r.Outcomes.Refused != 0 || r.Requests == 0 {
+			t.Fatalf("connections refused around the rollback: %s", r)
+		}
+	case r.failed():
+		t.Fatalf("requests failed while the old generation was healthy: %s", r)
+	}
+}
+
 func (r *report) servedBy(pid int) int64 {
 	for _, p := range r.PIDs {
 		if p.PID == pid {

@@ -179,20 +179,20 @@ func (c *chain) takeover(next int, sockets []*socket, snd *handover.Sender) (Upg
 	h.log.Info("handoff: takeover: sockets handed over; waiting for the newcomer to be ready", "generation", next, "newcomer", p.pid(), "sockets", len(sockets))
 	link := c.succ.offerTakeover(snd)
 
-	timer := time.NewTimer(h.opts.ReadyTimeout)
-	defer timer.Stop()
-	var failure string
-	select {
-	case <-snd.Ready():
+	ready := make(chan readiness, 1)
+	go func() {
+		select {
+		case <-snd.Ready():
+			ready <- readiness{}
+		case <-p.Done():
+		}
+	}()
+	_, failure, _, err := c.waitReady(next, p, ready, link) // newgen.go
+	if err != nil {
+		return rep, fmt.Errorf("%w: %w", ErrTakeover, err)
+	}
+	if failure == "" {
 		return rep, c.cutover(next, p, link, false)
-	case <-p.Done():
-		failure = "exited before it was ready: " + p.Describe()
-	case <-timer.C:
-		failure = "not ready within " + h.opts.ReadyTimeout.String()
-	case <-h.draining:
-		p.Kill()
-		c.succ.abandon(link, "this generation stopped")
-		return rep, fmt.Errorf("%w: %w: generation %d (pid %d) was stopped before it was ready", ErrStopped, ErrTakeover, next, p.pid())
 	}
 	p.Kill()
 	c.succ.abandon(link, "the takeover failed")

@@ -14,7 +14,6 @@ import (
 
 	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/launch"
-	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/spawn"
 )
 
@@ -145,38 +144,15 @@ func (c *chain) start(next int, sockets []*socket, draining []int) (UpgradeRepor
 	}
 
 	ready := awaitReady(notify, p.Pid, h.log)
-
-	timer := time.NewTimer(h.opts.ReadyTimeout)
-	defer timer.Stop()
-	var failure string
-	var cause error // a version mismatch the new generation reported
-	select {
-	case r := <-ready:
-		if r.err == nil {
-			if !c.succ.connectedBy(link) {
-				link = nil
-			}
-			return rep, c.cutover(next, childGen{p}, link, r.onHUP)
+	r, failure, cause, err := c.waitReady(next, childGen{p}, ready, link) // newgen.go
+	if err != nil {
+		return rep, err
+	}
+	if failure == "" {
+		if !c.succ.connectedBy(link) {
+			link = nil
 		}
-		err := r.err
-		failure, cause = err.Error(), err
-		if errors.Is(err, proto.ErrVersion) {
-			cause = fmt.Errorf("%w: %w", ErrProtocol, err)
-			failure = cause.Error()
-		}
-	case <-p.Done():
-		failure = "exited before it was ready: " + p.Describe()
-	case <-timer.C:
-		failure = "not ready within " + h.opts.ReadyTimeout.String()
-	case <-h.draining:
-		// A stop signal (or Drain, or Stop) while the new generation
-		// starts: the service is stopping, and a new generation that
-		// became ready now would serve on, orphaned (issue 10: "after a
-		// SIGTERM to the pid file one generation kept running"). Kill
-		// it; Kill waits until it is reaped.
-		p.Kill()
-		c.succ.abandon(link, "this generation stopped")
-		return rep, fmt.Errorf("%w: generation %d (pid %d) was killed before it was ready", ErrStopped, next, p.Pid)
+		return rep, c.cutover(next, childGen{p}, link, r.onHUP)
 	}
 	p.Kill()
 	c.succ.abandon(link, "the upgrade failed")
