@@ -32,7 +32,7 @@ func buildBinaries(t testing.TB) string {
 	testserver.BuildAs(t, "hello", "./examples/hello")
 	testserver.BuildAs(t, "many", "./testdata/many")
 	testserver.BuildAs(t, "state", "./testdata/state")
-	for _, mode := range []string{"exit1", "panic", "hang", "probation"} {
+	for _, mode := range []string{"exit1", "panic", "hang", "probation", "late"} {
 		testserver.BuildAs(t, "faulty-"+mode, "./testdata/faulty", "-ldflags", "-X main.mode="+mode)
 	}
 	return testserver.Dir()

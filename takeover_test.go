@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,11 +123,18 @@ func TestTakeover_FiveNewcomersUnderLoad_NoFailedRequests(t *testing.T) {
 // the serving process: its pid is 1 there and invisible to an old process
 // inside such a namespace; only the uid is checked across.
 func TestTakeover_NewcomerInItsOwnMountAndPIDNamespace(t *testing.T) {
+	testTakeovers(t, unshareOrSkip(t))
+}
+
+// unshareOrSkip returns the command that runs a program in a mount and pid
+// namespace of its own (pid 1 there; killed with the wrapper), or skips.
+func unshareOrSkip(t *testing.T) []string {
+	t.Helper()
 	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
 	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
 		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
 	}
-	testTakeovers(t, wrap)
+	return wrap
 }
 
 func testTakeovers(t *testing.T, wrap []string) {
@@ -209,6 +217,95 @@ func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
 				t.Fatalf("a good newcomer after the failure: pid %d served, want %d", got, pid)
 			}
 		})
+	}
+}
+
+// A newcomer that gets ready only after the serving process gave up on it
+// (ReadyTimeout), when the serving process cannot kill it: it runs in a
+// pid namespace of its own, so the newcomer's pid is not visible to it.
+// The newcomer finds it still listening, steps back and drains; the
+// serving process never stopped serving. Never two processes that each
+// think they took over.
+func TestTakeover_NewcomerReadyTooLate_StepsBackServingOneServesOn(t *testing.T) {
+	wrap := unshareOrSkip(t)
+	sock := takeoverPath(t)
+	base := &server{t: t, exe: filepath.Join(buildBinaries(t), "hello"), addr: testserver.FreeAddr(t), pids: testserver.NewPIDs(t)}
+	s := startHelloNewcomer(t, base, sock, wrap, "-ready-timeout", "1s")
+	s.servingPID(true)
+	load := startLoad(t, s.addr)
+	load.settle(t, 100)
+	gate := filepath.Join(filepath.Dir(sock), "gate")
+	if err := syscall.Mkfifo(gate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(buildBinaries(t), "faulty-late")
+	late := startNewcomer(t, s.server, nil, []string{"HANDOFF_TAKEOVER=" + sock, "FAULTY_GATE=" + gate}, exe, "-addr", s.addr)
+	s.waitLog("not ready within 1s", 30*time.Second)
+	// Opening the FIFO for writing lets the newcomer call Ready.
+	w, err := os.OpenFile(gate, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := late.exit(30 * time.Second); err != nil {
+		t.Fatalf("the late newcomer: %v, want exit 0 after its drain; stderr:\n%s", err, late.stderr.String())
+	}
+	if !hasAll(late.stderr.String(), "faulty: ready:", "takeover failed") {
+		t.Errorf("the late newcomer did not say why it stepped back:\n%s", late.stderr.String())
+	}
+	load.settle(t, 100)
+	if got := servedBy(t, s.addr); got != 1 {
+		t.Fatalf("pid %d served, want the serving process (pid 1 in its namespace)", got)
+	}
+	if r := load.stop(); r.failed() {
+		t.Fatalf("requests failed: %s", r)
+	}
+}
+
+// The state blob (Options.SaveState) reaches a newcomer intact, as it
+// reaches a child at a self-upgrade.
+func TestTakeover_StateBlobReachesTheNewcomer(t *testing.T) {
+	const size = 8 << 20
+	sock := takeoverPath(t)
+	env := []string{"HANDOFF_TAKEOVER=" + sock}
+	s := startServerEnv(t, "state", env, "-size", fmt.Sprint(size), "-v")
+	exe := filepath.Join(buildBinaries(t), "state")
+	n := startNewcomer(t, s, nil, env, exe, "-size", fmt.Sprint(size), "-v", "-addr", s.addr)
+	n.waitLog(fmt.Sprintf("state: received bytes=%d sha256=%s version=1", size, stateDigest(t, size)), 30*time.Second)
+	pid := n.servingPID(false)
+	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+	if got := servedBy(t, s.addr); got != pid {
+		t.Fatalf("pid %d served, want the newcomer %d", got, pid)
+	}
+}
+
+// A newcomer that then upgrades itself (SIGHUP) passes the takeover path
+// on to its child, which listens there: the next newcomer takes over from
+// the child.
+func TestTakeover_NewcomerSelfUpgrades_TheChildServesTakeovers(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-probation", "200ms")
+	n := startHelloNewcomer(t, s, sock, nil)
+	npid := n.servingPID(false)
+	start0 := time.Now()
+	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+	t.Logf("the first %d exited %v after the newcomer listened", s.cmd.Process.Pid, time.Since(start0).Round(time.Millisecond))
+	if err := syscall.Kill(npid, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	n.waitLog("handoff: draining: the new generation passed probation", 60*time.Second)
+	child := servedBy(t, s.addr)
+	if child == npid {
+		t.Fatalf("still served by %d after its upgrade", npid)
+	}
+	s.pids.Add(child)
+	m := startHelloNewcomer(t, s, sock, nil)
+	mpid := m.servingPID(false)
+	start := time.Now()
+	waitExit(t, child, 60*time.Second)
+	t.Logf("the self-upgraded child %d exited %v after the last newcomer %d listened", child, time.Since(start).Round(time.Millisecond), mpid)
+	if got := servedBy(t, s.addr); got != mpid {
+		t.Fatalf("pid %d served, want the last newcomer %d (it took over from the self-upgraded %d)", got, mpid, child)
 	}
 }
 

@@ -6,7 +6,9 @@
 //
 // Modes: exit1 (exits before Ready), panic (panics before Ready), hang
 // (never calls Ready), probation (calls Ready, then exits 1 after 100 ms),
-// ok (serves like a healthy generation and answers "faulty-ok").
+// late (calls Ready only once the FIFO named by $FAULTY_GATE is opened for
+// writing: the test decides when), ok (serves like a healthy generation and
+// answers "faulty-ok"). Ready's error, if any, goes to stderr.
 package main
 
 import (
@@ -43,6 +45,13 @@ func main() {
 		panic("faulty: boom before ready")
 	case "hang":
 		select {}
+	case "late":
+		gate, err := os.Open(os.Getenv("FAULTY_GATE")) // blocks until the test opens the FIFO
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "faulty:", err)
+			os.Exit(1)
+		}
+		gate.Close()
 	}
 	pid := strconv.Itoa(os.Getpid())
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +60,9 @@ func main() {
 		fmt.Fprintf(w, "%s\nfaulty-ok\n", pid)
 	})}
 	go srv.Serve(ln)
-	h.Ready()
+	if err := h.Ready(); err != nil {
+		fmt.Fprintln(os.Stderr, "faulty: ready:", err)
+	}
 	if mode == "probation" {
 		time.Sleep(100 * time.Millisecond) // the fault being simulated: a crash shortly after start
 		fmt.Fprintln(os.Stderr, "faulty: crashing after ready")
