@@ -123,8 +123,13 @@ func (t *takeoverSocket) release() {
 // listen binds a fresh listener at a temporary name beside the path and
 // renames it over the path, so that someone listens there at every moment:
 // the previous holder until the rename, this process after it. A listener
-// this process had before is closed (its file is gone already).
+// this process had before is closed (its file is gone already). A
+// directory that fails checkTakeoverDir is refused: the caller logs it and
+// serves on without takeovers.
 func (t *takeoverSocket) listen() (*net.UnixListener, error) {
+	if err := checkTakeoverDir(t.path); err != nil {
+		return nil, err
+	}
 	tmp := filepath.Join(filepath.Dir(t.path), ".takeover-"+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp) // ours, from an earlier attempt of this process
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})

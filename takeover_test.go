@@ -309,6 +309,27 @@ func TestTakeover_NewcomerSelfUpgrades_TheChildServesTakeovers(t *testing.T) {
 	}
 }
 
+// A directory that stops being private (mode 0755) between generations:
+// the next generation refuses to listen there, says so, and serves on
+// without takeovers; it never crashes.
+func TestTakeover_DirectoryNoLongerPrivate_RefusedGenerationServesOn(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-probation", "200ms")
+	first := s.cmd.Process.Pid
+	if err := os.Chmod(filepath.Dir(sock), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	next, status := s.upgrade(first)
+	if next == first {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	s.waitLog("has mode 0755", 30*time.Second)
+	s.waitLog("no takeover socket: a newcomer cannot take over from this process", 30*time.Second)
+	if got := servedBy(t, s.addr); got != next {
+		t.Fatalf("pid %d served, want the new generation %d", got, next)
+	}
+}
+
 // Two newcomers at once: while one holds the lock (it is taking over and
 // never gets ready), the second fails at once with a clear error and a
 // non-zero exit, and the serving process never hears of it.
