@@ -136,6 +136,17 @@ func (s *server) upgrade(servingPid int) (newPid int, status string) {
 	return s.nextReady()
 }
 
+// mustUpgrade is upgrade that fails the test unless a new generation took
+// over; it returns the new generation's pid.
+func (s *server) mustUpgrade(servingPid int) int {
+	s.t.Helper()
+	next, status := s.upgrade(servingPid)
+	if next == servingPid {
+		s.t.Fatalf("no new generation: %s", status)
+	}
+	return next
+}
+
 // nextReady waits for the next READY=1 and returns its MAINPID and STATUS.
 func (s *server) nextReady() (pid int, status string) {
 	s.t.Helper()
@@ -165,6 +176,14 @@ func servedBy(t testing.TB, addr string) int {
 	io.Copy(io.Discard, resp.Body)
 	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
 	return pid
+}
+
+// wantServedBy fails the test unless a request to addr is answered by pid.
+func wantServedBy(t testing.TB, addr string, pid int) {
+	t.Helper()
+	if got := servedBy(t, addr); got != pid {
+		t.Fatalf("pid %d answered on %s, want pid %d", got, addr, pid)
+	}
 }
 
 // waitLog waits until the server's stderr has a line containing want.

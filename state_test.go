@@ -92,16 +92,10 @@ func TestState_RefusedByTheNewGeneration_UpgradeGoesOn(t *testing.T) {
 // sees the failure (never a truncated blob taken for whole) and serves.
 func TestState_SaveStateFails_NewGenerationServesWithout(t *testing.T) {
 	s := startServer(t, "state", "-size", strconv.Itoa(8<<20), "-fail-after", "300000", "-v")
-	old := s.cmd.Process.Pid
-	next, status := s.upgrade(old)
-	if next == old {
-		t.Fatalf("no new generation: %s", status)
-	}
+	next := s.mustUpgrade(s.cmd.Process.Pid)
 	s.waitLog("state: failed after 300000 bytes", 10*time.Second)
 	s.waitLog("the cache could not be read (-fail-after)", 10*time.Second)
-	if got := servedBy(t, s.addr); got != next {
-		t.Fatalf("served by pid %d, want the new generation %d", got, next)
-	}
+	wantServedBy(t, s.addr, next)
 }
 
 // A first start has no state: State says so at once.

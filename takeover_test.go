@@ -201,9 +201,7 @@ func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
 			f.exit(60 * time.Second)
 			s.waitLog(c.want[len(c.want)-1], 30*time.Second)
 			load.settle(t, 200)
-			if got := servedBy(t, s.addr); got != first {
-				t.Fatalf("after the failed takeover pid %d served, want %d", got, first)
-			}
+			wantServedBy(t, s.addr, first)
 			report := load.stop()
 			t.Logf("%s", report)
 			if !hasAll(s.stderr.String(), c.want...) {
@@ -213,9 +211,7 @@ func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
 			n := startHelloNewcomer(t, s, sock, nil)
 			pid := n.servingPID(false)
 			waitExit(t, first, 60*time.Second)
-			if got := servedBy(t, s.addr); got != pid {
-				t.Fatalf("a good newcomer after the failure: pid %d served, want %d", got, pid)
-			}
+			wantServedBy(t, s.addr, pid)
 		})
 	}
 }
@@ -274,9 +270,7 @@ func TestTakeover_StateBlobReachesTheNewcomer(t *testing.T) {
 	n.waitLog(fmt.Sprintf("state: received bytes=%d sha256=%s version=1", size, stateDigest(t, size)), 30*time.Second)
 	pid := n.servingPID(false)
 	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
-	if got := servedBy(t, s.addr); got != pid {
-		t.Fatalf("pid %d served, want the newcomer %d", got, pid)
-	}
+	wantServedBy(t, s.addr, pid)
 }
 
 // A newcomer that then upgrades itself (SIGHUP) passes the takeover path
@@ -304,9 +298,7 @@ func TestTakeover_NewcomerSelfUpgrades_TheChildServesTakeovers(t *testing.T) {
 	start := time.Now()
 	waitExit(t, child, 60*time.Second)
 	t.Logf("the self-upgraded child %d exited %v after the last newcomer %d listened", child, time.Since(start).Round(time.Millisecond), mpid)
-	if got := servedBy(t, s.addr); got != mpid {
-		t.Fatalf("pid %d served, want the last newcomer %d (it took over from the self-upgraded %d)", got, mpid, child)
-	}
+	wantServedBy(t, s.addr, mpid)
 }
 
 // A directory that stops being private (mode 0755) between generations:
@@ -315,19 +307,13 @@ func TestTakeover_NewcomerSelfUpgrades_TheChildServesTakeovers(t *testing.T) {
 func TestTakeover_DirectoryNoLongerPrivate_RefusedGenerationServesOn(t *testing.T) {
 	sock := takeoverPath(t)
 	s := startHello(t, "-takeover", sock, "-probation", "200ms")
-	first := s.cmd.Process.Pid
 	if err := os.Chmod(filepath.Dir(sock), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	next, status := s.upgrade(first)
-	if next == first {
-		t.Fatalf("upgrade failed: %s", status)
-	}
+	next := s.mustUpgrade(s.cmd.Process.Pid)
 	s.waitLog("has mode 0755", 30*time.Second)
 	s.waitLog("no takeover socket: a newcomer cannot take over from this process", 30*time.Second)
-	if got := servedBy(t, s.addr); got != next {
-		t.Fatalf("pid %d served, want the new generation %d", got, next)
-	}
+	wantServedBy(t, s.addr, next)
 }
 
 // Two newcomers at once: while one holds the lock (it is taking over and
@@ -350,9 +336,7 @@ func TestTakeover_TwoNewcomersAtOnce_SecondRefusedServingUntouched(t *testing.T)
 	if hasAll(s.stderr.String(), fmt.Sprintf("newcomer=%d", second.cmd.Process.Pid)) {
 		t.Fatalf("the serving process heard of the second newcomer (pid %d):\n%s", second.cmd.Process.Pid, s.stderr.String())
 	}
-	if got := servedBy(t, s.addr); got != first {
-		t.Fatalf("pid %d served, want %d", got, first)
-	}
+	wantServedBy(t, s.addr, first)
 	if r := load.stop(); r.failed() {
 		t.Fatalf("requests failed: %s", r)
 	}
@@ -390,9 +374,7 @@ func TestTakeover_NewcomerOfAnotherUID_Refused(t *testing.T) {
 	if hasAll(s.stderr.String(), "a newcomer connected") {
 		t.Fatalf("the serving process heard of the newcomer of another uid:\n%s", s.stderr.String())
 	}
-	if got := servedBy(t, s.addr); got != first {
-		t.Fatalf("pid %d served, want %d", got, first)
-	}
+	wantServedBy(t, s.addr, first)
 }
 
 // A process that served on the path crashed and left its socket file:
@@ -411,9 +393,7 @@ func TestTakeover_StaleSocketFileFromACrash_Replaced(t *testing.T) {
 	n := startHelloNewcomer(t, s, sock, nil)
 	pid := n.servingPID(false)
 	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
-	if got := servedBy(t, s.addr); got != pid {
-		t.Fatalf("pid %d served, want the newcomer %d", got, pid)
-	}
+	wantServedBy(t, s.addr, pid)
 }
 
 func exitCode(err error) int {
