@@ -172,6 +172,37 @@ func testTakeovers(t *testing.T, wrap []string) {
 	}
 }
 
+// Under churn: ten newcomers back to back, each started as soon as the one
+// before listens on the path, so that its predecessor is still in
+// probation or draining while it takes over. No request of the mixed
+// non-retrying load fails, and every process but the last is gone.
+func TestTakeover_BackToBackUnderChurn_NoFailedRequests(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-probation", "100ms")
+	load := startLoad(t, s.addr)
+	load.settle(t, 100)
+	var all []*newcomer
+	for i := 0; i < 10; i++ {
+		n := startHelloNewcomer(t, s, sock, nil)
+		n.servingPID(false)
+		all = append(all, n)
+	}
+	load.settle(t, 200)
+	last := all[len(all)-1]
+	wantServedBy(t, s.addr, last.cmd.Process.Pid)
+	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+	for _, n := range all[:len(all)-1] {
+		if err := n.exit(60 * time.Second); err != nil {
+			t.Errorf("pid %d exited with %v", n.cmd.Process.Pid, err)
+		}
+	}
+	r := load.stop()
+	t.Logf("ten takeovers back to back: %s", r)
+	if r.failed() {
+		t.Fatalf("requests failed under churn: %s", r)
+	}
+}
+
 // A newcomer that fails in each way a deploy can go wrong: the serving
 // process keeps serving under load, reports why, and the takeover path is
 // its own again: a good newcomer takes over afterwards.
