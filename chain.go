@@ -22,6 +22,7 @@ import (
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/sockets"
+	"github.com/handoff-go/handoff/internal/takeover"
 )
 
 // chain is the Unix links of a Handoff (links.go): what the parent passed
@@ -51,7 +52,7 @@ type chain struct {
 	pred *predecessor // nil: no predecessor offered a channel
 	succ *successor
 
-	tk     *takeoverSocket    // Options.Takeover; nil when off (takeover_listen.go)
+	tk     *takeover.Path     // Options.Takeover; nil when off (takeover_join.go)
 	joined *handover.Receiver // the channel this newcomer took over on (takeover_join.go)
 
 	queue   upgradeQueue // the running upgrade and its follow-up (trigger.go)
@@ -266,7 +267,7 @@ func (c *chain) ready() []error {
 func (c *chain) stop(superseded bool) {
 	c.inh.closeAll()
 	if c.tk != nil {
-		c.tk.close(superseded)
+		c.tk.Close(superseded)
 	}
 	if !superseded {
 		c.notifyUpstream("STOPPING=1")

@@ -6,15 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/activation"
 	"github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/takeover"
 )
 
 // The newcomer's side of a takeover (docs/TAKEOVER.md). In New, with
@@ -42,66 +41,41 @@ func (c *chain) joinTakeover() error {
 		c.log.Warn("handoff: takeover: ignored under the handoff supervisor, which owns the sockets", "path", path)
 		return nil
 	}
-	c.tk = &takeoverSocket{path: path, log: c.log}
+	c.tk = takeover.New(path)
 	if c.fromParent || c.inh.count() > 0 {
 		// Started by a self-upgrade, or by systemd with its sockets:
 		// nothing to take; it listens on the path at Ready.
 		return nil
 	}
-	if err := checkTakeoverDir(path); err != nil {
+	// The directory first: no lock file in a directory that is not ours.
+	if err := takeover.CheckDir(path); err != nil {
 		return fmt.Errorf("%w: %w", ErrTakeover, err)
 	}
-	if err := c.tk.acquire(); err != nil {
-		return err
+	if err := c.tk.Acquire(); err != nil {
+		if errors.Is(err, takeover.ErrBusy) {
+			return fmt.Errorf("%w (%s.lock is held)", ErrTakeoverBusy, path)
+		}
+		return fmt.Errorf("%w: %w", ErrTakeover, err)
 	}
-	r, err := c.tk.dialServing()
-	if err == nil && r != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	r, found, err := c.tk.Dial(ctx)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%w: %w", ErrTakeover, handoverError(err))
+	case found == takeover.Nobody:
+		c.log.Info("handoff: takeover: nobody serves at the path yet: this process starts first", "path", path)
+	case found == takeover.Stale:
+		c.log.Warn("handoff: takeover: stale socket file, its process is gone: this process starts first", "path", path)
+	default:
 		if err = c.receiveListeners(r); err != nil {
 			r.Close()
 		}
 	}
 	if err != nil {
-		c.tk.release()
+		c.tk.Release()
 	}
 	return err
-}
-
-// dialServing connects to the process serving at the path; nil, nil when
-// nobody does (no socket file, or a stale one, which the listener made at
-// Ready replaces).
-func (t *takeoverSocket) dialServing() (*handover.Receiver, error) {
-	fi, err := os.Lstat(t.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		t.log.Info("handoff: takeover: nobody serves at the path yet: this process starts first", "path", t.path)
-		return nil, nil
-	}
-	if err == nil {
-		err = checkTakeoverFile(fi, t.path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrTakeover, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
-	defer cancel()
-	r, err := handover.Dial(ctx, t.path, handover.Peer{})
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		t.log.Warn("handoff: takeover: stale socket file, its process is gone: this process starts first", "path", t.path)
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: connect to the serving process at %s: %w", ErrTakeover, t.path, handoverError(err))
-	}
-	return r, nil
-}
-
-// serverAlive tells whether a process still listens at the path.
-func (t *takeoverSocket) serverAlive() bool {
-	c, err := net.Dial("unix", t.path)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 // receiveListeners takes the serving process's listening sockets, the
@@ -110,8 +84,8 @@ func (t *takeoverSocket) serverAlive() bool {
 func (c *chain) receiveListeners(r *handover.Receiver) error {
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
-	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == metaListener })
-	var first listenerMeta
+	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == takeover.MetaTag })
+	var first takeover.SocketMeta
 	for i := 0; ; i++ {
 		it, err := r.Next(ctx)
 		if err == nil && it.Conn == nil {
@@ -120,13 +94,15 @@ func (c *chain) receiveListeners(r *handover.Receiver) error {
 		if err != nil {
 			return fmt.Errorf("%w: receive the listening sockets: %w", ErrTakeover, handoverError(err))
 		}
-		m, err := decodeListenerMeta(it.Meta)
-		if err == nil && (m.index != i || (i > 0 && m.count != first.count)) {
-			err = fmt.Errorf("%w: takeover: socket %d of %d, expected %d", ErrProtocol, m.index, m.count, i)
+		m, err := takeover.DecodeSocketMeta(it.Meta)
+		if err != nil {
+			err = fmt.Errorf("%w: %w: %s", ErrProtocol, err, clipMeta(it.Meta))
+		} else if m.Index != i || (i > 0 && m.Count != first.Count) {
+			err = fmt.Errorf("%w: takeover: socket %d of %d, expected %d", ErrProtocol, m.Index, m.Count, i)
 		}
 		var in activation.Inherited
 		if err == nil {
-			in, err = adoptReceived(it.Conn, m.name)
+			in, err = adoptReceived(it.Conn, m.Name)
 		}
 		it.Conn.Close()
 		if err != nil {
@@ -136,15 +112,15 @@ func (c *chain) receiveListeners(r *handover.Receiver) error {
 		if i == 0 {
 			first = m
 		}
-		if i+1 == m.count {
+		if i+1 == m.Count {
 			break
 		}
 	}
-	c.gen = first.generation
-	c.pred = &predecessor{log: c.log, stop: c.h.stopping(), path: c.tk.path, expectState: first.state, recv: r}
+	c.gen = first.Generation
+	c.pred = &predecessor{log: c.log, stop: c.h.stopping(), path: c.tk.String(), expectState: first.State, recv: r}
 	c.pred.dialOnce.Do(func() {}) // the channel is this one
 	c.joined = r
-	c.log.Info("handoff: takeover: received the listening sockets", "sockets", first.count, "generation", c.gen, "from", r.PeerPID())
+	c.log.Info("handoff: takeover: received the listening sockets", "sockets", first.Count, "generation", c.gen, "from", r.PeerPID())
 	return nil
 }
 
@@ -184,12 +160,12 @@ func (c *chain) readyTakeover() (errs []error, stepBack bool) {
 	if c.tk == nil {
 		return nil, false
 	}
-	defer c.tk.release()
+	defer c.tk.Release()
 	if r := c.joined; r != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 		err := r.Ready(ctx)
 		cancel()
-		if err != nil && c.tk.serverAlive() {
+		if err != nil && c.tk.Alive() {
 			// The serving process gave up on this one (it was not ready
 			// in time) and serves on: two processes that each think they
 			// took over would fight for the path. This one steps back.
@@ -204,7 +180,7 @@ func (c *chain) readyTakeover() (errs []error, stepBack bool) {
 		}
 	}
 	if err := c.serveTakeover(); err != nil {
-		c.log.Error("handoff: takeover: no takeover socket: a newcomer cannot take over from this process", "path", c.tk.path, "err", err)
+		c.log.Error("handoff: takeover: no takeover socket: a newcomer cannot take over from this process", "path", c.tk.String(), "err", err)
 		return []error{fmt.Errorf("handoff: takeover: %w", err)}, false
 	}
 	return nil, false

@@ -4,7 +4,6 @@ package handoff
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/takeover"
 )
 
 // The serving side of a takeover (docs/TAKEOVER.md). A newcomer connects
@@ -33,62 +33,14 @@ import (
 //     if the newcomer dies in it, else the drain, which passes idle
 //     keep-alive connections and the program's own on the same channel.
 
-// metaListener starts the Meta of a listening socket on a takeover
-// channel (links.go has the other kinds):
-//
-//	'l' | flags u8 (1: a state blob follows) | generation u32 | index u16 | count u16 | name
-const metaListener = 'l'
-
-const listenerMetaSize = 10
-
-// listenerMeta is what the newcomer learns with each listening socket.
-type listenerMeta struct {
-	state        bool
-	generation   int
-	index, count int
-	name         string
-}
-
-func (m listenerMeta) encode() []byte {
-	b := make([]byte, listenerMetaSize, listenerMetaSize+len(m.name))
-	b[0] = metaListener
-	if m.state {
-		b[1] = 1
-	}
-	binary.BigEndian.PutUint32(b[2:6], uint32(m.generation))
-	binary.BigEndian.PutUint16(b[6:8], uint16(m.index))
-	binary.BigEndian.PutUint16(b[8:10], uint16(m.count))
-	return append(b, m.name...)
-}
-
-func decodeListenerMeta(b []byte) (listenerMeta, error) {
-	if len(b) < listenerMetaSize || b[0] != metaListener || b[1]&^1 != 0 {
-		return listenerMeta{}, fmt.Errorf("%w: takeover: not a listening socket's metadata: %s", ErrProtocol, clipMeta(b))
-	}
-	m := listenerMeta{
-		state:      b[1] == 1,
-		generation: int(binary.BigEndian.Uint32(b[2:6])),
-		index:      int(binary.BigEndian.Uint16(b[6:8])),
-		count:      int(binary.BigEndian.Uint16(b[8:10])),
-		name:       string(b[listenerMetaSize:]),
-	}
-	if m.count == 0 || m.index >= m.count || m.generation < 2 {
-		return listenerMeta{}, fmt.Errorf("%w: takeover: socket %d of %d, generation %d", ErrProtocol, m.index, m.count, m.generation)
-	}
-	return m, nil
-}
-
-// maxTakeoverSockets is what the index and count fields can say.
-const maxTakeoverSockets = 1<<16 - 1
-
 // serveTakeover makes this generation the one that listens on the
 // takeover path, and serves takeovers there until Stop.
 func (c *chain) serveTakeover() error {
-	ln, err := c.tk.listen()
+	ln, err := c.tk.Listen()
 	if err != nil {
 		return err
 	}
-	c.log.Info("handoff: takeover: listening", "path", c.tk.path)
+	c.log.Info("handoff: takeover: listening", "path", c.tk.String())
 	go c.acceptTakeovers(ln)
 	return nil
 }
@@ -168,7 +120,7 @@ func (c *chain) takeover(next int, sockets []*socket, snd *handover.Sender) (Upg
 		c.backToServing()
 		return rep, fmt.Errorf("%w: %w: generation %d (pid %d): %s", ErrUpgradeFailed, ErrTakeover, next, p.pid(), why)
 	}
-	if len(sockets) == 0 || len(sockets) > maxTakeoverSockets {
+	if len(sockets) == 0 || len(sockets) > takeover.MaxSockets {
 		snd.Abort("the serving process has no sockets to hand over, or too many")
 		return failed(strconv.Itoa(len(sockets)) + " sockets to hand over")
 	}
@@ -211,8 +163,8 @@ func (c *chain) sendListeners(next int, sockets []*socket, snd *handover.Sender)
 	state := c.h.opts.SaveState != nil
 	conns := make([]handover.Conn, len(sockets))
 	for i, s := range sockets {
-		m := listenerMeta{state: state, generation: next, index: i, count: len(sockets), name: s.name}
-		conns[i] = handover.Conn{Socket: keptSocket(s.rawFD()), Meta: m.encode()}
+		m := takeover.SocketMeta{State: state, Generation: next, Index: i, Count: len(sockets), Name: s.name}
+		conns[i] = handover.Conn{Socket: keptSocket(s.rawFD()), Meta: m.Encode()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
