@@ -188,6 +188,7 @@ func (s *successor) offerTakeover(snd *handover.Sender) *successorLink {
 	go func() {
 		defer close(link.settled)
 		s.giveState(ctx, snd)
+		s.giveCounters(ctx, snd) // metrics_handover.go
 		s.mu.Lock()
 		link.sender = snd
 		s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -502,4 +503,18 @@ func waitUnitDone(t *testing.T, s *systemdtest.System, unit string, within time.
 		}
 		<-tick.C
 	}
+}
+
+// The library's counters (hello -metrics) reach the newcomer as they reach
+// a self-upgrade's child: the takeover counts as an upgrade done, and the
+// newcomer, generation 2, serves the metrics on the socket it took over.
+func TestTakeover_MetricsCountersCarriedToTheNewcomer(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHelloMetrics(t, "-takeover", sock, "-probation", "200ms")
+	metricsAddr := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/metrics")
+	s.want(t, "before the takeover", map[string]float64{upgrades + `"done"}`: 0, "handoff_generation": 1})
+	n := startHelloNewcomer(t, s.server, sock, nil, "-metrics", metricsAddr)
+	n.servingPID(false)
+	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
+	s.want(t, "after the takeover, from the newcomer", map[string]float64{upgrades + `"done"}`: 1, "handoff_generation": 2})
 }

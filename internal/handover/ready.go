@@ -6,7 +6,7 @@ import (
 	"net"
 )
 
-// The ready frame (type 11, receiver → sender) exists for a takeover
+// The ready frame (type 12, receiver → sender) exists for a takeover
 // (docs/TAKEOVER.md): a newcomer started by somebody else has no notify
 // socket of the serving process to send READY=1 to, so it says it on the
 // channel itself. The serving process then runs the cutover it runs for a
@@ -17,10 +17,11 @@ import (
 // reserved (empty; at most 8 bytes, ignored); a second ready frame is
 // ignored.
 //
-// It needs no new protocol version: only a process that listens on a
-// takeover socket reads it, and every build that does knows it. A build
-// without it (which never listens on a takeover socket) would refuse it as
-// an unknown frame type (ErrProtocol) and keep its connections.
+// It needs no protocol version of its own (it came within version 2):
+// only a process that listens on a takeover socket reads it, and every
+// build that does knows it. A build without it (which never listens on a
+// takeover socket) would refuse it as an unknown frame type (ErrProtocol)
+// and keep its connections.
 
 // Ready tells the sender that this side is ready to serve (a takeover). It
 // may be called while a Next is in progress on another goroutine: it only
