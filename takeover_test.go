@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -511,7 +510,7 @@ func waitUnitDone(t *testing.T, s *systemdtest.System, unit string, within time.
 func TestTakeover_MetricsCountersCarriedToTheNewcomer(t *testing.T) {
 	sock := takeoverPath(t)
 	s := startHelloMetrics(t, "-takeover", sock, "-probation", "200ms")
-	metricsAddr := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/metrics")
+	metricsAddr := s.url[len("http://") : len(s.url)-len("/metrics")] // as startHelloMetrics made it
 	s.want(t, "before the takeover", map[string]float64{upgrades + `"done"}`: 0, "handoff_generation": 1})
 	n := startHelloNewcomer(t, s.server, sock, nil, "-metrics", metricsAddr)
 	n.servingPID(false)
