@@ -6,7 +6,9 @@ import "errors"
 // the chain started takes over from the one that serves, over a unix
 // socket at a path both were given, as HAProxy's -x, Envoy's hot restart
 // and tableroll do. The serving side is takeover_serve.go, the newcomer's
-// takeover_join.go, the socket path's checks, lock and atomic replacement
+// takeover_join.go, the newcomer as the cutover sees it takeover_peer.go;
+// the socket path's checks, lock and atomic replacement are
+// internal/takeover's, with the hooks into the upgrade code in
 // takeover_listen.go.
 
 var (
