@@ -54,7 +54,7 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 	if path == "" {
 		return nil, nil
 	}
-	p := &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: state == "1", quic: &h.quic}
+	p := newPredecessor(h, path, state == "1")
 	switch {
 	case pid != "":
 		n, err := strconv.Atoi(pid)
@@ -66,6 +66,12 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 		p.pid = os.Getppid()
 	}
 	return p, nil
+}
+
+// newPredecessor is the end of the channel to the generation at path
+// (introduced by the environment, or found by a takeover: takeover_join.go).
+func newPredecessor(h *Handoff, path string, expectState bool) *predecessor {
+	return &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: expectState, quic: &h.quic}
 }
 
 // dial connects to the previous generation's socket, once.

@@ -117,7 +117,8 @@ func (c *chain) receiveListeners(r *handover.Receiver) error {
 		}
 	}
 	c.gen = first.Generation
-	c.pred = &predecessor{log: c.log, stop: c.h.stopping(), stats: c.h.stats, path: c.tk.String(), expectState: first.State, recv: r}
+	c.pred = newPredecessor(c.h, c.tk.String(), first.State)
+	c.pred.recv = r
 	c.pred.dialOnce.Do(func() {}) // the channel is this one
 	c.joined = r
 	c.log.Info("handoff: takeover: received the listening sockets", "sockets", first.Count, "generation", c.gen, "from", r.PeerPID())
