@@ -74,10 +74,7 @@ func main() {
 		ReadyTimeout: *readyTimeout,
 		Logger:       logger,
 	}, logger)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpc:", err)
-		os.Exit(1)
-	}
+	serverflags.Exit("grpc", err)
 }
 
 // serve runs one generation: listen through handoff, serve, declare
