@@ -6,11 +6,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // Upgrade churn (issue 10): an upgrade every 100-150 ms, each started as
@@ -88,9 +88,7 @@ func testChurn(t *testing.T, migrate bool) {
 	r := l.stop()
 
 	// Stop: the serving generation drains, and every generation is gone.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, pid)
 	for _, p := range gens {
 		waitExit(t, p, 40*time.Second)
 	}
@@ -125,9 +123,7 @@ func churnUpgrade(t *testing.T, s *server, pid int) (newPid int, status string, 
 	t.Helper()
 	for tries = 1; ; tries++ {
 		ignored := strings.Count(s.stderr.String(), "handoff: signal ignored")
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			t.Fatalf("SIGHUP %d: %v", pid, err)
-		}
+		testserver.Hangup(t, pid)
 		deadline := time.After(90 * time.Second)
 		tick := time.NewTicker(10 * time.Millisecond)
 		for {

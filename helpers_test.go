@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -130,9 +129,7 @@ func (s *server) waitFor(ok func(sdnotify.Message) bool, d time.Duration, what s
 // view of the outcome: READY=1 with a MAINPID and a STATUS.
 func (s *server) upgrade(servingPid int) (newPid int, status string) {
 	s.t.Helper()
-	if err := syscall.Kill(servingPid, syscall.SIGHUP); err != nil {
-		s.t.Fatalf("SIGHUP %d: %v", servingPid, err)
-	}
+	testserver.Hangup(s.t, servingPid)
 	return s.nextReady()
 }
 

@@ -90,9 +90,7 @@ func TestStopOfTheOldGenerationInProbation_NewServesOn(t *testing.T) {
 		t.Fatalf("upgrade failed: %s", status)
 	}
 	// The old generation is in probation now (5 s).
-	if err := syscall.Kill(first, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, first)
 	waitExit(t, first, 30*time.Second)
 	if got := servedBy(t, s.addr); got != second {
 		t.Fatalf("served by %d after the old generation stopped, want %d", got, second)
@@ -123,9 +121,7 @@ func TestStopOfTheNewGenerationInProbation_NoneLeft(t *testing.T) {
 	if got := testserver.ReadPID(t, pidfile); got != second {
 		t.Fatalf("pid file names %d, want the new generation %d", got, second)
 	}
-	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, second)
 	waitExit(t, second, 30*time.Second)
 	waitExit(t, first, 30*time.Second)
 	if left := processesOf(s.exe); len(left) > 0 {

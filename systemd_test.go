@@ -65,9 +65,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 	// then calls Ready); a SIGHUP before that is refused ("not serving
 	// (starting)").
 	waitLine(t, lines, "handoff: ready", 10*time.Second)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	waitLine(t, lines, "upgrade: new generation ready", 20*time.Second)
 	second := servedBy(t, addr)
 	pids = append(pids, second)

@@ -255,6 +255,23 @@ func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
+// hup sends the supervisor SIGHUP (an upgrade); term, SIGTERM (drain and
+// stop).
+func (s *sup) hup()  { s.cmd.Process.Signal(syscall.SIGHUP) }
+func (s *sup) term() { s.cmd.Process.Signal(syscall.SIGTERM) }
+
+// termTwice sends SIGTERM, waits (at most within) for the supervisor to say
+// it is stopping, then sends the second SIGTERM, which stops it at once
+// without waiting for the drain; it fails the test with why unless the
+// supervisor exits within within after that.
+func (s *sup) termTwice(t testing.TB, within time.Duration, why string) {
+	t.Helper()
+	s.term()
+	s.waitState(func(st control.Status) bool { return st.State == "stopping" }, within/2, "stopping")
+	s.term()
+	s.exitCode(t, within, why)
+}
+
 // stopClean stops the supervisor and checks that no worker outlived it.
 func (s *sup) stopClean(t testing.TB) {
 	t.Helper()

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -143,13 +142,6 @@ func TestMaxDrainingReached_OldestDrainingIsRetiredNotTheUpgradeRefused(t *testi
 		t.Errorf("the supervisor did not log the retirement:\n%s", s.stderr.String())
 	}
 	// Two TERMs: stop now, without waiting a minute for the slow requests.
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.waitState(func(st control.Status) bool { return st.State == "stopping" }, 10*time.Second, "stopping")
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after two TERMs")
-	}
+	s.termTwice(t, 20*time.Second, "supervisor still running after two TERMs")
 	s.assertNoneLeft(t)
 }

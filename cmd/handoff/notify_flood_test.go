@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,12 +44,8 @@ func TestMalformedNotifyFlood_LoggedAtAboutOneLineASecond(t *testing.T) {
 	if max := int(took/time.Second) + 2; lines > max {
 		t.Errorf("%d log lines for %d malformed datagrams in %v, want at most %d", lines, n, took, max)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after TERM")
-	}
+	s.term()
+	s.exitCode(t, 20*time.Second, "supervisor still running after TERM")
 }
 
 // neverReadyWorker starts the supervisor with a worker that never reports

@@ -107,17 +107,13 @@ func TestStopDuringUpgrade_NoProcessOfTheProgramLeft(t *testing.T) {
 			defer cancel()
 			final, err := s.client().Upgrade(ctx, func(ev control.Event) {
 				if ev.Stage == stage {
-					s.cmd.Process.Signal(syscall.SIGTERM)
+					s.term()
 				}
 			})
 			if err != nil || final.Stage != control.StageFailed {
 				t.Errorf("upgrade interrupted by a stop: %+v, %v; want failed (abandoned)", final, err)
 			}
-			select {
-			case <-s.exited:
-			case <-time.After(30 * time.Second):
-				t.Fatal("supervisor still running 30s after TERM")
-			}
+			s.exitCode(t, 30*time.Second, "supervisor still running 30s after TERM")
 			assertNoneTagged(t, tag, "after a stop during "+string(stage))
 			assertPortRefuses(t, s.addr)
 		})
@@ -137,11 +133,7 @@ func TestForkingWorkerWithMainPID_EndsWithItsWorker(t *testing.T) {
 	testserver.WriteExecutable(t, app, fmt.Appendf(nil,
 		"#!/bin/sh\nexport APP_TAG=%s\nsetsid sleep 600 &\nsystemd-notify --ready MAINPID=$!\nsleep 0.2\nexit 3\n", tag))
 	s := launchSup(t, []string{"-q", "--crash-limit", "3"}, app)
-	select {
-	case <-s.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("supervisor did not give up on the crash loop")
-	}
+	s.exitCode(t, 60*time.Second, "supervisor did not give up on the crash loop")
 	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit %d after a crash loop, want 1", code)
 	}
