@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The failure paths of keep-alive migration (issue 10, audit (a) and (b)):
@@ -87,17 +88,7 @@ func starveFDsBut(t *testing.T, pid, spare int) func() {
 // close race a request on its way, as in production; held idle ones add
 // connections that sit in the outbox.
 func TestMigrate_SenderOutOfDescriptors_ConnectionsServedNotClosed(t *testing.T) {
-	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
-	l := busyAndHeld(t, s.addr)
-	l.settle(t, 120)
-	old := s.cmd.Process.Pid
-	if err := unix.Kill(old, unix.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	next, status := s.nextReady()
-	if next == old {
-		t.Fatalf("upgrade failed: %s", status)
-	}
+	s, l, old, _ := upgradeUnderHeldLoad(t)
 	// In probation now: the old generation keeps its connections until it
 	// drains, and then dups them for the successor.
 	starveFDs(t, old)
@@ -129,17 +120,7 @@ func TestMigrate_ReceiverOutOfDescriptors_OldGenerationServesThem(t *testing.T) 
 }
 
 func testReceiverOutOfFDs(t *testing.T, spare int) {
-	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
-	l := busyAndHeld(t, s.addr)
-	l.settle(t, 120)
-	old := s.cmd.Process.Pid
-	if err := unix.Kill(old, unix.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	next, status := s.nextReady()
-	if next == old {
-		t.Fatalf("upgrade failed: %s", status)
-	}
+	s, l, old, next := upgradeUnderHeldLoad(t)
 	undo := starveFDsBut(t, next, spare)
 	waitExit(t, old, 40*time.Second)
 	// Reconnecting clients wait in the kernel's accept queue meanwhile.
@@ -154,6 +135,23 @@ func testReceiverOutOfFDs(t *testing.T, spare int) {
 	if r.failed() {
 		t.Fatalf("requests failed when the new generation could not take the connections: %s", r)
 	}
+}
+
+// upgradeUnderHeldLoad starts hello under busy and held keep-alive load
+// (busyAndHeld), upgrades it once, and returns once the new generation is
+// ready: the old one is in probation, still holding its connections.
+func upgradeUnderHeldLoad(t *testing.T) (s *server, l *load, old, next int) {
+	t.Helper()
+	s = startHello(t, "-probation", "1s", "-drain-idle", "2s")
+	l = busyAndHeld(t, s.addr)
+	l.settle(t, 120)
+	old = s.cmd.Process.Pid
+	testserver.Hangup(t, old)
+	next, status := s.nextReady()
+	if next == old {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	return s, l, old, next
 }
 
 // (b) A chain A→B→C: B drains for C while A still has a slow request in

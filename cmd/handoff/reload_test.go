@@ -33,16 +33,7 @@ func TestReloadServesOldBytes_UpgradeTheNew(t *testing.T) {
 	first := onlyServingPID(t, s)
 	old := workerFile(t, first)
 
-	// A new build: hello's bytes plus one, at the same path (rename over).
-	b, err := os.ReadFile(bin.hello)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testserver.WriteExecutable(t, app, append(b, 0))
-	deployed, err := os.Stat(app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	deployed := deployNewBuild(t, app)
 
 	out, code := handoffCmd(t, "reload", "--control", s.ctl)
 	if code != 0 || !strings.Contains(out, "done") {
@@ -77,12 +68,7 @@ func TestHUPReloads_WithHupReload(t *testing.T) {
 	s := startSup(t, append([]string{"--hup", "reload"}, fastFlags...), app, "-addr", "ADDR", "-drain-idle", "200ms")
 	first := onlyServingPID(t, s)
 	old := workerFile(t, first)
-	b, err := os.ReadFile(bin.hello)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testserver.WriteExecutable(t, app, append(b, 0))
-	deployed, _ := os.Stat(app)
+	deployed := deployNewBuild(t, app)
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -106,4 +92,21 @@ func TestHUPReloads_WithHupReload(t *testing.T) {
 	}
 	s.stop(t)
 	s.assertNoneLeft(t)
+}
+
+// deployNewBuild puts a new build at app, as a deploy does (renamed over):
+// hello's bytes plus one, so that it is another file with other bytes. It
+// returns the new file's FileInfo.
+func deployNewBuild(t *testing.T, app string) os.FileInfo {
+	t.Helper()
+	b, err := os.ReadFile(bin.hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.WriteExecutable(t, app, append(b, 0))
+	deployed, err := os.Stat(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deployed
 }
