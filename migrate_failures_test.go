@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,18 +49,12 @@ func starveFDs(t *testing.T, pid int) func() { return starveFDsBut(t, pid, 0) }
 // starveFDsBut is starveFDs with room for spare more descriptors.
 func starveFDsBut(t *testing.T, pid, spare int) func() {
 	t.Helper()
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, err := os.ReadDir(dir)
+	used, err := testserver.FDs(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	used := map[int]bool{}
-	for _, e := range ents {
-		n, _ := strconv.Atoi(e.Name())
-		used[n] = true
-	}
 	free := 0
-	for used[free] {
+	for used[free] != "" {
 		free++
 	}
 	var old unix.Rlimit
@@ -73,7 +66,7 @@ func starveFDsBut(t *testing.T, pid, spare int) func() {
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
 		t.Fatalf("prlimit %d: %v", pid, err)
 	}
-	t.Logf("pid %d: RLIMIT_NOFILE %d (was %d), %d descriptors open", pid, free, old.Cur, len(ents))
+	t.Logf("pid %d: RLIMIT_NOFILE %d (was %d), %d descriptors open", pid, free, old.Cur, len(used))
 	return func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) }
 }
 

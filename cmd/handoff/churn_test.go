@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -78,10 +77,10 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	wrong, failedUpgrades := 0, 0
 	for i := 0; i < upgrades; i++ {
 		if i == warm {
-			warmFDs, warmRSS = countFDs(sup), rssKiB(t, sup)
+			warmFDs, warmRSS = testserver.CountFDs(sup), rssKiB(t, sup)
 		}
 		if warm > 0 && i%warm == 0 {
-			samples = append(samples, fmt.Sprintf("%d:%d/%d", i, countFDs(sup), rssKiB(t, sup)))
+			samples = append(samples, fmt.Sprintf("%d:%d/%d", i, testserver.CountFDs(sup), rssKiB(t, sup)))
 		}
 		next := time.Now().Add(100*time.Millisecond + time.Duration(i%6)*10*time.Millisecond)
 		if wait {
@@ -109,7 +108,7 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 		t.Errorf("after the churn, new connections are answered by %d, not the serving worker %d", got, last)
 	}
 	l.settle(t, 200)
-	endFDs, endRSS := countFDs(sup), rssKiB(t, sup)
+	endFDs, endRSS := testserver.CountFDs(sup), rssKiB(t, sup)
 	r := l.stop()
 	s.mu.Lock()
 	for _, p := range r.PIDs {
@@ -149,23 +148,6 @@ func perMillion(r *loadgen.Report) float64 {
 		return 0
 	}
 	return float64(r.Failures) * 1e6 / float64(r.Requests)
-}
-
-// rssKiB reads VmRSS of pid.
-func rssKiB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(string(rest)), " kB"))
-			return n
-		}
-	}
-	t.Fatalf("no VmRSS for pid %d", pid)
-	return 0
 }
 
 // answeredByPID asks for new connections until pid answers one, up to d,

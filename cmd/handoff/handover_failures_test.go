@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -168,7 +167,7 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 	a := onlyServingPID(t, s)
 
 	// A request the old worker is reading, so its drain lasts.
-	base := countFDs(a)
+	base := testserver.CountFDs(a)
 	nc, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -243,17 +242,12 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 func waitFDsAbove(t *testing.T, pid, base int, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for countFDs(pid) <= base {
+	for testserver.CountFDs(pid) <= base {
 		if time.Now().After(deadline) {
 			t.Fatalf("pid %d accepted no connection within %v", pid, d)
 		}
 		time.Sleep(5 * time.Millisecond) // polling /proc, under a deadline
 	}
-}
-
-func countFDs(pid int) int {
-	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	return len(ents)
 }
 
 // waitOutputCount waits until the supervisor's output holds want n times.

@@ -25,14 +25,12 @@ func versionScript(v int) []byte {
 // workerVersion reads APP_VERSION from the environment of pid.
 func workerVersion(t *testing.T, pid int) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	env, err := testserver.Environ(pid)
 	if err != nil {
 		t.Fatalf("environ of worker %d: %v", pid, err)
 	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "APP_VERSION="); ok {
-			return v
-		}
+	if v, ok := env["APP_VERSION"]; ok {
+		return v
 	}
 	return "?"
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,16 +61,11 @@ func neverReadyWorker(t *testing.T, name, readyTimeout string) (s *sup, worker i
 		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
 	}, 10*time.Second, "a starting worker")
 	worker = st.Generations[0].Workers[0].PID
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
+	env, err := testserver.Environ(worker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
-			sock = v
-		}
-	}
-	if sock == "" {
+	if sock = env["NOTIFY_SOCKET"]; sock == "" {
 		t.Fatal("worker has no NOTIFY_SOCKET")
 	}
 	return s, worker, sock

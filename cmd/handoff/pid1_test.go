@@ -3,52 +3,22 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
-
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// procInfo reads comm, state and ppid of a host pid.
-func procInfo(pid int) (comm string, state byte, ppid int, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", 0, 0, false
-	}
-	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || close < open {
-		return "", 0, 0, false
-	}
-	f := strings.Fields(string(b[close+1:]))
-	if len(f) < 2 {
-		return "", 0, 0, false
-	}
-	ppid, _ = strconv.Atoi(f[1])
-	return string(b[open+1 : close]), f[0][0], ppid, true
-}
-
 // childrenOf lists host pids whose parent is ppid.
 func childrenOf(ppid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if _, _, p, ok := procInfo(pid); ok && p == ppid {
-			out = append(out, pid)
-		}
-	}
-	return out
+	return testserver.Processes(func(pid int) bool {
+		_, _, p, _, ok := testserver.Stat(pid)
+		return ok && p == ppid
+	})
 }
 
 func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
@@ -80,7 +50,7 @@ func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	for {
 		sleeps, zombies := 0, 0
 		for _, pid := range childrenOf(supHost) {
-			comm, state, _, _ := procInfo(pid)
+			comm, state, _, _, _ := testserver.Stat(pid)
 			if state == 'Z' {
 				zombies++
 			} else if comm == "sleep" {

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -21,23 +20,13 @@ import (
 // tagged lists the processes whose environment holds APP_TAG=tag: every
 // process a test's program started, however it daemonised.
 func tagged(tag string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	want := []byte("APP_TAG=" + tag + "\x00")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	return testserver.Processes(func(pid int) bool {
+		if env, err := testserver.Environ(pid); err != nil || env["APP_TAG"] != tag {
+			return false
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(b, want) {
-			if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil && bytes.Contains(st, []byte(") Z ")) {
-				continue // exited, waiting for its reaper
-			}
-			out = append(out, pid)
-		}
-	}
-	return out
+		_, state, _, _, ok := testserver.Stat(pid)
+		return !ok || state != 'Z' // a zombie has exited, waiting for its reaper
+	})
 }
 
 // killTagged is a test's cleanup: by pid, never by name.

@@ -106,7 +106,7 @@ func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
 	if b, _ := os.ReadFile(app); string(b) != string(crashing) {
 		t.Fatalf("the test's binary changed on disk")
 	}
-	if exe, _ := os.Readlink("/proc/" + itoa(now) + "/exe"); !strings.Contains(exe, "deleted") {
+	if exe := testserver.Exe(now); !strings.Contains(exe, "deleted") {
 		t.Errorf("rolled-back worker runs %q, want the replaced (deleted) file", exe)
 	}
 	st, _ := s.status()
