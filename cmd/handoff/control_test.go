@@ -11,11 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
@@ -36,7 +36,7 @@ func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
 	os.Chmod(filepath.Dir(filepath.Dir(s.ctl)), 0o755) // t.TempDir's parent is 0700 too
 	os.Chmod(s.ctl, 0o666)
 	cmd := exec.Command(bin.handoff, "upgrade", "--control", s.ctl)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	cmd.SysProcAttr = testserver.AsNobody()
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "403") || !strings.Contains(string(out), "uid 65534 may not control") {
 		t.Fatalf("uid 65534: err %v, output:\n%s", err, out)

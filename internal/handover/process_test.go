@@ -12,9 +12,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestCrossProcess_ChildReceivesConnectionsAndAnswersOnThem(t *testing.T) {
@@ -95,26 +96,12 @@ func TestCrossProcess_OtherUIDRefused(t *testing.T) {
 	// the other user a copy of the test binary it may execute.
 	os.Chmod(filepath.Dir(ln.Path()), 0o777)
 	os.Chmod(ln.Path(), 0o666)
-	dir, err := os.MkdirTemp("", "handover-exe-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	exe := filepath.Join(dir, "handover.test")
-	data, err := os.ReadFile(testBinary(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd, stderr := startChildExe(t, exe, "receiver", []string{EnvSocket + "=" + ln.Path()},
-		&syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}})
+	_, exe := testserver.CopyForNobody(t, "handover.test")
+	cmd, stderr := startChildExe(t, exe, "receiver", []string{EnvSocket + "=" + ln.Path()}, testserver.AsNobody())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = ln.Accept(testCtx(t), Peer{})
+	_, err := ln.Accept(testCtx(t), Peer{})
 	wantErr(t, err, ErrPeer, "the peer runs as uid 65534, this process as uid 0")
 	if err := waitChild(t, cmd, stderr); err == nil || !strings.Contains(stderr.String(), "uid") {
 		t.Fatalf("the child was not refused: %v", err)
