@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,8 +43,7 @@ func TestProgramReplacedMidUpgrade_NewestTriggerWins(t *testing.T) {
 	}
 	for _, stage := range []control.Stage{control.StageStarting, control.StageStarted, control.StageProbation} {
 		t.Run(string(stage), func(t *testing.T) {
-			app := filepath.Join(t.TempDir(), "app")
-			testserver.WriteExecutable(t, app, versionScript(0))
+			app := shellApp(t, string(versionScript(0)))
 			s := startSup(t, []string{"-q", "--probation", "500ms", "--drain-timeout", "10s"}, app, "ADDR")
 			l := startLoad(t, s.addr, 2)
 			l.waitRequests(t, 20)

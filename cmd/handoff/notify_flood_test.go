@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -54,8 +53,7 @@ func neverReadyWorker(t *testing.T, name, readyTimeout string) (s *sup, worker i
 	t.Helper()
 	tag := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
 	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
+	app := shellApp(t, fmt.Sprintf("#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
 	s = launchSup(t, []string{"-q", "--ready-timeout", readyTimeout}, app)
 	st := s.waitState(func(st control.Status) bool {
 		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1

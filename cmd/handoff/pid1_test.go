@@ -5,7 +5,6 @@ package main
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -28,10 +27,9 @@ func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	if err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "--kill-child", "true").Run(); err != nil {
 		t.Skipf("unshare --pid --fork --mount-proc does not work here: %v", err)
 	}
-	app := filepath.Join(t.TempDir(), "app")
 	// Each subshell backgrounds a sleep and exits at once: the sleeps are
 	// orphans, handed to the nearest subreaper, PID 1 of the namespace.
-	testserver.WriteExecutable(t, app, []byte("#!/bin/sh\n(sleep 0.4 &)\n(sleep 0.5 &)\n(sleep 0.6 &)\nsystemd-notify --ready\nexec sleep 600\n"))
+	app := shellApp(t, "#!/bin/sh\n(sleep 0.4 &)\n(sleep 0.5 &)\n(sleep 0.6 &)\nsystemd-notify --ready\nexec sleep 600\n")
 	s := launchSupWrapped(t, []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}, []string{"-q"}, app)
 	s.waitState(func(st control.Status) bool { return st.State == "serving" && st.PID == 1 }, 15*time.Second, "serving as pid 1")
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -83,13 +82,12 @@ func TestStopDuringUpgrade_NoProcessOfTheProgramLeft(t *testing.T) {
 		t.Run(string(stage), func(t *testing.T) {
 			tag := fmt.Sprintf("stop-%s-%d", stage, time.Now().UnixNano())
 			killTagged(t, tag)
-			app := filepath.Join(t.TempDir(), "app")
 			// A helper in the worker's group, then the server; version 1
 			// also takes its time before it serves.
 			script := func(pause string) []byte {
 				return fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nsleep 600 &\nsleep %s\nexec %s -addr \"$1\" -drain-idle 200ms\n", tag, pause, bin.hello)
 			}
-			testserver.WriteExecutable(t, app, script("0"))
+			app := shellApp(t, string(script("0")))
 			s := startSup(t, []string{"-q", "--probation", "30s", "--drain-timeout", "10s"}, app, "ADDR")
 			testserver.WriteExecutable(t, app, script("2"))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -116,10 +114,9 @@ func TestForkingWorkerWithMainPID_EndsWithItsWorker(t *testing.T) {
 	needProc(t)
 	tag := fmt.Sprintf("fork-%d", time.Now().UnixNano())
 	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
 	// setsid: the daemon leaves the worker's process group, so only
 	// MAINPID= says it is the worker's. It keeps fd 3, the listener.
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil,
+	app := shellApp(t, fmt.Sprintf(
 		"#!/bin/sh\nexport APP_TAG=%s\nsetsid sleep 600 &\nsystemd-notify --ready MAINPID=$!\nsleep 0.2\nexit 3\n", tag))
 	s := launchSup(t, []string{"-q", "--crash-limit", "3"}, app)
 	s.exitCode(t, 60*time.Second, "supervisor did not give up on the crash loop")
