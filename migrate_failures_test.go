@@ -3,12 +3,8 @@
 package handoff_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -156,8 +152,8 @@ func TestMigrate_ChainWhileOldestDrains_SlowRequestsConnectionKeepsAnOwner(t *te
 	s := startHello(t, "-probation", "50ms", "-drain-idle", "2s")
 	a := s.cmd.Process.Pid
 
-	onA := dialKeepAlive(t, s.addr)
-	onA.send(t, "/slow?ms=3000")
+	onA := testserver.DialKeepAlive(t, s.addr)
+	send(t, onA, "/slow?ms=3000")
 	b, status := s.upgrade(a)
 	if b == a {
 		t.Fatalf("upgrade A→B failed: %s", status)
@@ -166,64 +162,44 @@ func TestMigrate_ChainWhileOldestDrains_SlowRequestsConnectionKeepsAnOwner(t *te
 		t.Fatalf("B (%d) does not answer new connections; %d does", b, got)
 	}
 	// B has a slow request of its own, so its drain lasts past A's.
-	onB := dialKeepAlive(t, s.addr)
-	onB.send(t, "/slow?ms=6000")
+	onB := testserver.DialKeepAlive(t, s.addr)
+	send(t, onB, "/slow?ms=6000")
 	c, status := s.upgrade(b)
 	if c == b {
 		t.Fatalf("upgrade B→C failed: %s", status)
 	}
-	if pid, err := onA.receive(t); err != nil || pid != a {
+	if pid, err := receive(onA); err != nil || pid != a {
 		t.Fatalf("A's slow request: answered by %d, %v (want A, %d)", pid, err, a)
 	}
 	// A passes the connection on once it is idle; give it the time to.
 	waitLogCount(t, s, "handoff: migrate: keep-alive connections", 1, 20*time.Second)
-	onA.send(t, "/")
-	pid, err := onA.receive(t)
+	send(t, onA, "/")
+	pid, err := receive(onA)
 	if err != nil {
 		t.Fatalf("the next request on A's connection after the chain A(%d)→B(%d)→C(%d): %v", a, b, c, err)
 	}
 	t.Logf("A's connection answered by %d after the chain A(%d)→B(%d)→C(%d)", pid, a, b, c)
-	if pid, err := onB.receive(t); err != nil || pid != b {
+	if pid, err := receive(onB); err != nil || pid != b {
 		t.Fatalf("B's slow request: answered by %d, %v (want B, %d)", pid, err, b)
 	}
 }
 
-// keepAlive is a raw HTTP/1.1 client on one connection that never retries.
-type keepAlive struct {
-	nc net.Conn
-	br *bufio.Reader
-}
-
-func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+// send posts path on k, failing the test if it cannot be written.
+func send(t *testing.T, k *testserver.KeepAlive, path string) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return &keepAlive{nc: nc, br: bufio.NewReader(nc)}
-}
-
-func (k *keepAlive) send(t *testing.T, path string) {
-	t.Helper()
-	k.nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := fmt.Fprintf(k.nc, "POST %s HTTP/1.1\r\nHost: churn\r\nContent-Length: 5\r\n\r\nhello", path); err != nil {
-		t.Fatalf("write %s: %v", path, err)
+	k.Conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := k.Send(path); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
 
-func (k *keepAlive) receive(t *testing.T) (int, error) {
-	t.Helper()
-	resp, err := http.ReadResponse(k.br, nil)
-	if err != nil {
-		return 0, err
+// receive reads k's answer: the pid that answered, or why none did.
+func receive(k *testserver.KeepAlive) (int, error) {
+	a, err := k.Receive()
+	if err == nil && a.Code != http.StatusOK {
+		err = fmt.Errorf("status %s", a.Status)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("status %s", resp.Status)
-	}
-	return strconv.Atoi(resp.Header.Get("X-Pid"))
+	return a.PID, err
 }
 
 // logLines logs the servers' stderr lines that contain any of subs.

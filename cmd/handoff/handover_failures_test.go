@@ -93,27 +93,21 @@ func holdUntilClose(t *testing.T, addr string, n int, interval time.Duration) *c
 }
 
 func (h *closeHolder) run(nc net.Conn, delay, interval time.Duration) {
-	br := bufio.NewReader(nc)
+	k := testserver.NewKeepAlive(nc)
 	<-time.After(delay) // spreads the connections' requests over the interval
 	for i := 1; ; i++ {
 		nc.SetDeadline(time.Now().Add(15 * time.Second))
-		if _, err := io.WriteString(nc, "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
-			h.done <- fmt.Sprintf("%s: request %d: write: %v", nc.LocalAddr(), i, err)
-			return
-		}
-		resp, err := http.ReadResponse(br, nil)
+		a, err := k.Post("/")
 		if err != nil {
 			h.done <- fmt.Sprintf("%s: request %d: no answer: %v", nc.LocalAddr(), i, err)
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		h.answers.Add(1)
-		if resp.StatusCode != http.StatusOK {
-			h.done <- fmt.Sprintf("%s: request %d: %s", nc.LocalAddr(), i, resp.Status)
+		if a.Code != http.StatusOK {
+			h.done <- fmt.Sprintf("%s: request %d: %s", nc.LocalAddr(), i, a.Status)
 			return
 		}
-		if resp.Close {
+		if a.Close {
 			h.done <- ""
 			return
 		}
