@@ -12,7 +12,7 @@ import (
 )
 
 func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	first := onlyServingPID(t, s)
 	syscall.Kill(first, syscall.SIGKILL)
 	st := s.waitState(func(st control.Status) bool {

@@ -77,6 +77,13 @@ func startSup(t testing.TB, flags []string, program ...string) *sup {
 	return s
 }
 
+// startHello is startSup over examples/hello with fastFlags: the
+// supervised server most tests need.
+func startHello(t testing.TB) *sup {
+	t.Helper()
+	return startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+}
+
 // launchSup starts the supervisor without waiting for anything; program
 // may contain the placeholder ADDR.
 func launchSup(t testing.TB, flags []string, program ...string) *sup {
@@ -201,9 +208,18 @@ func servingPIDs(st control.Status) []int {
 // exit status.
 func handoffCmd(t testing.TB, args ...string) (string, int) {
 	t.Helper()
+	return handoffCmdAs(t, nil, args...)
+}
+
+// handoffCmdAs is handoffCmd with the process attributes attr (another
+// uid, say).
+func handoffCmdAs(t testing.TB, attr *syscall.SysProcAttr, args ...string) (string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin.handoff, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin.handoff, args...)
+	cmd.SysProcAttr = attr
+	out, err := cmd.CombinedOutput()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -13,7 +13,7 @@ import (
 )
 
 func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: %d %s", code, out)
 	}
