@@ -3,7 +3,6 @@
 package handoff_test
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,22 +26,8 @@ import (
 func TestChurn_Migrate_NoFailedRequests(t *testing.T)   { testChurn(t, true) }
 func TestChurn_NoMigrate_NoFailedRequests(t *testing.T) { testChurn(t, false) }
 
-func churnUpgrades(t testing.TB) int {
-	if v := os.Getenv("CHURN_UPGRADES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CHURN_UPGRADES=%q: not a count", v)
-		}
-		return n
-	}
-	if testing.Short() {
-		return 20
-	}
-	return 60
-}
-
 func testChurn(t *testing.T, migrate bool) {
-	upgrades := churnUpgrades(t)
+	upgrades := testserver.ChurnUpgrades(t, false)
 	s := startHello(t, "-probation", "50ms", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
 	l := startLoadWith(t, loadgen.Config{
 		URL:          "http://" + s.addr + "/",

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,24 +39,10 @@ func TestRunChurn_Migrate_TriggersThatDoNotWait(t *testing.T) {
 	testRunChurn(t, true, false)
 }
 
-func churnUpgrades(t testing.TB) int {
-	if v := os.Getenv("CHURN_UPGRADES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CHURN_UPGRADES=%q: not a count", v)
-		}
-		return n
-	}
-	if testing.Short() || testserver.RaceEnabled() {
-		// Under -race the supervisor is built with it too, and each
-		// `handoff upgrade` takes about a second on a 2-core machine.
-		return 20
-	}
-	return 60
-}
-
 func testRunChurn(t *testing.T, migrate, wait bool) {
-	upgrades := churnUpgrades(t)
+	// Under -race the supervisor is built with it too, and each `handoff
+	// upgrade` takes about a second on a 2-core machine.
+	upgrades := testserver.ChurnUpgrades(t, testserver.RaceEnabled())
 	s := startSup(t, []string{"-q", "--probation", "50ms", "--drain-timeout", "20s", "--max-draining", "32"},
 		bin.hello, "-addr", "ADDR", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
 	l := supLoad(t, s.addr, loadgen.Config{
