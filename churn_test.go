@@ -10,6 +10,7 @@ import (
 
 	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // Upgrade churn (issue 10): an upgrade every 100-150 ms, each started as
@@ -39,7 +40,7 @@ func testChurn(t *testing.T, migrate bool) {
 		HoldInterval: 250 * time.Millisecond,
 		Timeout:      15 * time.Second,
 	})
-	l.settle(t, 200)
+	l.Settle(t, 200)
 
 	start := time.Now()
 	gens := []int{s.cmd.Process.Pid}
@@ -69,7 +70,7 @@ func testChurn(t *testing.T, migrate bool) {
 		}
 	}
 	took := time.Since(start)
-	l.settle(t, 200)
+	l.Settle(t, 200)
 	r := l.stop()
 
 	// Stop: the serving generation drains, and every generation is gone.
@@ -85,7 +86,7 @@ func testChurn(t *testing.T, migrate bool) {
 		}
 	}
 	t.Logf("churn (migrate=%v): %d upgrades in %v (%.1f/s), %s, %.2f failures per million, generations the load missed %d",
-		migrate, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), r, perMillion(r), unserved)
+		migrate, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), r, testload.PerMillion(r.Report), unserved)
 	if refused > 0 {
 		// Options.MaxDraining (4): the library refuses an upgrade while 4
 		// older generations still drain, and tells nobody (issue 10 items
@@ -149,11 +150,4 @@ func answeredBy(t testing.TB, addr string, pid int, d time.Duration) int {
 			return got
 		}
 	}
-}
-
-func perMillion(r *report) float64 {
-	if r.Requests == 0 {
-		return 0
-	}
-	return float64(r.Failures) * 1e6 / float64(r.Requests)
 }

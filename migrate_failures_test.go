@@ -82,7 +82,7 @@ func TestMigrate_SenderOutOfDescriptors_ConnectionsServedNotClosed(t *testing.T)
 	// drains, and then dups them for the successor.
 	starveFDs(t, old)
 	waitExit(t, old, 40*time.Second)
-	l.settle(t, 120)
+	l.Settle(t, 120)
 	r := l.stop()
 	t.Logf("%s", r)
 	logLines(t, s, "handover", "migrate")
@@ -114,7 +114,7 @@ func testReceiverOutOfFDs(t *testing.T, spare int) {
 	waitExit(t, old, 40*time.Second)
 	// Reconnecting clients wait in the kernel's accept queue meanwhile.
 	undo()
-	l.settle(t, 120)
+	l.Settle(t, 120)
 	r := l.stop()
 	t.Logf("%s", r)
 	logLines(t, s, "handover", "migrate")
@@ -133,7 +133,7 @@ func upgradeUnderHeldLoad(t *testing.T) (s *server, l *load, old, next int) {
 	t.Helper()
 	s = startHello(t, "-probation", "1s", "-drain-idle", "2s")
 	l = busyAndHeld(t, s.addr)
-	l.settle(t, 120)
+	l.Settle(t, 120)
 	old = s.cmd.Process.Pid
 	testserver.Hangup(t, old)
 	next, status := s.nextReady()

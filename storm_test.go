@@ -21,7 +21,7 @@ import (
 func TestSignalStorm_OneUpgradeAndOneFollowUp_NoFailedRequests(t *testing.T) {
 	s := startHello(t, "-probation", "200ms")
 	load := startLoad(t, s.addr)
-	load.settle(t, 200)
+	load.Settle(t, 200)
 	first := s.cmd.Process.Pid
 	// The first signal, alone, so that the rest surely arrive while its
 	// upgrade runs (the kernel may merge a burst into one delivery).
@@ -48,7 +48,7 @@ func TestSignalStorm_OneUpgradeAndOneFollowUp_NoFailedRequests(t *testing.T) {
 	}
 	waitExit(t, first, 30*time.Second)
 	waitExit(t, second, 30*time.Second)
-	load.settle(t, 200)
+	load.Settle(t, 200)
 	r := load.stop()
 	if r.failed() {
 		t.Fatalf("requests failed during the signal storm: %s", r)

@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // Upgrade churn under the supervisor (issue 10): `handoff run` with
@@ -53,7 +54,7 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 		HoldConns:    40,
 		HoldInterval: 250 * time.Millisecond,
 	})
-	l.settle(t, 200)
+	l.Settle(t, 200)
 	sup := s.cmd.Process.Pid
 	warm := upgrades / 6
 	var warmFDs, warmRSS int
@@ -92,9 +93,9 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	if got := answeredByPID(t, s.addr, last, 5*time.Second); got != last {
 		t.Errorf("after the churn, new connections are answered by %d, not the serving worker %d", got, last)
 	}
-	l.settle(t, 200)
+	l.Settle(t, 200)
 	endFDs, endRSS := testserver.CountFDs(sup), rssKiB(t, sup)
-	r := l.stop()
+	r := l.Stop()
 	s.mu.Lock()
 	for _, p := range r.PIDs {
 		s.pids[p.PID] = true
@@ -106,12 +107,12 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	}
 	t.Logf("churn (migrate=%v, wait=%v): %d triggers in %v (%.1f/s), %d generations, %d workers answered; %s; %.2f failures per million; supervisor fds %d -> %d, RSS %d -> %d KiB after %d upgrades of warm-up",
 		migrate, wait, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), gens, len(r.PIDs),
-		reportString(r), perMillion(r), warmFDs, endFDs, warmRSS, endRSS, warm)
+		testload.Summary(r), testload.PerMillion(r), warmFDs, endFDs, warmRSS, endRSS, warm)
 	t.Logf("supervisor upgrades:fds/RSS KiB along the run: %s %d:%d/%d", strings.Join(samples, " "), upgrades, endFDs, endRSS)
 	s.stopClean(t)
 
 	if r.Failures != 0 || r.Outcomes.Mismatched != 0 || r.Outcomes.Duplicate != 0 || r.Requests == 0 {
-		t.Errorf("requests failed under churn: %s", reportString(r))
+		t.Errorf("requests failed under churn: %s", testload.Summary(r))
 	}
 	if failedUpgrades > 0 {
 		t.Errorf("%d of %d upgrades failed", failedUpgrades, upgrades)
@@ -126,13 +127,6 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	if endRSS > 2*warmRSS+16<<10 {
 		t.Errorf("the supervisor's RSS grew from %d to %d KiB over %d upgrades", warmRSS, endRSS, upgrades-warm)
 	}
-}
-
-func perMillion(r *loadgen.Report) float64 {
-	if r.Requests == 0 {
-		return 0
-	}
-	return float64(r.Failures) * 1e6 / float64(r.Requests)
 }
 
 // answeredByPID asks for new connections until pid answers one, up to d,

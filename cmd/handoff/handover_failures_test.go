@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // The supervisor's half of the handover's failure paths (issue 10, audit
@@ -257,53 +257,11 @@ func waitOutputCount(t *testing.T, s *sup, want string, n int, d time.Duration) 
 }
 
 // supLoad runs the load generator (non-retrying POSTs) against addr.
-type genLoad struct {
-	g      *loadgen.Generator
-	cancel context.CancelFunc
-	report *loadgen.Report
-}
-
-func supLoad(t testing.TB, addr string, cfg loadgen.Config) *genLoad {
+func supLoad(t testing.TB, addr string, cfg loadgen.Config) *testload.Load {
 	t.Helper()
 	cfg.URL = "http://" + addr + "/"
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
 	}
-	g, err := loadgen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := g.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	l := &genLoad{g: g, cancel: cancel}
-	t.Cleanup(func() { l.stop() })
-	return l
-}
-
-func (l *genLoad) stop() *loadgen.Report {
-	if l.report == nil {
-		l.report = l.g.Stop()
-		l.cancel()
-	}
-	return l.report
-}
-
-// settle waits until n more requests were answered.
-func (l *genLoad) settle(t testing.TB, n int64) {
-	t.Helper()
-	target := l.g.Snapshot().Requests + n
-	deadline := time.Now().Add(30 * time.Second)
-	for l.g.Snapshot().Requests < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("load stalled: %d requests, waiting for %d", l.g.Snapshot().Requests, target)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a counter, under a deadline
-	}
-}
-
-func reportString(r *loadgen.Report) string {
-	return fmt.Sprintf("%d requests, %d failed (%+v); errors: %v", r.Requests, r.Failures, r.Outcomes, r.Errors)
+	return testload.Start(t, cfg)
 }
