@@ -62,15 +62,11 @@ func main() {
 
 func run(addr string, opts handoff.Options) error {
 	logger := opts.Logger
-	h, err := handoff.New(opts)
+	h, ln, err := serverflags.Listen(opts, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Stop()
-	ln, err := h.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	s := newServer(logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.handleWS)

@@ -3,6 +3,7 @@ package serverflags
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 
 	"github.com/handoff-go/handoff"
@@ -32,4 +33,22 @@ func Exit(name string, err error) {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		os.Exit(1)
 	}
+}
+
+// Listen is the start every example that serves TCP itself shares:
+// handoff.New(opts), then h.Listen("tcp", addr), which inherits the
+// listener from the previous generation (no bind; the accept queue is
+// shared) or binds it on the first start. The caller stops h; when the
+// listener cannot be had, Listen stops h itself and returns the error.
+func Listen(opts handoff.Options, addr string) (*handoff.Handoff, net.Listener, error) {
+	h, err := handoff.New(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := h.Listen("tcp", addr)
+	if err != nil {
+		h.Stop()
+		return nil, nil, err
+	}
+	return h, ln, nil
 }
