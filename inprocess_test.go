@@ -322,7 +322,7 @@ func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing
 
 // listenWith creates a Handoff in this process with opts and listens on
 // addr through it; Stop runs at the end of the test.
-func listenWith(t *testing.T, opts handoff.Options, addr string) (*handoff.Handoff, net.Listener) {
+func listenWith(t testing.TB, opts handoff.Options, addr string) (*handoff.Handoff, net.Listener) {
 	t.Helper()
 	h, err := handoff.New(opts)
 	if err != nil {
