@@ -12,14 +12,6 @@ import (
 	"github.com/handoff-go/handoff/internal/testserver"
 )
 
-// childrenOf lists host pids whose parent is ppid.
-func childrenOf(ppid int) []int {
-	return testserver.Processes(func(pid int) bool {
-		_, _, p, _, ok := testserver.Stat(pid)
-		return ok && p == ppid
-	})
-}
-
 func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	if os.Getuid() != 0 {
 		t.Skip("needs root for a new pid namespace")
@@ -36,7 +28,7 @@ func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	supHost := 0
 	deadline := time.Now().Add(10 * time.Second)
 	for supHost == 0 {
-		if kids := childrenOf(s.cmd.Process.Pid); len(kids) == 1 {
+		if kids := testserver.Children(s.cmd.Process.Pid); len(kids) == 1 {
 			supHost = kids[0]
 		} else if time.Now().After(deadline) {
 			t.Fatal("cannot find the supervisor under unshare")
@@ -47,7 +39,7 @@ func TestSupervisorAsPID1_ReapsOrphanedZombies(t *testing.T) {
 	sawOrphans := false
 	for {
 		sleeps, zombies := 0, 0
-		for _, pid := range childrenOf(supHost) {
+		for _, pid := range testserver.Children(supHost) {
 			comm, state, _, _, _ := testserver.Stat(pid)
 			if state == 'Z' {
 				zombies++

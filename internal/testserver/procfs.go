@@ -139,3 +139,11 @@ func SocketInode(target string) (string, bool) {
 	}
 	return strings.TrimSuffix(rest, "]"), true
 }
+
+// Children lists the pids of the running processes whose parent is ppid.
+func Children(ppid int) []int {
+	return Processes(func(pid int) bool {
+		_, _, p, _, ok := Stat(pid)
+		return ok && p == ppid
+	})
+}
