@@ -336,6 +336,16 @@ func onlyServingPID(t *testing.T, s *sup) int {
 
 // python3 resolved to the interpreter itself, not a version manager's shim
 // (whose shell wrapper costs 200ms a start).
+// example is the absolute path of path under examples/ (a worker script).
+func example(t testing.TB, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("../../examples", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
 func python(t testing.TB) string {
 	t.Helper()
 	py, err := exec.LookPath("python3")

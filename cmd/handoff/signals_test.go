@@ -4,7 +4,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,8 +47,7 @@ func TestWINCHDrainsWorkers_ConnectionsWaitUntilHUP(t *testing.T) {
 
 func TestUSR1IsForwardedToWorkers(t *testing.T) {
 	py := python(t)
-	script, _ := filepath.Abs("../../examples/python/server.py")
-	s := startSup(t, fastFlags, py, script)
+	s := startSup(t, fastFlags, py, example(t, "python/server.py"))
 	s.cmd.Process.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(s.stderr.String(), "SIGUSR1") {

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -56,12 +55,7 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 }
 
 func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
-	py := python(t)
-	script, err := filepath.Abs("../../examples/python/server.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upgradesUnderLoad(t, "python", 5, 6, py, script, "--drain-idle", "0.2")
+	upgradesUnderLoad(t, "python", 5, 6, python(t), example(t, "python/server.py"), "--drain-idle", "0.2")
 }
 
 func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
