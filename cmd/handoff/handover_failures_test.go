@@ -3,12 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -220,13 +218,12 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 	}
 	// The old worker answers the request it was reading.
 	io.WriteString(nc, "Content-Length: 0\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := testserver.NewKeepAlive(nc).Receive()
 	if err != nil {
 		t.Fatalf("the old worker's request after the rollback: %v", err)
 	}
-	resp.Body.Close()
-	if pid, _ := strconv.Atoi(resp.Header.Get("X-Pid")); resp.StatusCode != 200 || pid != a {
-		t.Fatalf("the old worker's request: %s from pid %d, want 200 from %d", resp.Status, pid, a)
+	if resp.Code != 200 || resp.PID != a {
+		t.Fatalf("the old worker's request: %s from pid %d, want 200 from %d", resp.Status, resp.PID, a)
 	}
 	s.stopClean(t)
 }

@@ -21,12 +21,15 @@ type KeepAlive struct {
 }
 
 // Answer is what a KeepAlive request got: the pid in X-Pid (0 if none),
-// the status, and whether the server closes the connection after it.
+// the status, whether the server closes the connection after it, the
+// headers and the body.
 type Answer struct {
 	PID    int
 	Code   int
 	Status string
 	Close  bool
+	Header http.Header
+	Body   []byte
 }
 
 // NewKeepAlive is the KeepAlive client of nc.
@@ -47,7 +50,12 @@ func DialKeepAlive(t testing.TB, addr string) *KeepAlive {
 // Send writes a POST of path with a 5-byte body, without waiting for the
 // answer (Receive reads it).
 func (k *KeepAlive) Send(path string) error {
-	if _, err := fmt.Fprintf(k.Conn, "POST %s HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello", path); err != nil {
+	return k.Write("POST " + path + " HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello")
+}
+
+// Write writes raw, a request or a piece of one, as it is.
+func (k *KeepAlive) Write(raw string) error {
+	if _, err := io.WriteString(k.Conn, raw); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
@@ -59,10 +67,13 @@ func (k *KeepAlive) Receive() (Answer, error) {
 	if err != nil {
 		return Answer{}, fmt.Errorf("read response: %w", err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return Answer{}, fmt.Errorf("read body: %w", err)
+	}
 	pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
-	return Answer{PID: pid, Code: resp.StatusCode, Status: resp.Status, Close: resp.Close}, nil
+	return Answer{PID: pid, Code: resp.StatusCode, Status: resp.Status, Close: resp.Close, Header: resp.Header, Body: body}, nil
 }
 
 // Post is Send and Receive.
