@@ -24,8 +24,7 @@ func TestServingWorkerCrashes_IsRestarted(t *testing.T) {
 	}
 	l := startLoad(t, s.addr, 2)
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }
 

@@ -165,6 +165,14 @@ func (l *load) fail(msg string) {
 	l.mu.Unlock()
 }
 
+// done stops the clients (finish) and checks that no request failed
+// (assertNoFailures); it returns the requests that succeeded.
+func (l *load) done(t testing.TB) int {
+	t.Helper()
+	l.finish()
+	return l.assertNoFailures(t)
+}
+
 // assertNoFailures fails the test with the first failures listed.
 func (l *load) assertNoFailures(t testing.TB) int {
 	t.Helper()

@@ -88,10 +88,8 @@ func TestProgramReplacedMidUpgrade_NewestTriggerWins(t *testing.T) {
 				t.Errorf("after both upgrades pid %d runs version %s, want 2 (the newest deploy); second upgrade said:\n%s", pid, v, out)
 			}
 			l.waitRequests(t, 20)
-			l.finish()
-			l.assertNoFailures(t)
-			s.stop(t)
-			s.assertNoneLeft(t)
+			l.done(t)
+			s.stopClean(t)
 		})
 	}
 }

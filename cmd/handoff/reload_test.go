@@ -56,10 +56,8 @@ func TestReloadServesOldBytes_UpgradeTheNew(t *testing.T) {
 		t.Fatalf("upgraded worker %d does not run the deployed file", upgraded)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	l.done(t)
+	s.stopClean(t)
 }
 
 // --hup reload gives SIGHUP nginx's meaning; USR2 still upgrades.
@@ -90,8 +88,7 @@ func TestHUPReloads_WithHupReload(t *testing.T) {
 	if now := workerFile(t, servingPIDs(st)[0]); !os.SameFile(now, deployed) {
 		t.Fatalf("USR2 did not start the deployed file")
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }
 
 // deployNewBuild puts a new build at app, as a deploy does (renamed over):

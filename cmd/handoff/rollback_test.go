@@ -68,8 +68,7 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 		t.Fatalf("upgrade after the faults: exit %d:\n%s", code, out)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }
 
@@ -113,7 +112,6 @@ func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
 	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageRolledBack {
 		t.Errorf("status last upgrade = %+v", st.LastUpgrade)
 	}
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }

@@ -43,6 +43,5 @@ func TestStatus_ShowsHashAgeAndHandover(t *testing.T) {
 		t.Errorf("status: exit %d:\n%s", code, text)
 	}
 	t.Logf("status:\n%s", text)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }

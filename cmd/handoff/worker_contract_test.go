@@ -32,8 +32,7 @@ func upgradesUnderLoad(t *testing.T, what string, n, clients int, argv ...string
 		}
 		l.waitRequests(t, 20)
 	}
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	ok, fails, pids := l.result()
 	for pid := range seen {
 		if pids[pid] == 0 {
