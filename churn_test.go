@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
 	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
@@ -30,16 +29,9 @@ func TestChurn_NoMigrate_NoFailedRequests(t *testing.T) { testChurn(t, false) }
 func testChurn(t *testing.T, migrate bool) {
 	upgrades := testserver.ChurnUpgrades(t, false)
 	s := startHello(t, "-probation", "50ms", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
-	l := startLoadWith(t, loadgen.Config{
-		URL:          "http://" + s.addr + "/",
-		Mode:         loadgen.ModeMixed,
-		Clients:      8,
-		SlowPath:     "/slow?ms=300",
-		SlowFraction: 0.02,
-		HoldConns:    40,
-		HoldInterval: 250 * time.Millisecond,
-		Timeout:      15 * time.Second,
-	})
+	cfg := testload.Churn("http://" + s.addr + "/")
+	cfg.Timeout = 15 * time.Second
+	l := startLoadWith(t, cfg)
 	l.Settle(t, 200)
 
 	start := time.Now()

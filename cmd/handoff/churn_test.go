@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
 	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
@@ -46,14 +45,7 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	upgrades := testserver.ChurnUpgrades(t, testserver.RaceEnabled())
 	s := startSup(t, []string{"-q", "--probation", "50ms", "--drain-timeout", "20s", "--max-draining", "32"},
 		bin.hello, "-addr", "ADDR", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
-	l := supLoad(t, s.addr, loadgen.Config{
-		Mode:         loadgen.ModeMixed,
-		Clients:      8,
-		SlowPath:     "/slow?ms=300",
-		SlowFraction: 0.02,
-		HoldConns:    40,
-		HoldInterval: 250 * time.Millisecond,
-	})
+	l := supLoad(t, s.addr, testload.Churn(""))
 	l.Settle(t, 200)
 	sup := s.cmd.Process.Pid
 	warm := upgrades / 6

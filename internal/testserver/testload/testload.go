@@ -84,3 +84,19 @@ func Summary(r *loadgen.Report) string {
 	}
 	return s
 }
+
+// Churn is the load the churn tests (the root's and the supervisor's) run
+// against url through their many upgrades: 8 mixed clients (keep-alive and
+// a connection per request), 2% of the requests 300 ms slow, and 40 held
+// keep-alive connections sending every 250 ms.
+func Churn(url string) loadgen.Config {
+	return loadgen.Config{
+		URL:          url,
+		Mode:         loadgen.ModeMixed,
+		Clients:      8,
+		SlowPath:     "/slow?ms=300",
+		SlowFraction: 0.02,
+		HoldConns:    40,
+		HoldInterval: 250 * time.Millisecond,
+	}
+}
