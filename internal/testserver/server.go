@@ -33,7 +33,7 @@ type Server struct {
 	t testing.TB
 }
 
-// Start runs exe -v flags... -addr ADDR on a free loopback address and
+// Start runs exe -addr ADDR -v flags... on a free loopback address and
 // waits (bounded by ctx) for its first READY=1.
 func Start(t testing.TB, ctx context.Context, exe string, flags ...string) *Server {
 	t.Helper()
@@ -41,12 +41,14 @@ func Start(t testing.TB, ctx context.Context, exe string, flags ...string) *Serv
 }
 
 // Launch is Start with env added to exe's environment, and args as they
-// are (no -v added): exe args... -addr ADDR.
+// are (no -v added): exe -addr ADDR args..., the caller's flags after
+// -addr (a program that takes -addr twice, as examples/http3 does, reads
+// the harness's first).
 func Launch(t testing.TB, ctx context.Context, exe string, env []string, args ...string) *Server {
 	t.Helper()
 	socket, events := ListenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
 	s := &Server{t: t, Addr: FreeAddr(t), Events: events, Stderr: &SyncBuffer{}, PIDs: NewPIDs(t)}
-	s.Cmd = exec.Command(exe, append(args, "-addr", s.Addr)...)
+	s.Cmd = exec.Command(exe, append([]string{"-addr", s.Addr}, args...)...)
 	s.Cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+socket)
 	s.Cmd.Stderr = s.Stderr
 	if err := s.Cmd.Start(); err != nil {
