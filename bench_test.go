@@ -136,15 +136,7 @@ func BenchmarkAccept(b *testing.B) {
 		run(b, ln)
 	})
 	b.Run("handoff", func(b *testing.B) {
-		h, err := handoff.New(handoff.Options{NoSignals: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer h.Stop()
-		ln, err := h.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
+		h, ln := listenWith(b, handoff.Options{NoSignals: true}, "127.0.0.1:0")
 		h.Ready()
 		run(b, ln)
 	})

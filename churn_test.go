@@ -3,14 +3,13 @@
 package handoff_test
 
 import (
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // Upgrade churn (issue 10): an upgrade every 100-150 ms, each started as
@@ -27,34 +26,13 @@ import (
 func TestChurn_Migrate_NoFailedRequests(t *testing.T)   { testChurn(t, true) }
 func TestChurn_NoMigrate_NoFailedRequests(t *testing.T) { testChurn(t, false) }
 
-func churnUpgrades(t testing.TB) int {
-	if v := os.Getenv("CHURN_UPGRADES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CHURN_UPGRADES=%q: not a count", v)
-		}
-		return n
-	}
-	if testing.Short() {
-		return 20
-	}
-	return 60
-}
-
 func testChurn(t *testing.T, migrate bool) {
-	upgrades := churnUpgrades(t)
+	upgrades := testserver.ChurnUpgrades(t, false)
 	s := startHello(t, "-probation", "50ms", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
-	l := startLoadWith(t, loadgen.Config{
-		URL:          "http://" + s.addr + "/",
-		Mode:         loadgen.ModeMixed,
-		Clients:      8,
-		SlowPath:     "/slow?ms=300",
-		SlowFraction: 0.02,
-		HoldConns:    40,
-		HoldInterval: 250 * time.Millisecond,
-		Timeout:      15 * time.Second,
-	})
-	l.settle(t, 200)
+	cfg := testload.Churn("http://" + s.addr + "/")
+	cfg.Timeout = 15 * time.Second
+	l := startLoadWith(t, cfg)
+	l.Settle(t, 200)
 
 	start := time.Now()
 	gens := []int{s.cmd.Process.Pid}
@@ -84,13 +62,11 @@ func testChurn(t *testing.T, migrate bool) {
 		}
 	}
 	took := time.Since(start)
-	l.settle(t, 200)
+	l.Settle(t, 200)
 	r := l.stop()
 
 	// Stop: the serving generation drains, and every generation is gone.
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, pid)
 	for _, p := range gens {
 		waitExit(t, p, 40*time.Second)
 	}
@@ -102,7 +78,7 @@ func testChurn(t *testing.T, migrate bool) {
 		}
 	}
 	t.Logf("churn (migrate=%v): %d upgrades in %v (%.1f/s), %s, %.2f failures per million, generations the load missed %d",
-		migrate, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), r, perMillion(r), unserved)
+		migrate, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), r, testload.PerMillion(r.Report), unserved)
 	if refused > 0 {
 		// Options.MaxDraining (4): the library refuses an upgrade while 4
 		// older generations still drain, and tells nobody (issue 10 items
@@ -125,9 +101,7 @@ func churnUpgrade(t *testing.T, s *server, pid int) (newPid int, status string, 
 	t.Helper()
 	for tries = 1; ; tries++ {
 		ignored := strings.Count(s.stderr.String(), "handoff: signal ignored")
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			t.Fatalf("SIGHUP %d: %v", pid, err)
-		}
+		testserver.Hangup(t, pid)
 		deadline := time.After(90 * time.Second)
 		tick := time.NewTicker(10 * time.Millisecond)
 		for {
@@ -168,11 +142,4 @@ func answeredBy(t testing.TB, addr string, pid int, d time.Duration) int {
 			return got
 		}
 	}
-}
-
-func perMillion(r *report) float64 {
-	if r.Requests == 0 {
-		return 0
-	}
-	return float64(r.Failures) * 1e6 / float64(r.Requests)
 }

@@ -3,7 +3,6 @@
 package handoff_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"testing"
@@ -43,8 +42,7 @@ func TestDrainHTTP2AndHijacked(t *testing.T) {
 	})
 	srv := &http.Server{Handler: mux, Protocols: new(http.Protocols)}
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+	served := serveInBackground(h, srv, ln)
 
 	tr := &http.Transport{Protocols: new(http.Protocols)}
 	tr.Protocols.SetUnencryptedHTTP2(true)
@@ -78,5 +76,5 @@ func TestDrainHTTP2AndHijacked(t *testing.T) {
 	if !<-sawDrain {
 		t.Error("handler did not see DrainingFrom close")
 	}
-	waitServed(t, served)
+	waitServed(t, served, 10*time.Second)
 }

@@ -33,7 +33,7 @@ func TestFailedUpgrade_OldKeepsServing(t *testing.T) {
 			s := startHello(t, "-ready-timeout", "1.5s", "-probation", "1s")
 			first := s.cmd.Process.Pid
 			load := startLoad(t, s.addr)
-			load.settle(t, 200)
+			load.Settle(t, 200)
 			c.deploy(t, s)
 			pid, status := s.upgrade(first)
 			if c.rollback {
@@ -43,7 +43,7 @@ func TestFailedUpgrade_OldKeepsServing(t *testing.T) {
 			if pid != first {
 				t.Fatalf("after a failed upgrade systemd was told MAINPID=%d, want the old generation %d", pid, first)
 			}
-			load.settle(t, 200)
+			load.Settle(t, 200)
 			report := load.stop()
 			t.Logf("%s", report)
 			if got := servedBy(t, s.addr); got != first {

@@ -4,6 +4,7 @@ package handoff_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,12 +45,15 @@ func TestMain(m *testing.M) {
 	testserver.Main(m)
 }
 
-// server is examples/hello running as a real process, watched through a
-// NOTIFY_SOCKET of the test's own, the way systemd watches a Type=notify
-// service: every generation's readiness and every upgrade's outcome arrive
-// there as datagrams, so the test waits on events, never on sleeps.
+// server is examples/hello (or another test program) running as a real
+// process from a private copy of its binary: a testserver.Server, watched
+// through a NOTIFY_SOCKET of the test's own, the way systemd watches a
+// Type=notify service: every generation's readiness and every upgrade's
+// outcome arrive there as datagrams, so the test waits on events, never on
+// sleeps.
 type server struct {
 	t      testing.TB
+	ts     *testserver.Server
 	exe    string // the path upgrades start: tests replace this file
 	addr   string
 	cmd    *exec.Cmd
@@ -76,37 +79,16 @@ func startServer(t testing.TB, program string, extra ...string) *server {
 // environment.
 func startServerEnv(t testing.TB, program string, env []string, extra ...string) *server {
 	t.Helper()
-	bin := buildBinaries(t)
-	dir := t.TempDir()
-	exe := filepath.Join(dir, program)
-	testserver.Replace(t, filepath.Join(bin, program), exe)
-
-	socket, events := testserver.ListenNotify(t, filepath.Join(dir, "notify.sock"))
-	s := &server{t: t, exe: exe, addr: testserver.FreeAddr(t), events: events, stderr: &testserver.SyncBuffer{}, pids: testserver.NewPIDs(t)}
+	exe := filepath.Join(t.TempDir(), program)
+	testserver.Replace(t, filepath.Join(buildBinaries(t), program), exe)
 	var args []string
 	if program == "hello" {
 		args = append(args, "-v")
 	}
-	args = append(args, extra...)
-	args = append(args, "-addr", s.addr)
-	s.cmd = exec.Command(exe, args...)
-	s.cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+socket)
-	s.cmd.Stderr = s.stderr
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.pids.Add(s.cmd.Process.Pid)
-	go s.cmd.Wait() // reap the first generation whenever it exits
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server stderr:\n%s", s.stderr.String())
-		}
-	})
-	m := s.waitFor(func(m sdnotify.Message) bool { return get(m, "READY") == "1" }, 20*time.Second, "first READY=1")
-	if pid, _ := strconv.Atoi(get(m, "MAINPID")); pid != s.cmd.Process.Pid {
-		t.Fatalf("first READY=1 has MAINPID=%q, want %d", get(m, "MAINPID"), s.cmd.Process.Pid)
-	}
-	return s
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ts := testserver.Launch(t, ctx, exe, env, append(args, extra...)...)
+	return &server{t: t, ts: ts, exe: exe, addr: ts.Addr, cmd: ts.Cmd, events: ts.Events, stderr: ts.Stderr, pids: ts.PIDs}
 }
 
 func get(m sdnotify.Message, key string) string {
@@ -119,20 +101,14 @@ func (s *server) waitFor(ok func(sdnotify.Message) bool, d time.Duration, what s
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	m, err := testserver.NextNotify(ctx, s.events, s.pids, ok)
-	if err != nil {
-		s.t.Fatalf("no %s within %v: %v; stderr:\n%s", what, d, err, s.stderr.String())
-	}
-	return m
+	return s.ts.WaitFor(ctx, fmt.Sprintf("%s within %v", what, d), ok)
 }
 
 // upgrade sends SIGHUP to the serving generation and waits for systemd's
 // view of the outcome: READY=1 with a MAINPID and a STATUS.
 func (s *server) upgrade(servingPid int) (newPid int, status string) {
 	s.t.Helper()
-	if err := syscall.Kill(servingPid, syscall.SIGHUP); err != nil {
-		s.t.Fatalf("SIGHUP %d: %v", servingPid, err)
-	}
+	testserver.Hangup(s.t, servingPid)
 	return s.nextReady()
 }
 
@@ -150,9 +126,9 @@ func (s *server) mustUpgrade(servingPid int) int {
 // nextReady waits for the next READY=1 and returns its MAINPID and STATUS.
 func (s *server) nextReady() (pid int, status string) {
 	s.t.Helper()
-	m := s.waitFor(func(m sdnotify.Message) bool { return get(m, "READY") == "1" }, 90*time.Second, "READY=1")
-	pid, _ = strconv.Atoi(get(m, "MAINPID"))
-	return pid, get(m, "STATUS")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	return s.ts.NextReady(ctx)
 }
 
 func hasAll(s string, parts ...string) bool {

@@ -4,7 +4,6 @@ package handoff_test
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -185,8 +184,7 @@ func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
 			}
 		},
 	}
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+	served := serveInBackground(h, srv, ln)
 
 	idle, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -221,14 +219,7 @@ func TestDrain_NewConnectionsRequestStillComing_IsAnswered(t *testing.T) {
 	if resp.StatusCode != 200 || !resp.Close {
 		t.Fatalf("request on the new connection: status %d, close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
 	}
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the drain did not end")
-	}
+	waitServed(t, served, 5*time.Second)
 }
 
 // An h2c connection on which no request ran yet is HTTP/2 all the same:
@@ -240,8 +231,7 @@ func TestDrain_H2CConnectionWithoutRequest_GetsGoAway(t *testing.T) {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{Protocols: &protocols, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+	serveInBackground(h, srv, ln)
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
@@ -300,8 +290,7 @@ func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing
 			return py, []string{py, script, "--name", "tcp|" + strings.ReplaceAll(addr, ":", "|"), "--drain-idle", "0.05"}, nil
 		},
 	}, addr)
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), &http.Server{Handler: http.NotFoundHandler()}, ln) }()
+	served := serveInBackground(h, &http.Server{Handler: http.NotFoundHandler()}, ln)
 	for phase, changed := h.Phase(); phase == handoff.PhaseStarting; phase, changed = h.Phase() {
 		select {
 		case <-changed:
@@ -333,7 +322,7 @@ func TestUpgradeToNonHandoffProgram_DrainsWithoutWaitingForTheChannel(t *testing
 
 // listenWith creates a Handoff in this process with opts and listens on
 // addr through it; Stop runs at the end of the test.
-func listenWith(t *testing.T, opts handoff.Options, addr string) (*handoff.Handoff, net.Listener) {
+func listenWith(t testing.TB, opts handoff.Options, addr string) (*handoff.Handoff, net.Listener) {
 	t.Helper()
 	h, err := handoff.New(opts)
 	if err != nil {

@@ -59,16 +59,14 @@ func TestEveryKindOfSocketIsHandedOver(t *testing.T) {
 // socket, such as the one that just sent READY=1, is not one of them.
 func socketInodes(t *testing.T, pid int) []string {
 	t.Helper()
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, err := os.ReadDir(dir)
+	fds, err := testserver.FDs(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	bound := boundInodes(t)
 	var out []string
-	for _, e := range ents {
-		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
-		if strings.HasPrefix(target, "socket:") && bound[strings.Trim(target[len("socket:"):], "[]")] && !contains(out, target) {
+	for _, target := range fds {
+		if ino, ok := testserver.SocketInode(target); ok && bound[ino] && !contains(out, target) {
 			out = append(out, target)
 		}
 	}
@@ -90,22 +88,18 @@ func boundInodes(t *testing.T) map[string]bool {
 	t.Helper()
 	bound := map[string]bool{}
 	for _, table := range []string{"tcp", "tcp6", "udp", "udp6"} {
-		b, err := os.ReadFile("/proc/net/" + table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			if f := strings.Fields(line); len(f) > 9 {
+		for _, f := range testserver.NetTable(table) {
+			if len(f) > 9 {
 				bound[f[9]] = true
 			}
 		}
 	}
-	b, err := os.ReadFile("/proc/net/unix")
-	if err != nil {
-		t.Fatal(err)
+	unixTable := testserver.NetTable("unix")
+	if unixTable == nil {
+		t.Fatal("cannot read /proc/net/unix")
 	}
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 7 {
+	for _, f := range unixTable {
+		if len(f) > 7 {
 			bound[f[6]] = true
 		}
 	}

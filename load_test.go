@@ -3,23 +3,17 @@
 package handoff_test
 
 import (
-	"bytes"
-	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // load is a run of the load generator against a test server: clients that
 // never retry, POSTs, half keep-alive and half a connection per request,
 // 5% slow requests so some are always in flight when an upgrade starts.
-type load struct {
-	g      *loadgen.Generator
-	cancel context.CancelFunc
-	report *loadgen.Report
-}
+type load struct{ *testload.Load }
 
 func startLoad(t testing.TB, addr string) *load {
 	t.Helper()
@@ -43,43 +37,26 @@ func holdThroughUpgrades(t *testing.T, s *server) *report {
 		HoldConns:    200,
 		HoldInterval: time.Second,
 	})
-	l.settle(t, 400)
+	l.Settle(t, 400)
 	pid := s.cmd.Process.Pid
 	for i := 0; i < 5; i++ {
 		next, status := s.upgrade(pid)
 		if next == pid {
 			t.Fatalf("upgrade %d failed: %s", i+1, status)
 		}
-		l.settle(t, 200)
+		l.Settle(t, 200)
 		pid = next
 	}
-	l.settle(t, 400)
+	l.Settle(t, 400)
 	return l.stop()
 }
 
 func startLoadWith(t testing.TB, cfg loadgen.Config) *load {
 	t.Helper()
-	g, err := loadgen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := g.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	l := &load{g: g, cancel: cancel}
-	t.Cleanup(func() { l.stop() })
-	return l
+	return &load{testload.Start(t, cfg)}
 }
 
-func (l *load) stop() *report {
-	if l.report == nil {
-		l.report = l.g.Stop()
-		l.cancel()
-	}
-	return &report{l.report}
-}
+func (l *load) stop() *report { return &report{l.Stop()} }
 
 type report struct{ *loadgen.Report }
 
@@ -113,28 +90,4 @@ func (r *report) servedBy(pid int) int64 {
 	return 0
 }
 
-func (r *report) String() string {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "%d requests, %d failed (%+v)", r.Requests, r.Failures, r.Outcomes)
-	if len(r.Errors) > 0 {
-		fmt.Fprintf(&b, "; errors: %v", r.Errors)
-	}
-	return b.String()
-}
-
-// settle waits until the load has answered n more requests, so that every
-// phase of a test (before, during and after an upgrade) really ran under load.
-func (l *load) settle(t testing.TB, n int64) {
-	t.Helper()
-	target := l.g.Snapshot().Requests + n
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(30 * time.Second)
-	for l.g.Snapshot().Requests < target {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatalf("load stalled: %d requests, waiting for %d", l.g.Snapshot().Requests, target)
-		}
-	}
-}
+func (r *report) String() string { return testload.Summary(r.Report) }

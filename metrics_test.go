@@ -105,13 +105,13 @@ const upgrades = `handoff_upgrades_total{kind="upgrade",result=`
 func TestMetrics_CountersCarriedAcrossSelfUpgrades(t *testing.T) {
 	s := startHelloMetrics(t, "-probation", "300ms", "-ready-timeout", "5s", "-drain-idle", "200ms")
 	load := startLoad(t, s.addr)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	gen1 := s.cmd.Process.Pid
 	s.want(t, "first generation", map[string]float64{upgrades + `"done"}`: 0, "handoff_generation": 1,
 		"handoff_connections_migrated_total": 0})
 
 	gen2 := s.goodUpgrade(t, gen1)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	migrated, fellBack := s.connectionsMoved(gen1)
 	s.want(t, "after one upgrade", map[string]float64{upgrades + `"done"}`: 1, "handoff_generation": 2,
 		"handoff_last_upgrade_success": 1, "handoff_connections_migrated_total": migrated,
@@ -138,7 +138,7 @@ func TestMetrics_CountersCarriedAcrossSelfUpgrades(t *testing.T) {
 	testserver.Replace(t, buildBinaries(t)+"/hello", s.exe)
 	gen3 := s.goodUpgrade(t, gen2)
 	gen4 := s.goodUpgrade(t, gen3)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	migrated, fellBack = s.connectionsMoved(gen1, gen2, gen3)
 	if migrated == 0 {
 		t.Errorf("no keep-alive connection moved in three upgrades under load: the test proves less than it says")
@@ -214,7 +214,7 @@ func (s *metricsServer) slowOn(t *testing.T, pid, ms int) <-chan error {
 func TestMetrics_ChainForwardsTheFinalCountsOfADrainingPredecessor(t *testing.T) {
 	s := startHelloMetrics(t, "-probation", "200ms", "-drain-idle", "200ms")
 	load := startLoad(t, s.addr)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	a := s.cmd.Process.Pid
 	slowA := s.slowOn(t, a, 3000)
 
@@ -223,7 +223,7 @@ func TestMetrics_ChainForwardsTheFinalCountsOfADrainingPredecessor(t *testing.T)
 		t.Fatal("A→B failed")
 	}
 	slowB := s.slowOn(t, b, 15000)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	if c, _ := s.upgrade(b); c == b {
 		t.Fatal("B→C failed")
 	}

@@ -3,13 +3,8 @@
 package handoff_test
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/loadgen"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The failure paths of keep-alive migration (issue 10, audit (a) and (b)):
@@ -49,18 +45,12 @@ func starveFDs(t *testing.T, pid int) func() { return starveFDsBut(t, pid, 0) }
 // starveFDsBut is starveFDs with room for spare more descriptors.
 func starveFDsBut(t *testing.T, pid, spare int) func() {
 	t.Helper()
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, err := os.ReadDir(dir)
+	used, err := testserver.FDs(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	used := map[int]bool{}
-	for _, e := range ents {
-		n, _ := strconv.Atoi(e.Name())
-		used[n] = true
-	}
 	free := 0
-	for used[free] {
+	for used[free] != "" {
 		free++
 	}
 	var old unix.Rlimit
@@ -72,7 +62,7 @@ func starveFDsBut(t *testing.T, pid, spare int) func() {
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
 		t.Fatalf("prlimit %d: %v", pid, err)
 	}
-	t.Logf("pid %d: RLIMIT_NOFILE %d (was %d), %d descriptors open", pid, free, old.Cur, len(ents))
+	t.Logf("pid %d: RLIMIT_NOFILE %d (was %d), %d descriptors open", pid, free, old.Cur, len(used))
 	return func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) }
 }
 
@@ -87,22 +77,12 @@ func starveFDsBut(t *testing.T, pid, spare int) func() {
 // close race a request on its way, as in production; held idle ones add
 // connections that sit in the outbox.
 func TestMigrate_SenderOutOfDescriptors_ConnectionsServedNotClosed(t *testing.T) {
-	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
-	l := busyAndHeld(t, s.addr)
-	l.settle(t, 120)
-	old := s.cmd.Process.Pid
-	if err := unix.Kill(old, unix.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	next, status := s.nextReady()
-	if next == old {
-		t.Fatalf("upgrade failed: %s", status)
-	}
+	s, l, old, _ := upgradeUnderHeldLoad(t)
 	// In probation now: the old generation keeps its connections until it
 	// drains, and then dups them for the successor.
 	starveFDs(t, old)
 	waitExit(t, old, 40*time.Second)
-	l.settle(t, 120)
+	l.Settle(t, 120)
 	r := l.stop()
 	t.Logf("%s", r)
 	logLines(t, s, "handover", "migrate")
@@ -129,22 +109,12 @@ func TestMigrate_ReceiverOutOfDescriptors_OldGenerationServesThem(t *testing.T) 
 }
 
 func testReceiverOutOfFDs(t *testing.T, spare int) {
-	s := startHello(t, "-probation", "1s", "-drain-idle", "2s")
-	l := busyAndHeld(t, s.addr)
-	l.settle(t, 120)
-	old := s.cmd.Process.Pid
-	if err := unix.Kill(old, unix.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	next, status := s.nextReady()
-	if next == old {
-		t.Fatalf("upgrade failed: %s", status)
-	}
+	s, l, old, next := upgradeUnderHeldLoad(t)
 	undo := starveFDsBut(t, next, spare)
 	waitExit(t, old, 40*time.Second)
 	// Reconnecting clients wait in the kernel's accept queue meanwhile.
 	undo()
-	l.settle(t, 120)
+	l.Settle(t, 120)
 	r := l.stop()
 	t.Logf("%s", r)
 	logLines(t, s, "handover", "migrate")
@@ -156,6 +126,23 @@ func testReceiverOutOfFDs(t *testing.T, spare int) {
 	}
 }
 
+// upgradeUnderHeldLoad starts hello under busy and held keep-alive load
+// (busyAndHeld), upgrades it once, and returns once the new generation is
+// ready: the old one is in probation, still holding its connections.
+func upgradeUnderHeldLoad(t *testing.T) (s *server, l *load, old, next int) {
+	t.Helper()
+	s = startHello(t, "-probation", "1s", "-drain-idle", "2s")
+	l = busyAndHeld(t, s.addr)
+	l.Settle(t, 120)
+	old = s.cmd.Process.Pid
+	testserver.Hangup(t, old)
+	next, status := s.nextReady()
+	if next == old {
+		t.Fatalf("upgrade failed: %s", status)
+	}
+	return s, l, old, next
+}
+
 // (b) A chain A→B→C: B drains for C while A still has a slow request in
 // flight. When A's request ends, A passes that connection to B, whose
 // listener is closed. B used to acknowledge it and close it ("a connection
@@ -165,8 +152,8 @@ func TestMigrate_ChainWhileOldestDrains_SlowRequestsConnectionKeepsAnOwner(t *te
 	s := startHello(t, "-probation", "50ms", "-drain-idle", "2s")
 	a := s.cmd.Process.Pid
 
-	onA := dialKeepAlive(t, s.addr)
-	onA.send(t, "/slow?ms=3000")
+	onA := testserver.DialKeepAlive(t, s.addr)
+	send(t, onA, "/slow?ms=3000")
 	b, status := s.upgrade(a)
 	if b == a {
 		t.Fatalf("upgrade A→B failed: %s", status)
@@ -175,64 +162,44 @@ func TestMigrate_ChainWhileOldestDrains_SlowRequestsConnectionKeepsAnOwner(t *te
 		t.Fatalf("B (%d) does not answer new connections; %d does", b, got)
 	}
 	// B has a slow request of its own, so its drain lasts past A's.
-	onB := dialKeepAlive(t, s.addr)
-	onB.send(t, "/slow?ms=6000")
+	onB := testserver.DialKeepAlive(t, s.addr)
+	send(t, onB, "/slow?ms=6000")
 	c, status := s.upgrade(b)
 	if c == b {
 		t.Fatalf("upgrade B→C failed: %s", status)
 	}
-	if pid, err := onA.receive(t); err != nil || pid != a {
+	if pid, err := receive(onA); err != nil || pid != a {
 		t.Fatalf("A's slow request: answered by %d, %v (want A, %d)", pid, err, a)
 	}
 	// A passes the connection on once it is idle; give it the time to.
 	waitLogCount(t, s, "handoff: migrate: keep-alive connections", 1, 20*time.Second)
-	onA.send(t, "/")
-	pid, err := onA.receive(t)
+	send(t, onA, "/")
+	pid, err := receive(onA)
 	if err != nil {
 		t.Fatalf("the next request on A's connection after the chain A(%d)→B(%d)→C(%d): %v", a, b, c, err)
 	}
 	t.Logf("A's connection answered by %d after the chain A(%d)→B(%d)→C(%d)", pid, a, b, c)
-	if pid, err := onB.receive(t); err != nil || pid != b {
+	if pid, err := receive(onB); err != nil || pid != b {
 		t.Fatalf("B's slow request: answered by %d, %v (want B, %d)", pid, err, b)
 	}
 }
 
-// keepAlive is a raw HTTP/1.1 client on one connection that never retries.
-type keepAlive struct {
-	nc net.Conn
-	br *bufio.Reader
-}
-
-func dialKeepAlive(t *testing.T, addr string) *keepAlive {
+// send posts path on k, failing the test if it cannot be written.
+func send(t *testing.T, k *testserver.KeepAlive, path string) {
 	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return &keepAlive{nc: nc, br: bufio.NewReader(nc)}
-}
-
-func (k *keepAlive) send(t *testing.T, path string) {
-	t.Helper()
-	k.nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := fmt.Fprintf(k.nc, "POST %s HTTP/1.1\r\nHost: churn\r\nContent-Length: 5\r\n\r\nhello", path); err != nil {
-		t.Fatalf("write %s: %v", path, err)
+	k.Conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := k.Send(path); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
 
-func (k *keepAlive) receive(t *testing.T) (int, error) {
-	t.Helper()
-	resp, err := http.ReadResponse(k.br, nil)
-	if err != nil {
-		return 0, err
+// receive reads k's answer: the pid that answered, or why none did.
+func receive(k *testserver.KeepAlive) (int, error) {
+	a, err := k.Receive()
+	if err == nil && a.Code != http.StatusOK {
+		err = fmt.Errorf("status %s", a.Status)
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("status %s", resp.Status)
-	}
-	return strconv.Atoi(resp.Header.Get("X-Pid"))
+	return a.PID, err
 }
 
 // logLines logs the servers' stderr lines that contain any of subs.

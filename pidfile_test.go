@@ -6,11 +6,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The PID file names the serving generation; while the old one drains its
@@ -21,39 +22,26 @@ func TestPIDFileFollowsTheServingGeneration(t *testing.T) {
 	// A long probation keeps the old generation around to look at.
 	s := startHello(t, "-pidfile", pidfile, "-probation", "3s")
 	first := s.cmd.Process.Pid
-	if got := readPid(t, pidfile); got != first {
+	if got := testserver.ReadPID(t, pidfile); got != first {
 		t.Fatalf("pid file holds %d, want %d", got, first)
 	}
 	second, status := s.upgrade(first)
 	if second == first {
 		t.Fatalf("upgrade failed: %s", status)
 	}
-	if got := readPid(t, pidfile); got != second {
+	if got := testserver.ReadPID(t, pidfile); got != second {
 		t.Errorf("after cutover the pid file holds %d, want the new generation %d", got, second)
 	}
-	if got := readPid(t, pidfile+".oldbin"); got != first {
+	if got := testserver.ReadPID(t, pidfile+".oldbin"); got != first {
 		t.Errorf("while the old generation drains, .oldbin holds %d, want %d", got, first)
 	}
 	waitExit(t, first, 30*time.Second)
 	if _, err := os.Stat(pidfile + ".oldbin"); !os.IsNotExist(err) {
 		t.Errorf(".oldbin left after the old generation exited: %v", err)
 	}
-	if got := readPid(t, pidfile); got != second {
+	if got := testserver.ReadPID(t, pidfile); got != second {
 		t.Errorf("pid file holds %d after the old generation exited, want %d", got, second)
 	}
-}
-
-func readPid(t *testing.T, path string) int {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		t.Fatalf("%s holds %q", path, b)
-	}
-	return pid
 }
 
 // A new generation whose PID file cannot be written (the disk is full)
@@ -79,7 +67,7 @@ func TestPIDFileOnAFullDisk_TheServingGenerationKeepsIt(t *testing.T) {
 			t.Logf("the operator sees: %s", line)
 		}
 	}
-	if got := readPid(t, pidfile); got != first {
+	if got := testserver.ReadPID(t, pidfile); got != first {
 		t.Fatalf("pid file holds %d, want the serving generation %d", got, first)
 	}
 	if got := servedBy(t, s.addr); got != first {
@@ -98,7 +86,7 @@ func TestPIDFileOnAFullDisk_TheServingGenerationKeepsIt(t *testing.T) {
 	if second == first {
 		t.Fatalf("upgrade once space is back failed: %s", status)
 	}
-	if got := readPid(t, pidfile); got != second {
+	if got := testserver.ReadPID(t, pidfile); got != second {
 		t.Fatalf("pid file holds %d, want the new generation %d", got, second)
 	}
 }

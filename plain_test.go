@@ -54,8 +54,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 		w.Header().Set("X-Pid", strconv.Itoa(os.Getpid()))
 		io.WriteString(w, "hello\n")
 	})}
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+	served := serveInBackground(h, srv, ln)
 	waitPhase(t, h, handoff.PhaseServing)
 
 	if _, ok := <-inherited; ok {
@@ -93,7 +92,7 @@ func TestPlain_ServesDrainsAndStopsWithoutUpgrades(t *testing.T) {
 	if n, err := h.PassConns(context.Background(), handoff.Conn{Raw: c}); n != 0 || !errors.Is(err, handoff.ErrNoSuccessor) {
 		t.Fatalf("PassConns: %d, %v, want 0, ErrNoSuccessor", n, err)
 	}
-	waitServed(t, served)
+	waitServed(t, served, 10*time.Second)
 	h.Stop()
 	if p, _ := h.Phase(); p != handoff.PhaseStopped {
 		t.Fatalf("phase after Stop: %s", p)
@@ -170,16 +169,24 @@ func roundTrip(t testing.TB, c net.Conn, br *bufio.Reader) *http.Response {
 	return resp
 }
 
-// waitServed waits (10 s at most) for Serve's result on served after a
+// serveInBackground runs h.Serve(srv, ln) on its own goroutine and returns
+// the channel its result arrives on.
+func serveInBackground(h *handoff.Handoff, srv *http.Server, ln net.Listener) <-chan error {
+	served := make(chan error, 1)
+	go func() { served <- h.Serve(context.Background(), srv, ln) }()
+	return served
+}
+
+// waitServed waits (within at most) for Serve's result on served after a
 // drain, and fails t unless it returned nil.
-func waitServed(t testing.TB, served <-chan error) {
+func waitServed(t testing.TB, served <-chan error, within time.Duration) {
 	t.Helper()
 	select {
 	case err := <-served:
 		if err != nil {
 			t.Fatalf("Serve: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(within):
 		t.Fatal("Serve did not return after the drain")
 	}
 }

@@ -5,13 +5,13 @@ package handoff_test
 import (
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // systemd is always answered (issue 10 item 5). Type=notify-reload sends a
@@ -41,9 +41,7 @@ func TestReloadSignals_SystemdAlwaysAnswered(t *testing.T) {
 	}
 
 	t1 := monotonicUsec(t)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	collect(freshReloading(t1), "RELOADING=1 for the first SIGHUP")
 	m := collect(func(m sdnotify.Message) bool { return get(m, "READY") == "1" }, "READY=1 of the first upgrade")
 	second, _ := strconv.Atoi(get(m, "MAINPID"))
@@ -52,9 +50,7 @@ func TestReloadSignals_SystemdAlwaysAnswered(t *testing.T) {
 	}
 	// The old generation is in probation (2 s): a SIGHUP to it now joins.
 	t2 := monotonicUsec(t)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	start := time.Now()
 	collect(freshReloading(t2), "RELOADING=1 for the SIGHUP during probation")
 	t.Logf("RELOADING=1 for the joining SIGHUP came after %v", time.Since(start).Round(time.Millisecond))

@@ -5,11 +5,12 @@ package handoff_test
 import (
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // Old generations never pile up, and the newest still wins (issue 10 item
@@ -101,25 +102,19 @@ func waitServing(t *testing.T, addr string, pid int, slow chan slowResult) {
 // establishedTo counts the established TCP sockets among pid's open files.
 func establishedTo(t *testing.T, pid int) int {
 	t.Helper()
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	entries, err := os.ReadDir(dir)
+	fds, err := testserver.FDs(pid)
 	if err != nil {
-		t.Fatalf("read %s: %v", dir, err)
+		t.Fatalf("descriptors of pid %d: %v", pid, err)
 	}
 	inodes := map[string]bool{}
-	for _, e := range entries {
-		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+	for _, target := range fds {
+		if ino, ok := testserver.SocketInode(target); ok {
+			inodes[ino] = true
 		}
 	}
 	n := 0
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		b, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n")[1:] {
-			f := strings.Fields(line)
+	for _, table := range []string{"tcp", "tcp6"} {
+		for _, f := range testserver.NetTable(table) {
 			// sl local remote st ... inode is the tenth field.
 			if len(f) > 9 && f[3] == "01" && inodes[f[9]] {
 				n++

@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // The seed of testdata/state's blob.
@@ -106,8 +107,6 @@ func TestState_FirstStartHasNone(t *testing.T) {
 
 func stopAndWait(t *testing.T, s *server, pid int) {
 	t.Helper()
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, pid)
 	s.waitLog(fmt.Sprintf("rss: pid=%d peak=", pid), 30*time.Second)
 }

@@ -90,9 +90,7 @@ func TestStopOfTheOldGenerationInProbation_NewServesOn(t *testing.T) {
 		t.Fatalf("upgrade failed: %s", status)
 	}
 	// The old generation is in probation now (5 s).
-	if err := syscall.Kill(first, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, first)
 	waitExit(t, first, 30*time.Second)
 	if got := servedBy(t, s.addr); got != second {
 		t.Fatalf("served by %d after the old generation stopped, want %d", got, second)
@@ -120,12 +118,10 @@ func TestStopOfTheNewGenerationInProbation_NoneLeft(t *testing.T) {
 	if second == first {
 		t.Fatalf("upgrade failed: %s", status)
 	}
-	if got := readPid(t, pidfile); got != second {
+	if got := testserver.ReadPID(t, pidfile); got != second {
 		t.Fatalf("pid file names %d, want the new generation %d", got, second)
 	}
-	if err := syscall.Kill(second, syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Terminate(t, second)
 	waitExit(t, second, 30*time.Second)
 	waitExit(t, first, 30*time.Second)
 	if left := processesOf(s.exe); len(left) > 0 {
@@ -194,13 +190,13 @@ func TestStopUnderChurn_NoGenerationLeft(t *testing.T) {
 	defer tick.Stop()
 	for i := 0; i < 20; i++ {
 		<-tick.C
-		if pid := readPid(t, pidfile); pid > 0 {
+		if pid := testserver.ReadPID(t, pidfile); pid > 0 {
 			syscall.Kill(pid, syscall.SIGHUP)
 		}
 	}
 	// One more trigger, and the stop as soon as that upgrade has started
 	// its new generation.
-	last := readPid(t, pidfile)
+	last := testserver.ReadPID(t, pidfile)
 	before := strings.Count(s.stderr.String(), "upgrade: started")
 	syscall.Kill(last, syscall.SIGHUP)
 	s.waitLogCount("upgrade: started", before+1, 20*time.Second)
@@ -212,9 +208,9 @@ func TestStopUnderChurn_NoGenerationLeft(t *testing.T) {
 	// other generation left running is the bug this test is for.
 	deadline := time.Now().Add(60 * time.Second)
 	for round := 0; ; round++ {
-		last = readPid(t, pidfile)
+		last = testserver.ReadPID(t, pidfile)
 		if err := syscall.Kill(last, syscall.SIGTERM); err != nil {
-			if err == syscall.ESRCH && round < 3 && readPid(t, pidfile) != last {
+			if err == syscall.ESRCH && round < 3 && testserver.ReadPID(t, pidfile) != last {
 				continue // it drained and exited since the read
 			}
 			t.Fatalf("SIGTERM %d: %v", last, err)

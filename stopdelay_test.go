@@ -3,7 +3,6 @@
 package handoff_test
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"syscall"
@@ -23,8 +22,7 @@ func TestStopDelay_ServesWhileReadinessFails(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /ready", h.ReadinessHandler())
 	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), &http.Server{Handler: mux}, ln) }()
+	served := serveInBackground(h, &http.Server{Handler: mux}, ln)
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	status := func(path string) (int, error) {
 		resp, err := client.Get("http://" + addr + path)
@@ -76,14 +74,7 @@ func TestStopDelay_ServesWhileReadinessFails(t *testing.T) {
 		break
 	}
 	took := time.Since(term)
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Serve did not return after the drain")
-	}
+	waitServed(t, served, 30*time.Second)
 	if served200 == 0 {
 		t.Fatal("no fresh connection served during the stop delay")
 	}
@@ -93,8 +84,7 @@ func TestStopDelay_ServesWhileReadinessFails(t *testing.T) {
 // A second stop signal during the delay drains at once.
 func TestStopDelay_SecondSignalDrainsAtOnce(t *testing.T) {
 	h, ln := listenWith(t, handoff.Options{NoSignals: true, StopDelay: time.Hour}, testserver.FreeAddr(t))
-	served := make(chan error, 1)
-	go func() { served <- h.Serve(context.Background(), &http.Server{Handler: http.NotFoundHandler()}, ln) }()
+	served := serveInBackground(h, &http.Server{Handler: http.NotFoundHandler()}, ln)
 	for phase, changed := h.Phase(); phase == handoff.PhaseStarting; phase, changed = h.Phase() {
 		<-changed
 	}

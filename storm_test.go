@@ -5,11 +5,11 @@ package handoff_test
 import (
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // A signal storm: 50 SIGHUPs in a burst at the serving generation, under
@@ -21,21 +21,17 @@ import (
 func TestSignalStorm_OneUpgradeAndOneFollowUp_NoFailedRequests(t *testing.T) {
 	s := startHello(t, "-probation", "200ms")
 	load := startLoad(t, s.addr)
-	load.settle(t, 200)
+	load.Settle(t, 200)
 	first := s.cmd.Process.Pid
 	// The first signal, alone, so that the rest surely arrive while its
 	// upgrade runs (the kernel may merge a burst into one delivery).
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	s.waitFor(func(m sdnotify.Message) bool {
 		st := get(m, "STATUS")
 		return get(m, "RELOADING") == "1" && strings.HasPrefix(st, "upgrading to generation")
 	}, 20*time.Second, "RELOADING=1 of the first upgrade")
 	for i := 0; i < 49; i++ {
-		if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
+		testserver.Hangup(t, first)
 	}
 	second, status := s.nextReady()
 	if second == first {
@@ -52,7 +48,7 @@ func TestSignalStorm_OneUpgradeAndOneFollowUp_NoFailedRequests(t *testing.T) {
 	}
 	waitExit(t, first, 30*time.Second)
 	waitExit(t, second, 30*time.Second)
-	load.settle(t, 200)
+	load.Settle(t, 200)
 	r := load.stop()
 	if r.failed() {
 		t.Fatalf("requests failed during the signal storm: %s", r)

@@ -4,10 +4,8 @@ package handoff_test
 
 import (
 	"bufio"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,9 +63,7 @@ func TestSystemdSocketActivation(t *testing.T) {
 	// then calls Ready); a SIGHUP before that is refused ("not serving
 	// (starting)").
 	waitLine(t, lines, "handoff: ready", 10*time.Second)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	waitLine(t, lines, "upgrade: new generation ready", 20*time.Second)
 	second := servedBy(t, addr)
 	pids = append(pids, second)
@@ -131,7 +127,7 @@ func TestNoDescriptorLeakAcross100Upgrades(t *testing.T) {
 		}
 	}
 	if last := countFDs(t, pid); last != second {
-		t.Fatalf("generation 101 has %d fds open, generation 2 had %d:\n%s", last, second, listFDs(pid))
+		t.Fatalf("generation 101 has %d fds open, generation 2 had %d:\n%v", last, second, listFDs(pid))
 	}
 	if got := servedBy(t, s.addr); got != pid {
 		t.Fatalf("served by %d, want %d", got, pid)
@@ -140,36 +136,19 @@ func TestNoDescriptorLeakAcross100Upgrades(t *testing.T) {
 
 func countFDs(t *testing.T, pid int) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	fds, err := testserver.FDs(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	return len(fds)
 }
 
-func listFDs(pid int) string {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, _ := os.ReadDir(dir)
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink(filepath.Join(dir, e.Name()))
-		b.WriteString(e.Name() + " -> " + target + "\n")
-	}
-	return b.String()
+func listFDs(pid int) map[int]string {
+	fds, _ := testserver.FDs(pid)
+	return fds
 }
 
 // processesOf lists the pids of running processes whose executable is exe.
 func processesOf(exe string) []int {
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if target, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && target == exe {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testserver.Processes(func(pid int) bool { return testserver.Exe(pid) == exe })
 }

@@ -143,7 +143,7 @@ func testTakeovers(t *testing.T, wrap []string) {
 	load := startLoad(t, s.addr)
 	held := testserver.Hold(t, s.addr, 50, 200*time.Millisecond)
 	held.WaitAll(t, s.cmd.Process.Pid, "before the first takeover", 15*time.Second)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	var old *newcomer // nil: s, the first
 	for i := 1; i <= 5; i++ {
 		var w []string
@@ -161,7 +161,7 @@ func testTakeovers(t *testing.T, wrap []string) {
 		}
 		t.Logf("takeover %d: newcomer answers as pid %d; held connections all moved %v after it listened (%v after start); the old one is gone",
 			i, pid, moved.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-		load.settle(t, 100)
+		load.Settle(t, 100)
 		old = n
 	}
 	r := load.stop()
@@ -180,14 +180,14 @@ func TestTakeover_BackToBackUnderChurn_NoFailedRequests(t *testing.T) {
 	sock := takeoverPath(t)
 	s := startHello(t, "-takeover", sock, "-probation", "100ms")
 	load := startLoad(t, s.addr)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	var all []*newcomer
 	for i := 0; i < 10; i++ {
 		n := startHelloNewcomer(t, s, sock, nil)
 		n.servingPID(false)
 		all = append(all, n)
 	}
-	load.settle(t, 200)
+	load.Settle(t, 200)
 	last := all[len(all)-1]
 	wantServedBy(t, s.addr, last.cmd.Process.Pid)
 	waitExit(t, s.cmd.Process.Pid, 60*time.Second)
@@ -225,13 +225,13 @@ func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
 			s := startHello(t, append([]string{"-takeover", sock}, c.flags...)...)
 			first := s.cmd.Process.Pid
 			load := startLoad(t, s.addr)
-			load.settle(t, 200)
+			load.Settle(t, 200)
 			f := startFaultyNewcomer(t, s, sock, c.mode)
 			// The faulty process ends by itself, or is killed (never
 			// ready: its pid is visible here, so its pidfd is signalled).
 			f.exit(60 * time.Second)
 			s.waitLog(c.want[len(c.want)-1], 30*time.Second)
-			load.settle(t, 200)
+			load.Settle(t, 200)
 			wantServedBy(t, s.addr, first)
 			report := load.stop()
 			t.Logf("%s", report)
@@ -260,7 +260,7 @@ func TestTakeover_NewcomerReadyTooLate_StepsBackServingOneServesOn(t *testing.T)
 	s := startHelloNewcomer(t, base, sock, wrap, "-ready-timeout", "1s")
 	s.servingPID(true)
 	load := startLoad(t, s.addr)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	gate := filepath.Join(filepath.Dir(sock), "gate")
 	if err := syscall.Mkfifo(gate, 0o600); err != nil {
 		t.Fatal(err)
@@ -280,7 +280,7 @@ func TestTakeover_NewcomerReadyTooLate_StepsBackServingOneServesOn(t *testing.T)
 	if !hasAll(late.stderr.String(), "faulty: ready:", "takeover failed") {
 		t.Errorf("the late newcomer did not say why it stepped back:\n%s", late.stderr.String())
 	}
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	if got := servedBy(t, s.addr); got != 1 {
 		t.Fatalf("pid %d served, want the serving process (pid 1 in its namespace)", got)
 	}
@@ -355,7 +355,7 @@ func TestTakeover_TwoNewcomersAtOnce_SecondRefusedServingUntouched(t *testing.T)
 	s := startHello(t, "-takeover", sock, "-ready-timeout", "60s")
 	first := s.cmd.Process.Pid
 	load := startLoad(t, s.addr)
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	startFaultyNewcomer(t, s, sock, "hang")
 	s.waitLog("waiting for the newcomer to be ready", 30*time.Second)
 	second := startHelloNewcomer(t, s, sock, nil)
@@ -363,7 +363,7 @@ func TestTakeover_TwoNewcomersAtOnce_SecondRefusedServingUntouched(t *testing.T)
 	if code := exitCode(err); code == 0 || !hasAll(second.stderr.String(), "another process is taking over") {
 		t.Fatalf("the second newcomer: exit %v (code %d), want non-zero with the busy error; stderr:\n%s", err, code, second.stderr.String())
 	}
-	load.settle(t, 100)
+	load.Settle(t, 100)
 	if hasAll(s.stderr.String(), fmt.Sprintf("newcomer=%d", second.cmd.Process.Pid)) {
 		t.Fatalf("the serving process heard of the second newcomer (pid %d):\n%s", second.cmd.Process.Pid, s.stderr.String())
 	}

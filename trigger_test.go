@@ -87,14 +87,10 @@ func TestNewestTriggerWins_WhileWaitingForReady(t *testing.T) {
 	s := startHello(t, "-ready-timeout", "2s", "-probation", "100ms")
 	first := s.cmd.Process.Pid
 	deployFaulty("hang")(t, s)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	s.waitLog("upgrade: started", 20*time.Second)
 	ino := deployCopy(t, filepath.Join(buildBinaries(t), "hello"), s.exe)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	s.waitLog("queued to run after it", 20*time.Second)
 	pid := s.readyNamingAnother(first)
 	waitExit(t, first, 30*time.Second)
@@ -118,9 +114,7 @@ func TestNewestTriggerWins_InProbation(t *testing.T) {
 		t.Fatalf("first upgrade failed: %s", status)
 	}
 	ino := deployCopy(t, filepath.Join(buildBinaries(t), "hello"), s.exe)
-	if err := syscall.Kill(first, syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
+	testserver.Hangup(t, first)
 	s.waitLog("queued to run after it", 20*time.Second)
 	third := s.readyNamingAnother(first, second)
 	waitExit(t, first, 30*time.Second)

@@ -113,11 +113,7 @@ func TestRun_SocketActivated_UnmatchedSocketIsAnErrorAtStart(t *testing.T) {
 	a := "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t))
 	b := "127.0.0.1:" + strconv.Itoa(testserver.FreePort(t))
 	s := activated(t, []string{a, b}, "--listen", "http=tcp://"+a, "--", bin.hello, "-addr", a)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the supervisor did not exit")
-	}
+	s.exitCode(t, 20*time.Second, "the supervisor did not exit")
 	ee, ok := s.waitErr.(*exec.ExitError)
 	if !ok || ee.ExitCode() != exitUsage {
 		t.Fatalf("exit: %v, want status %d\n%s", s.waitErr, exitUsage, s.stderr.String())

@@ -3,11 +3,9 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,8 +13,8 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
-	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // Upgrade churn under the supervisor (issue 10): `handoff run` with
@@ -41,35 +39,14 @@ func TestRunChurn_Migrate_TriggersThatDoNotWait(t *testing.T) {
 	testRunChurn(t, true, false)
 }
 
-func churnUpgrades(t testing.TB) int {
-	if v := os.Getenv("CHURN_UPGRADES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			t.Fatalf("CHURN_UPGRADES=%q: not a count", v)
-		}
-		return n
-	}
-	if testing.Short() || testserver.RaceEnabled() {
-		// Under -race the supervisor is built with it too, and each
-		// `handoff upgrade` takes about a second on a 2-core machine.
-		return 20
-	}
-	return 60
-}
-
 func testRunChurn(t *testing.T, migrate, wait bool) {
-	upgrades := churnUpgrades(t)
+	// Under -race the supervisor is built with it too, and each `handoff
+	// upgrade` takes about a second on a 2-core machine.
+	upgrades := testserver.ChurnUpgrades(t, testserver.RaceEnabled())
 	s := startSup(t, []string{"-q", "--probation", "50ms", "--drain-timeout", "20s", "--max-draining", "32"},
 		bin.hello, "-addr", "ADDR", "-drain-idle", "300ms", "-migrate="+strconv.FormatBool(migrate))
-	l := supLoad(t, s.addr, loadgen.Config{
-		Mode:         loadgen.ModeMixed,
-		Clients:      8,
-		SlowPath:     "/slow?ms=300",
-		SlowFraction: 0.02,
-		HoldConns:    40,
-		HoldInterval: 250 * time.Millisecond,
-	})
-	l.settle(t, 200)
+	l := supLoad(t, s.addr, testload.Churn(""))
+	l.Settle(t, 200)
 	sup := s.cmd.Process.Pid
 	warm := upgrades / 6
 	var warmFDs, warmRSS int
@@ -78,10 +55,10 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	wrong, failedUpgrades := 0, 0
 	for i := 0; i < upgrades; i++ {
 		if i == warm {
-			warmFDs, warmRSS = countFDs(sup), rssKiB(t, sup)
+			warmFDs, warmRSS = testserver.CountFDs(sup), rssKiB(t, sup)
 		}
 		if warm > 0 && i%warm == 0 {
-			samples = append(samples, fmt.Sprintf("%d:%d/%d", i, countFDs(sup), rssKiB(t, sup)))
+			samples = append(samples, fmt.Sprintf("%d:%d/%d", i, testserver.CountFDs(sup), rssKiB(t, sup)))
 		}
 		next := time.Now().Add(100*time.Millisecond + time.Duration(i%6)*10*time.Millisecond)
 		if wait {
@@ -108,9 +85,9 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	if got := answeredByPID(t, s.addr, last, 5*time.Second); got != last {
 		t.Errorf("after the churn, new connections are answered by %d, not the serving worker %d", got, last)
 	}
-	l.settle(t, 200)
-	endFDs, endRSS := countFDs(sup), rssKiB(t, sup)
-	r := l.stop()
+	l.Settle(t, 200)
+	endFDs, endRSS := testserver.CountFDs(sup), rssKiB(t, sup)
+	r := l.Stop()
 	s.mu.Lock()
 	for _, p := range r.PIDs {
 		s.pids[p.PID] = true
@@ -122,12 +99,12 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	}
 	t.Logf("churn (migrate=%v, wait=%v): %d triggers in %v (%.1f/s), %d generations, %d workers answered; %s; %.2f failures per million; supervisor fds %d -> %d, RSS %d -> %d KiB after %d upgrades of warm-up",
 		migrate, wait, upgrades, took.Round(time.Millisecond), float64(upgrades)/took.Seconds(), gens, len(r.PIDs),
-		reportString(r), perMillion(r), warmFDs, endFDs, warmRSS, endRSS, warm)
+		testload.Summary(r), testload.PerMillion(r), warmFDs, endFDs, warmRSS, endRSS, warm)
 	t.Logf("supervisor upgrades:fds/RSS KiB along the run: %s %d:%d/%d", strings.Join(samples, " "), upgrades, endFDs, endRSS)
 	s.stopClean(t)
 
 	if r.Failures != 0 || r.Outcomes.Mismatched != 0 || r.Outcomes.Duplicate != 0 || r.Requests == 0 {
-		t.Errorf("requests failed under churn: %s", reportString(r))
+		t.Errorf("requests failed under churn: %s", testload.Summary(r))
 	}
 	if failedUpgrades > 0 {
 		t.Errorf("%d of %d upgrades failed", failedUpgrades, upgrades)
@@ -142,30 +119,6 @@ func testRunChurn(t *testing.T, migrate, wait bool) {
 	if endRSS > 2*warmRSS+16<<10 {
 		t.Errorf("the supervisor's RSS grew from %d to %d KiB over %d upgrades", warmRSS, endRSS, upgrades-warm)
 	}
-}
-
-func perMillion(r *loadgen.Report) float64 {
-	if r.Requests == 0 {
-		return 0
-	}
-	return float64(r.Failures) * 1e6 / float64(r.Requests)
-}
-
-// rssKiB reads VmRSS of pid.
-func rssKiB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmRSS:")); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(string(rest)), " kB"))
-			return n
-		}
-	}
-	t.Fatalf("no VmRSS for pid %d", pid)
-	return 0
 }
 
 // answeredByPID asks for new connections until pid answers one, up to d,

@@ -8,18 +8,17 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	fi, err := os.Stat(s.ctl)
 	if err != nil {
 		t.Fatal(err)
@@ -35,11 +34,9 @@ func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
 	os.Chmod(filepath.Dir(s.ctl), 0o755)
 	os.Chmod(filepath.Dir(filepath.Dir(s.ctl)), 0o755) // t.TempDir's parent is 0700 too
 	os.Chmod(s.ctl, 0o666)
-	cmd := exec.Command(bin.handoff, "upgrade", "--control", s.ctl)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "403") || !strings.Contains(string(out), "uid 65534 may not control") {
-		t.Fatalf("uid 65534: err %v, output:\n%s", err, out)
+	out, code := handoffCmdAs(t, testserver.AsNobody(), "upgrade", "--control", s.ctl)
+	if code == 0 || !strings.Contains(out, "403") || !strings.Contains(out, "uid 65534 may not control") {
+		t.Fatalf("uid 65534: exit %d, output:\n%s", code, out)
 	}
 	st, err := s.status()
 	if err != nil || st.LastUpgrade != nil {
@@ -49,7 +46,7 @@ func TestControlSocket_Mode0600_OtherUIDRefused(t *testing.T) {
 }
 
 func TestCurlStyleHTTPOnControlSocket(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	c, err := net.Dial("unix", s.ctl)
 	if err != nil {
 		t.Fatal(err)

@@ -137,7 +137,7 @@ func TestDemoInterrupted_StopsEveryProcess(t *testing.T) {
 			t.Fatal("no upgrade within 30s")
 		}
 	}
-	pids = append(pids, childrenOf(cmd.Process.Pid)...)
+	pids = append(pids, testserver.Children(cmd.Process.Pid)...)
 	if len(pids) < 2 {
 		t.Fatalf("found only pids %v", pids)
 	}

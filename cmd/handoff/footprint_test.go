@@ -3,11 +3,12 @@
 package main
 
 import (
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // TestSupervisorFootprint measures the supervisor's resident memory and
@@ -19,7 +20,7 @@ func TestSupervisorFootprint(t *testing.T) {
 	t0 := cpuTicks(t, pid)
 	time.Sleep(2 * time.Second) // the measurement window itself
 	t1 := cpuTicks(t, pid)
-	rss := rssKB(t, pid)
+	rss := rssKiB(t, pid)
 	cpu := float64(t1-t0) / 100 / 2 * 100 // clock ticks at 100 Hz over 2 s, in %
 	t.Logf("supervisor idle: RSS %d kB, CPU %.1f%% over 2s (%d ticks)", rss, cpu, t1-t0)
 	if rss > 64*1024 || cpu > 5 {
@@ -28,27 +29,23 @@ func TestSupervisorFootprint(t *testing.T) {
 	s.stop(t)
 }
 
+// cpuTicks is the CPU time pid used, user and system, in clock ticks.
 func cpuTicks(b testing.TB, pid int) int {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		b.Fatal(err)
+	_, _, _, f, ok := testserver.Stat(pid)
+	if !ok || len(f) < 10 {
+		b.Fatalf("no /proc/%d/stat", pid)
 	}
-	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
+	ut, _ := strconv.Atoi(f[8])
+	st, _ := strconv.Atoi(f[9])
 	return ut + st
 }
 
-func rssKB(b testing.TB, pid int) int {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+// rssKiB reads VmRSS of pid.
+func rssKiB(t testing.TB, pid int) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSuffix(testserver.Status(pid, "VmRSS"), " kB"))
 	if err != nil {
-		b.Fatal(err)
+		t.Fatalf("no VmRSS for pid %d", pid)
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(line)[1])
-			return n
-		}
-	}
-	return 0
+	return n
 }

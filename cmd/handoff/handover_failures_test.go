@@ -3,14 +3,10 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +16,7 @@ import (
 	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/loadgen"
 	"github.com/handoff-go/handoff/internal/testserver"
+	"github.com/handoff-go/handoff/internal/testserver/testload"
 )
 
 // The supervisor's half of the handover's failure paths (issue 10, audit
@@ -94,27 +91,21 @@ func holdUntilClose(t *testing.T, addr string, n int, interval time.Duration) *c
 }
 
 func (h *closeHolder) run(nc net.Conn, delay, interval time.Duration) {
-	br := bufio.NewReader(nc)
+	k := testserver.NewKeepAlive(nc)
 	<-time.After(delay) // spreads the connections' requests over the interval
 	for i := 1; ; i++ {
 		nc.SetDeadline(time.Now().Add(15 * time.Second))
-		if _, err := io.WriteString(nc, "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
-			h.done <- fmt.Sprintf("%s: request %d: write: %v", nc.LocalAddr(), i, err)
-			return
-		}
-		resp, err := http.ReadResponse(br, nil)
+		a, err := k.Post("/")
 		if err != nil {
 			h.done <- fmt.Sprintf("%s: request %d: no answer: %v", nc.LocalAddr(), i, err)
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		h.answers.Add(1)
-		if resp.StatusCode != http.StatusOK {
-			h.done <- fmt.Sprintf("%s: request %d: %s", nc.LocalAddr(), i, resp.Status)
+		if a.Code != http.StatusOK {
+			h.done <- fmt.Sprintf("%s: request %d: %s", nc.LocalAddr(), i, a.Status)
 			return
 		}
-		if resp.Close {
+		if a.Close {
 			h.done <- ""
 			return
 		}
@@ -168,7 +159,7 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 	a := onlyServingPID(t, s)
 
 	// A request the old worker is reading, so its drain lasts.
-	base := countFDs(a)
+	base := testserver.CountFDs(a)
 	nc, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -227,13 +218,12 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 	}
 	// The old worker answers the request it was reading.
 	io.WriteString(nc, "Content-Length: 0\r\n\r\n")
-	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
+	resp, err := testserver.NewKeepAlive(nc).Receive()
 	if err != nil {
 		t.Fatalf("the old worker's request after the rollback: %v", err)
 	}
-	resp.Body.Close()
-	if pid, _ := strconv.Atoi(resp.Header.Get("X-Pid")); resp.StatusCode != 200 || pid != a {
-		t.Fatalf("the old worker's request: %s from pid %d, want 200 from %d", resp.Status, pid, a)
+	if resp.Code != 200 || resp.PID != a {
+		t.Fatalf("the old worker's request: %s from pid %d, want 200 from %d", resp.Status, resp.PID, a)
 	}
 	s.stopClean(t)
 }
@@ -243,17 +233,12 @@ func TestRun_RollbackWorkerReceivesTheStateFromTheDrainingOldWorker(t *testing.T
 func waitFDsAbove(t *testing.T, pid, base int, d time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(d)
-	for countFDs(pid) <= base {
+	for testserver.CountFDs(pid) <= base {
 		if time.Now().After(deadline) {
 			t.Fatalf("pid %d accepted no connection within %v", pid, d)
 		}
 		time.Sleep(5 * time.Millisecond) // polling /proc, under a deadline
 	}
-}
-
-func countFDs(pid int) int {
-	ents, _ := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	return len(ents)
 }
 
 // waitOutputCount waits until the supervisor's output holds want n times.
@@ -269,53 +254,11 @@ func waitOutputCount(t *testing.T, s *sup, want string, n int, d time.Duration) 
 }
 
 // supLoad runs the load generator (non-retrying POSTs) against addr.
-type genLoad struct {
-	g      *loadgen.Generator
-	cancel context.CancelFunc
-	report *loadgen.Report
-}
-
-func supLoad(t testing.TB, addr string, cfg loadgen.Config) *genLoad {
+func supLoad(t testing.TB, addr string, cfg loadgen.Config) *testload.Load {
 	t.Helper()
 	cfg.URL = "http://" + addr + "/"
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 20 * time.Second
 	}
-	g, err := loadgen.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := g.Start(ctx); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	l := &genLoad{g: g, cancel: cancel}
-	t.Cleanup(func() { l.stop() })
-	return l
-}
-
-func (l *genLoad) stop() *loadgen.Report {
-	if l.report == nil {
-		l.report = l.g.Stop()
-		l.cancel()
-	}
-	return l.report
-}
-
-// settle waits until n more requests were answered.
-func (l *genLoad) settle(t testing.TB, n int64) {
-	t.Helper()
-	target := l.g.Snapshot().Requests + n
-	deadline := time.Now().Add(30 * time.Second)
-	for l.g.Snapshot().Requests < target {
-		if time.Now().After(deadline) {
-			t.Fatalf("load stalled: %d requests, waiting for %d", l.g.Snapshot().Requests, target)
-		}
-		time.Sleep(5 * time.Millisecond) // polling a counter, under a deadline
-	}
-}
-
-func reportString(r *loadgen.Report) string {
-	return fmt.Sprintf("%d requests, %d failed (%+v); errors: %v", r.Requests, r.Failures, r.Outcomes, r.Errors)
+	return testload.Start(t, cfg)
 }

@@ -77,6 +77,13 @@ func startSup(t testing.TB, flags []string, program ...string) *sup {
 	return s
 }
 
+// startHello is startSup over examples/hello with fastFlags: the
+// supervised server most tests need.
+func startHello(t testing.TB) *sup {
+	t.Helper()
+	return startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+}
+
 // launchSup starts the supervisor without waiting for anything; program
 // may contain the placeholder ADDR.
 func launchSup(t testing.TB, flags []string, program ...string) *sup {
@@ -201,9 +208,18 @@ func servingPIDs(st control.Status) []int {
 // exit status.
 func handoffCmd(t testing.TB, args ...string) (string, int) {
 	t.Helper()
+	return handoffCmdAs(t, nil, args...)
+}
+
+// handoffCmdAs is handoffCmd with the process attributes attr (another
+// uid, say).
+func handoffCmdAs(t testing.TB, attr *syscall.SysProcAttr, args ...string) (string, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin.handoff, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin.handoff, args...)
+	cmd.SysProcAttr = attr
+	out, err := cmd.CombinedOutput()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -255,6 +271,23 @@ func (s *sup) exitCode(t testing.TB, within time.Duration, why string) int {
 	return s.cmd.ProcessState.ExitCode()
 }
 
+// hup sends the supervisor SIGHUP (an upgrade); term, SIGTERM (drain and
+// stop).
+func (s *sup) hup()  { s.cmd.Process.Signal(syscall.SIGHUP) }
+func (s *sup) term() { s.cmd.Process.Signal(syscall.SIGTERM) }
+
+// termTwice sends SIGTERM, waits (at most within) for the supervisor to say
+// it is stopping, then sends the second SIGTERM, which stops it at once
+// without waiting for the drain; it fails the test with why unless the
+// supervisor exits within within after that.
+func (s *sup) termTwice(t testing.TB, within time.Duration, why string) {
+	t.Helper()
+	s.term()
+	s.waitState(func(st control.Status) bool { return st.State == "stopping" }, within/2, "stopping")
+	s.term()
+	s.exitCode(t, within, why)
+}
+
 // stopClean stops the supervisor and checks that no worker outlived it.
 func (s *sup) stopClean(t testing.TB) {
 	t.Helper()
@@ -303,6 +336,16 @@ func onlyServingPID(t *testing.T, s *sup) int {
 
 // python3 resolved to the interpreter itself, not a version manager's shim
 // (whose shell wrapper costs 200ms a start).
+// example is the absolute path of path under examples/ (a worker script).
+func example(t testing.TB, path string) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("../../examples", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
 func python(t testing.TB) string {
 	t.Helper()
 	py, err := exec.LookPath("python3")

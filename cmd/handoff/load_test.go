@@ -3,16 +3,15 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // load is a non-retrying HTTP/1.1 client pool: half the clients keep one
@@ -82,12 +81,11 @@ func (l *load) result() (ok int, fails []string, pids map[int]int) {
 
 func (l *load) client(id int, keepAlive bool) {
 	defer l.wg.Done()
-	var conn net.Conn
-	var br *bufio.Reader
+	var conn *testserver.KeepAlive
 	reused := false
 	defer func() {
 		if conn != nil {
-			conn.Close()
+			conn.Conn.Close()
 		}
 	}()
 	for n := 0; ; n++ {
@@ -107,12 +105,12 @@ func (l *load) client(id int, keepAlive bool) {
 				time.Sleep(10 * time.Millisecond)
 				continue
 			}
-			conn, br, reused = c, bufio.NewReader(c), false
+			conn, reused = testserver.NewKeepAlive(c), false
 		}
-		pid, closeAfter, err := l.do(conn, br, id, n, path, keepAlive)
+		pid, closeAfter, err := l.do(conn, id, n, path, keepAlive)
 		if err != nil {
 			l.fail(fmt.Sprintf("client %d request %d %s (keep-alive %v, reused conn %v): %v", id, n, path, keepAlive, reused, err))
-			conn.Close()
+			conn.Conn.Close()
 			conn = nil
 			continue
 		}
@@ -122,14 +120,14 @@ func (l *load) client(id int, keepAlive bool) {
 		l.mu.Unlock()
 		reused = true
 		if closeAfter || !keepAlive {
-			conn.Close()
+			conn.Conn.Close()
 			conn = nil
 		}
 	}
 }
 
-func (l *load) do(conn net.Conn, br *bufio.Reader, id, n int, path string, keepAlive bool) (pid int, closeAfter bool, err error) {
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+func (l *load) do(conn *testserver.KeepAlive, id, n int, path string, keepAlive bool) (pid int, closeAfter bool, err error) {
+	conn.Conn.SetDeadline(time.Now().Add(10 * time.Second))
 	reqID := fmt.Sprintf("c%d-r%d", id, n)
 	body := "ping " + reqID
 	var b strings.Builder
@@ -138,19 +136,14 @@ func (l *load) do(conn net.Conn, br *bufio.Reader, id, n int, path string, keepA
 		b.WriteString("Connection: close\r\n")
 	}
 	b.WriteString("\r\n" + body)
-	if _, err := io.WriteString(conn, b.String()); err != nil {
-		return 0, false, fmt.Errorf("write: %w", err)
+	if err := conn.Write(b.String()); err != nil {
+		return 0, false, err
 	}
-	resp, err := http.ReadResponse(br, nil)
+	resp, err := conn.Receive()
 	if err != nil {
-		return 0, false, fmt.Errorf("read response: %w", err)
+		return 0, false, err
 	}
-	data, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return 0, false, fmt.Errorf("read body: %w", err)
-	}
-	if resp.StatusCode != 200 {
+	if resp.Code != 200 {
 		return 0, false, fmt.Errorf("status %s", resp.Status)
 	}
 	if got := resp.Header.Get("X-Request-Id"); got != reqID {
@@ -160,7 +153,7 @@ func (l *load) do(conn net.Conn, br *bufio.Reader, id, n int, path string, keepA
 	if err != nil {
 		return 0, false, fmt.Errorf("no X-Pid in the answer")
 	}
-	if first, _, _ := strings.Cut(string(data), "\n"); first != strconv.Itoa(pid) {
+	if first, _, _ := strings.Cut(string(resp.Body), "\n"); first != strconv.Itoa(pid) {
 		return 0, false, fmt.Errorf("body's first line %q is not the X-Pid %d", first, pid)
 	}
 	return pid, resp.Close, nil
@@ -170,6 +163,14 @@ func (l *load) fail(msg string) {
 	l.mu.Lock()
 	l.fails = append(l.fails, time.Now().Format("15:04:05.000")+" "+msg)
 	l.mu.Unlock()
+}
+
+// done stops the clients (finish) and checks that no request failed
+// (assertNoFailures); it returns the requests that succeeded.
+func (l *load) done(t testing.TB) int {
+	t.Helper()
+	l.finish()
+	return l.assertNoFailures(t)
 }
 
 // assertNoFailures fails the test with the first failures listed.

@@ -9,24 +9,19 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // serverInode finds, in /proc/net/tcp, the inode of the server side of the
 // connection whose client end is local (127.0.0.1:port): "" until the
 // kernel has it.
 func serverInode(local *net.TCPAddr) string {
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return ""
-	}
 	want := fmt.Sprintf("0100007F:%04X", local.Port)
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
+	for _, f := range testserver.NetTable("tcp") {
 		if len(f) > 9 && f[2] == want && f[9] != "0" {
 			return f[9]
 		}
@@ -36,10 +31,9 @@ func serverInode(local *net.TCPAddr) string {
 
 // holds reports whether pid has the socket with inode open.
 func holds(pid int, inode string) bool {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, _ := os.ReadDir(dir)
-	for _, e := range ents {
-		if l, err := os.Readlink(dir + "/" + e.Name()); err == nil && l == "socket:["+inode+"]" {
+	fds, _ := testserver.FDs(pid)
+	for _, target := range fds {
+		if ino, ok := testserver.SocketInode(target); ok && ino == inode {
 			return true
 		}
 	}
@@ -143,13 +137,6 @@ func TestMaxDrainingReached_OldestDrainingIsRetiredNotTheUpgradeRefused(t *testi
 		t.Errorf("the supervisor did not log the retirement:\n%s", s.stderr.String())
 	}
 	// Two TERMs: stop now, without waiting a minute for the slow requests.
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.waitState(func(st control.Status) bool { return st.State == "stopping" }, 10*time.Second, "stopping")
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after two TERMs")
-	}
+	s.termTwice(t, 20*time.Second, "supervisor still running after two TERMs")
 	s.assertNoneLeft(t)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +24,12 @@ func versionScript(v int) []byte {
 // workerVersion reads APP_VERSION from the environment of pid.
 func workerVersion(t *testing.T, pid int) string {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	env, err := testserver.Environ(pid)
 	if err != nil {
 		t.Fatalf("environ of worker %d: %v", pid, err)
 	}
-	for _, kv := range strings.Split(string(b), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "APP_VERSION="); ok {
-			return v
-		}
+	if v, ok := env["APP_VERSION"]; ok {
+		return v
 	}
 	return "?"
 }
@@ -46,8 +43,7 @@ func TestProgramReplacedMidUpgrade_NewestTriggerWins(t *testing.T) {
 	}
 	for _, stage := range []control.Stage{control.StageStarting, control.StageStarted, control.StageProbation} {
 		t.Run(string(stage), func(t *testing.T) {
-			app := filepath.Join(t.TempDir(), "app")
-			testserver.WriteExecutable(t, app, versionScript(0))
+			app := shellApp(t, string(versionScript(0)))
 			s := startSup(t, []string{"-q", "--probation", "500ms", "--drain-timeout", "10s"}, app, "ADDR")
 			l := startLoad(t, s.addr, 2)
 			l.waitRequests(t, 20)
@@ -92,10 +88,8 @@ func TestProgramReplacedMidUpgrade_NewestTriggerWins(t *testing.T) {
 				t.Errorf("after both upgrades pid %d runs version %s, want 2 (the newest deploy); second upgrade said:\n%s", pid, v, out)
 			}
 			l.waitRequests(t, 20)
-			l.finish()
-			l.assertNoFailures(t)
-			s.stop(t)
-			s.assertNoneLeft(t)
+			l.done(t)
+			s.stopClean(t)
 		})
 	}
 }

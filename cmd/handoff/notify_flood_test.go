@@ -5,10 +5,7 @@ package main
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,12 +42,8 @@ func TestMalformedNotifyFlood_LoggedAtAboutOneLineASecond(t *testing.T) {
 	if max := int(took/time.Second) + 2; lines > max {
 		t.Errorf("%d log lines for %d malformed datagrams in %v, want at most %d", lines, n, took, max)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after TERM")
-	}
+	s.term()
+	s.exitCode(t, 20*time.Second, "supervisor still running after TERM")
 }
 
 // neverReadyWorker starts the supervisor with a worker that never reports
@@ -60,23 +53,17 @@ func neverReadyWorker(t *testing.T, name, readyTimeout string) (s *sup, worker i
 	t.Helper()
 	tag := fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
 	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
+	app := shellApp(t, fmt.Sprintf("#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
 	s = launchSup(t, []string{"-q", "--ready-timeout", readyTimeout}, app)
 	st := s.waitState(func(st control.Status) bool {
 		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
 	}, 10*time.Second, "a starting worker")
 	worker = st.Generations[0].Workers[0].PID
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", worker))
+	env, err := testserver.Environ(worker)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range strings.Split(string(env), "\x00") {
-		if v, ok := strings.CutPrefix(kv, "NOTIFY_SOCKET="); ok {
-			sock = v
-		}
-	}
-	if sock == "" {
+	if sock = env["NOTIFY_SOCKET"]; sock == "" {
 		t.Fatal("worker has no NOTIFY_SOCKET")
 	}
 	return s, worker, sock

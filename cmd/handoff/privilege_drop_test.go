@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -66,10 +65,6 @@ func TestNotifyFromAnotherUIDOutsideTheWorker_Ignored(t *testing.T) {
 	if st, err := s.status(); err != nil || st.State != "starting" {
 		t.Errorf("after a foreign READY=1 the supervisor is %q (%v), want still starting", st.State, err)
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running after TERM")
-	}
+	s.term()
+	s.exitCode(t, 20*time.Second, "supervisor still running after TERM")
 }

@@ -4,11 +4,8 @@ package main
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 // A --ready=exec probe that exits 0 but leaves a background child holding
@@ -21,8 +18,7 @@ func TestReadyProbe_BackgroundChildHoldingItsOutput_StillReady(t *testing.T) {
 	killTagged(t, tag)
 	probe := fmt.Sprintf("exec:head -c 1000000 /dev/zero; APP_TAG=%s sleep 60 & exit 0", tag)
 	// A worker that never sends READY=1: only the probe can say it is ready.
-	app := filepath.Join(t.TempDir(), "app")
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
+	app := shellApp(t, fmt.Sprintf("#!/bin/sh\nexport APP_TAG=%s\nexec sleep 600\n", tag))
 	s := startSup(t, []string{"-q", "--ready", probe, "--ready-timeout", "8s"}, app)
 	s.stopClean(t)
 	assertNoneTagged(t, tag, "after the stop")

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -21,23 +19,13 @@ import (
 // tagged lists the processes whose environment holds APP_TAG=tag: every
 // process a test's program started, however it daemonised.
 func tagged(tag string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	want := []byte("APP_TAG=" + tag + "\x00")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
+	return testserver.Processes(func(pid int) bool {
+		if env, err := testserver.Environ(pid); err != nil || env["APP_TAG"] != tag {
+			return false
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err == nil && bytes.Contains(b, want) {
-			if st, err := os.ReadFile("/proc/" + e.Name() + "/stat"); err == nil && bytes.Contains(st, []byte(") Z ")) {
-				continue // exited, waiting for its reaper
-			}
-			out = append(out, pid)
-		}
-	}
-	return out
+		_, state, _, _, ok := testserver.Stat(pid)
+		return !ok || state != 'Z' // a zombie has exited, waiting for its reaper
+	})
 }
 
 // killTagged is a test's cleanup: by pid, never by name.
@@ -94,30 +82,25 @@ func TestStopDuringUpgrade_NoProcessOfTheProgramLeft(t *testing.T) {
 		t.Run(string(stage), func(t *testing.T) {
 			tag := fmt.Sprintf("stop-%s-%d", stage, time.Now().UnixNano())
 			killTagged(t, tag)
-			app := filepath.Join(t.TempDir(), "app")
 			// A helper in the worker's group, then the server; version 1
 			// also takes its time before it serves.
 			script := func(pause string) []byte {
 				return fmt.Appendf(nil, "#!/bin/sh\nexport APP_TAG=%s\nsleep 600 &\nsleep %s\nexec %s -addr \"$1\" -drain-idle 200ms\n", tag, pause, bin.hello)
 			}
-			testserver.WriteExecutable(t, app, script("0"))
+			app := shellApp(t, string(script("0")))
 			s := startSup(t, []string{"-q", "--probation", "30s", "--drain-timeout", "10s"}, app, "ADDR")
 			testserver.WriteExecutable(t, app, script("2"))
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			final, err := s.client().Upgrade(ctx, func(ev control.Event) {
 				if ev.Stage == stage {
-					s.cmd.Process.Signal(syscall.SIGTERM)
+					s.term()
 				}
 			})
 			if err != nil || final.Stage != control.StageFailed {
 				t.Errorf("upgrade interrupted by a stop: %+v, %v; want failed (abandoned)", final, err)
 			}
-			select {
-			case <-s.exited:
-			case <-time.After(30 * time.Second):
-				t.Fatal("supervisor still running 30s after TERM")
-			}
+			s.exitCode(t, 30*time.Second, "supervisor still running 30s after TERM")
 			assertNoneTagged(t, tag, "after a stop during "+string(stage))
 			assertPortRefuses(t, s.addr)
 		})
@@ -131,17 +114,12 @@ func TestForkingWorkerWithMainPID_EndsWithItsWorker(t *testing.T) {
 	needProc(t)
 	tag := fmt.Sprintf("fork-%d", time.Now().UnixNano())
 	killTagged(t, tag)
-	app := filepath.Join(t.TempDir(), "app")
 	// setsid: the daemon leaves the worker's process group, so only
 	// MAINPID= says it is the worker's. It keeps fd 3, the listener.
-	testserver.WriteExecutable(t, app, fmt.Appendf(nil,
+	app := shellApp(t, fmt.Sprintf(
 		"#!/bin/sh\nexport APP_TAG=%s\nsetsid sleep 600 &\nsystemd-notify --ready MAINPID=$!\nsleep 0.2\nexit 3\n", tag))
 	s := launchSup(t, []string{"-q", "--crash-limit", "3"}, app)
-	select {
-	case <-s.exited:
-	case <-time.After(60 * time.Second):
-		t.Fatal("supervisor did not give up on the crash loop")
-	}
+	s.exitCode(t, 60*time.Second, "supervisor did not give up on the crash loop")
 	if code := s.cmd.ProcessState.ExitCode(); code != 1 {
 		t.Errorf("exit %d after a crash loop, want 1", code)
 	}

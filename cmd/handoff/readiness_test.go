@@ -20,10 +20,8 @@ func TestReadyProbes_DelayAndExec(t *testing.T) {
 				t.Fatalf("upgrade with --ready=%s: exit %d:\n%s", ready, code, out)
 			}
 			l.waitRequests(t, 50)
-			l.finish()
-			l.assertNoFailures(t)
-			s.stop(t)
-			s.assertNoneLeft(t)
+			l.done(t)
+			s.stopClean(t)
 		})
 	}
 }

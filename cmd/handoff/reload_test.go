@@ -33,16 +33,7 @@ func TestReloadServesOldBytes_UpgradeTheNew(t *testing.T) {
 	first := onlyServingPID(t, s)
 	old := workerFile(t, first)
 
-	// A new build: hello's bytes plus one, at the same path (rename over).
-	b, err := os.ReadFile(bin.hello)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testserver.WriteExecutable(t, app, append(b, 0))
-	deployed, err := os.Stat(app)
-	if err != nil {
-		t.Fatal(err)
-	}
+	deployed := deployNewBuild(t, app)
 
 	out, code := handoffCmd(t, "reload", "--control", s.ctl)
 	if code != 0 || !strings.Contains(out, "done") {
@@ -65,10 +56,8 @@ func TestReloadServesOldBytes_UpgradeTheNew(t *testing.T) {
 		t.Fatalf("upgraded worker %d does not run the deployed file", upgraded)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	l.done(t)
+	s.stopClean(t)
 }
 
 // --hup reload gives SIGHUP nginx's meaning; USR2 still upgrades.
@@ -77,12 +66,7 @@ func TestHUPReloads_WithHupReload(t *testing.T) {
 	s := startSup(t, append([]string{"--hup", "reload"}, fastFlags...), app, "-addr", "ADDR", "-drain-idle", "200ms")
 	first := onlyServingPID(t, s)
 	old := workerFile(t, first)
-	b, err := os.ReadFile(bin.hello)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testserver.WriteExecutable(t, app, append(b, 0))
-	deployed, _ := os.Stat(app)
+	deployed := deployNewBuild(t, app)
 	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +88,22 @@ func TestHUPReloads_WithHupReload(t *testing.T) {
 	if now := workerFile(t, servingPIDs(st)[0]); !os.SameFile(now, deployed) {
 		t.Fatalf("USR2 did not start the deployed file")
 	}
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
+}
+
+// deployNewBuild puts a new build at app, as a deploy does (renamed over):
+// hello's bytes plus one, so that it is another file with other bytes. It
+// returns the new file's FileInfo.
+func deployNewBuild(t *testing.T, app string) os.FileInfo {
+	t.Helper()
+	b, err := os.ReadFile(bin.hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testserver.WriteExecutable(t, app, append(b, 0))
+	deployed, err := os.Stat(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return deployed
 }

@@ -68,8 +68,7 @@ func TestFailedUpgrades_OldGenerationKeepsServing(t *testing.T) {
 		t.Fatalf("upgrade after the faults: exit %d:\n%s", code, out)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }
 
@@ -106,14 +105,13 @@ func TestNewGenerationDiesInProbation_RollsBackToPreviousBytes(t *testing.T) {
 	if b, _ := os.ReadFile(app); string(b) != string(crashing) {
 		t.Fatalf("the test's binary changed on disk")
 	}
-	if exe, _ := os.Readlink("/proc/" + itoa(now) + "/exe"); !strings.Contains(exe, "deleted") {
+	if exe := testserver.Exe(now); !strings.Contains(exe, "deleted") {
 		t.Errorf("rolled-back worker runs %q, want the replaced (deleted) file", exe)
 	}
 	st, _ := s.status()
 	if st.LastUpgrade == nil || st.LastUpgrade.Result != control.StageRolledBack {
 		t.Errorf("status last upgrade = %+v", st.LastUpgrade)
 	}
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }

@@ -4,7 +4,6 @@ package main
 
 import (
 	"net/http"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,7 +33,7 @@ func TestWINCHDrainsWorkers_ConnectionsWaitUntilHUP(t *testing.T) {
 		t.Fatalf("answered while no worker runs: %s", r)
 	case <-time.After(200 * time.Millisecond):
 	}
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.hup()
 	select {
 	case r := <-got:
 		if !strings.HasPrefix(r, "200 OK pid ") {
@@ -48,8 +47,7 @@ func TestWINCHDrainsWorkers_ConnectionsWaitUntilHUP(t *testing.T) {
 
 func TestUSR1IsForwardedToWorkers(t *testing.T) {
 	py := python(t)
-	script, _ := filepath.Abs("../../examples/python/server.py")
-	s := startSup(t, fastFlags, py, script)
+	s := startSup(t, fastFlags, py, example(t, "python/server.py"))
 	s.cmd.Process.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(s.stderr.String(), "SIGUSR1") {
@@ -65,14 +63,7 @@ func TestSecondTERM_StopsAtOnce(t *testing.T) {
 	app := shellApp(t, "#!/bin/sh\ntrap '' TERM\nsystemd-notify --ready\nexec sleep 600\n")
 	s := startSup(t, []string{"-q", "--drain-timeout", "60s"}, app)
 	worker := onlyServingPID(t, s)
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	s.waitState(func(st control.Status) bool { return st.State == "stopping" }, 5*time.Second, "stopping")
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("a second TERM did not stop the supervisor at once")
-	}
+	s.termTwice(t, 10*time.Second, "a second TERM did not stop the supervisor at once")
 	if err := syscall.Kill(worker, 0); err == nil {
 		t.Errorf("worker %d survived the second TERM", worker)
 	}

@@ -15,7 +15,7 @@ import (
 // handoff status names each generation's program by path and SHA-256, its
 // age, and each worker's pid, readiness and announced handover socket.
 func TestStatus_ShowsHashAgeAndHandover(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	sum, err := preflight.SHA256(bin.hello)
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +43,5 @@ func TestStatus_ShowsHashAgeAndHandover(t *testing.T) {
 		t.Errorf("status: exit %d:\n%s", code, text)
 	}
 	t.Logf("status:\n%s", text)
-	s.stop(t)
-	s.assertNoneLeft(t)
+	s.stopClean(t)
 }

@@ -5,15 +5,15 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func TestStatusJSON_ShowsGenerationsAndLastUpgrade(t *testing.T) {
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: %d %s", code, out)
 	}
@@ -38,9 +38,8 @@ func TestPIDFileHoldsTheSupervisorAcrossUpgrades(t *testing.T) {
 	if out, code := s.upgrade(t); code != 0 {
 		t.Fatalf("upgrade: %d %s", code, out)
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(want) {
-		t.Fatalf("pid file = %q, %v; want %d", b, err, want)
+	if got := testserver.ReadPID(t, pidFile); got != want {
+		t.Fatalf("pid file = %d; want %d", got, want)
 	}
 	s.stop(t)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {

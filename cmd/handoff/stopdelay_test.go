@@ -71,11 +71,7 @@ func TestStopDelay_ServesNewConnectionsWhileReadinessFails(t *testing.T) {
 	if served == 0 {
 		t.Fatalf("no new connection served after /ready said 503 (first error: %v)", firstErr)
 	}
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("supervisor still running 30s after SIGTERM with --stop-delay 2s")
-	}
+	s.exitCode(t, 30*time.Second, "supervisor still running 30s after SIGTERM with --stop-delay 2s")
 	t.Logf("/ready 503 after %v; %d fresh connections served after that, the last %v after SIGTERM (--stop-delay 2s); then: %v",
 		notReady.Round(time.Millisecond), served, lastOK.Round(time.Millisecond), firstErr)
 	s.assertNoneLeft(t)

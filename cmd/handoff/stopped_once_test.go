@@ -14,11 +14,7 @@ import (
 func TestCrashLoop_StoppedLoggedOnce(t *testing.T) {
 	app := shellApp(t, "#!/bin/sh\nsystemd-notify --ready\nsleep 0.05\nexit 3\n")
 	s := launchSup(t, []string{"--crash-limit", "2", "--probation", "1s"}, app)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("supervisor did not give up on the crash loop")
-	}
+	s.exitCode(t, 30*time.Second, "supervisor did not give up on the crash loop")
 	if n := strings.Count(s.stderr.String(), "handoff: stopped"); n != 1 {
 		t.Errorf("\"handoff: stopped\" logged %d times, want once:\n%s", n, s.stderr.String())
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,7 +84,7 @@ func TestUnderSystemd_EveryReloadSignalIsAnswered(t *testing.T) {
 	if err := os.WriteFile(slowMark, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.hup()
 	if m := n.next("RELOADING=1", "READY=1"); !strings.Contains(m, "MONOTONIC_USEC=") {
 		t.Errorf("RELOADING=1 without MONOTONIC_USEC: %q", m)
 	}
@@ -97,7 +96,7 @@ func TestUnderSystemd_EveryReloadSignalIsAnswered(t *testing.T) {
 		}
 		return false
 	}, 10*time.Second, "generation 2 starting")
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.hup()
 	if m := n.next("RELOADING=1", "READY=1"); !strings.Contains(m, "MONOTONIC_USEC=") {
 		t.Errorf("second RELOADING=1 without MONOTONIC_USEC: %q", m)
 	}
@@ -110,9 +109,9 @@ func TestUnderSystemd_EveryReloadSignalIsAnswered(t *testing.T) {
 	// A reload signal during a stop: refused, and still answered.
 	os.Remove(slowMark)
 	slow := slowRequest(t, s.addr, onlyServingPID(t, s), 2000)
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.term()
 	n.next("STOPPING=1")
-	s.cmd.Process.Signal(syscall.SIGHUP)
+	s.hup()
 	n.next("RELOADING=1", "READY=1")
 	if m := n.next("READY=1"); !strings.Contains(m, "STATUS=upgrade refused") {
 		t.Errorf("READY=1 for a reload refused while stopping: %q", m)
@@ -120,9 +119,5 @@ func TestUnderSystemd_EveryReloadSignalIsAnswered(t *testing.T) {
 	if r := <-slow; !strings.Contains(r, "200") {
 		t.Errorf("request in flight during the stop: %q", r)
 	}
-	select {
-	case <-s.exited:
-	case <-time.After(20 * time.Second):
-		t.Fatal("supervisor still running")
-	}
+	s.exitCode(t, 20*time.Second, "supervisor still running")
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -40,8 +39,7 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 		}
 		l.waitRequests(t, 20) // the new generation answers before the next upgrade
 	}
-	l.finish()
-	ok := l.assertNoFailures(t)
+	ok := l.done(t)
 	_, _, pids := l.result()
 	for pid := range generations {
 		if pids[pid] == 0 {
@@ -56,12 +54,7 @@ func TestHelloUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 }
 
 func TestPythonUnderRun_UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
-	py := python(t)
-	script, err := filepath.Abs("../../examples/python/server.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upgradesUnderLoad(t, "python", 5, 6, py, script, "--drain-idle", "0.2")
+	upgradesUnderLoad(t, "python", 5, 6, python(t), example(t, "python/server.py"), "--drain-idle", "0.2")
 }
 
 func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
@@ -109,8 +102,7 @@ func TestFiftyConcurrentUpgrades_OneAtATimeOthersCoalesced(t *testing.T) {
 		t.Errorf("%d generations started for %d calls that started their own upgrade", len(gens), own)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	t.Logf("50 calls: %d upgrades, %d coalesced", own, coalesced)
 	s.stopClean(t)
 }
@@ -131,7 +123,6 @@ func TestRollingUpgradeWithThreeWorkers_NoFailedRequests(t *testing.T) {
 	if len(st.Generations) == 0 || st.Generations[0].Number != 4 || len(servingPIDs(st)) != 3 {
 		t.Fatalf("after 3 rolling upgrades: %+v", st)
 	}
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	s.stopClean(t)
 }

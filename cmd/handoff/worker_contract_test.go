@@ -4,7 +4,6 @@ package main
 
 import (
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
@@ -33,8 +32,7 @@ func upgradesUnderLoad(t *testing.T, what string, n, clients int, argv ...string
 		}
 		l.waitRequests(t, 20)
 	}
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	ok, fails, pids := l.result()
 	for pid := range seen {
 		if pids[pid] == 0 {
@@ -54,19 +52,10 @@ func TestNodeUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
 	if _, err := exec.LookPath("systemd-notify"); err != nil {
 		t.Skip("systemd-notify not installed: server.js cannot send READY=1")
 	}
-	script, err := filepath.Abs("../../examples/node/server.js")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upgradesUnderLoad(t, "node", 20, 8, node, script, "--drain-idle", "0.2")
+	upgradesUnderLoad(t, "node", 20, 8, node, example(t, "node/server.js"), "--drain-idle", "0.2")
 }
 
 // examples/python follows the same contract.
 func TestPythonUnderRun_20UpgradesUnderLoad_NoFailedRequests(t *testing.T) {
-	py := python(t)
-	script, err := filepath.Abs("../../examples/python/server.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	upgradesUnderLoad(t, "python", 20, 8, py, script, "--drain-idle", "0.2")
+	upgradesUnderLoad(t, "python", 20, 8, python(t), example(t, "python/server.py"), "--drain-idle", "0.2")
 }

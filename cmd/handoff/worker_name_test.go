@@ -14,7 +14,7 @@ import (
 // descriptor's number.
 func TestWorkerComm_IsTheProgramsName(t *testing.T) {
 	needProc(t)
-	s := startSup(t, fastFlags, bin.hello, "-addr", "ADDR")
+	s := startHello(t)
 	for i := 0; i < 2; i++ {
 		pid := onlyServingPID(t, s)
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))

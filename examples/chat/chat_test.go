@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,11 +49,7 @@ func TestChat_ClientsStayConnectedThrough10Upgrades(t *testing.T) {
 		if _, err := io.WriteString(partial.conn, head); err != nil {
 			t.Fatalf("upgrade %d: partial write: %v", u, err)
 		}
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
-		}
-		next := srv.NextPID(t, 20*time.Second)
-		srv.WaitGone(t, pid, 20*time.Second)
+		next := srv.Upgrade(t, pid, 20*time.Second)
 		if _, err := io.WriteString(partial.conn, "llo\n"); err != nil {
 			t.Fatalf("upgrade %d: partial write: %v", u, err)
 		}

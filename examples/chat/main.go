@@ -32,27 +32,18 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:7070", "address to listen on")
-	probation := flag.Duration("probation", 0, "how long to keep the sockets after a successor is ready (0: the library's default)")
-	verbose := flag.Bool("v", false, "log what happens to stderr")
+	config := serverflags.Basic(flag.CommandLine, "127.0.0.1:7070")
 	flag.Parse()
-	if err := run(*addr, *probation, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		os.Exit(1)
-	}
+	serverflags.Exit("chat", run(config()))
 }
 
-func run(addr string, probation time.Duration, verbose bool) error {
-	logger := serverflags.Logger(verbose)
-	h, err := handoff.New(handoff.Options{Probation: probation, Logger: logger})
+func run(addr string, opts handoff.Options) error {
+	logger := opts.Logger
+	h, ln, err := serverflags.Listen(opts, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Stop()
-	ln, err := h.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 	s := newServer(logger)
 	// Connections the previous generation hands over; asked for before
 	// Ready, so none arrives with nobody to take it.

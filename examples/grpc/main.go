@@ -74,27 +74,20 @@ func main() {
 		ReadyTimeout: *readyTimeout,
 		Logger:       logger,
 	}, logger)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "grpc:", err)
-		os.Exit(1)
-	}
+	serverflags.Exit("grpc", err)
 }
 
 // serve runs one generation: listen through handoff, serve, declare
 // readiness, and at the drain stop gracefully.
 func serve(addr string, drainTimeout time.Duration, opts handoff.Options, log *slog.Logger) error {
-	h, err := handoff.New(opts)
+	// The listener is inherited from the previous generation (no bind,
+	// the accept queue is shared), or bound. It pauses while a successor
+	// is in probation and stops accepting when this generation drains.
+	h, ln, err := serverflags.Listen(opts, addr)
 	if err != nil {
 		return err
 	}
 	defer h.Stop()
-	// Inherited from the previous generation (no bind, the accept queue is
-	// shared), or bound. It pauses while a successor is in probation and
-	// stops accepting when this generation drains.
-	ln, err := h.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
 
 	srv := grpc.NewServer()
 	hs := health.NewServer()

@@ -23,12 +23,8 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strconv"
-	"time"
 
 	"github.com/handoff-go/handoff"
 	"github.com/handoff-go/handoff/examples/internal/serverflags"
@@ -44,31 +40,20 @@ func main() {
 	flag.Lookup("migrate").Usage = "pass idle HTTP/1 keep-alive connections to the new generation (-migrate=false: Options.NoMigrate, they drain); HTTP/2 ones get GOAWAY either way"
 	flag.Parse()
 
-	srv := &http.Server{
-		Addr:              *addr,
-		Handler:           slowpath.Handler(answer),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		Protocols:         new(http.Protocols),
-	}
+	srv := slowpath.Server(*addr, answer)
+	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
-	if err := handoff.ListenAndServe(context.Background(), srv, options()); err != nil {
-		fmt.Fprintln(os.Stderr, "h2c:", err)
-		os.Exit(1)
-	}
+	serverflags.Exit("h2c", handoff.ListenAndServe(context.Background(), srv, options()))
 }
-
-// pid is the serving process's pid, as every answer carries it.
-var pid = strconv.Itoa(os.Getpid())
 
 // answer is h2c's response to any request: the pid in X-Pid and as the
 // body's first line, the protocol it came over in X-Proto.
 func answer(w http.ResponseWriter, r *http.Request) {
 	io.Copy(io.Discard, r.Body)
 	h := w.Header()
-	h.Set("X-Pid", pid)
+	h.Set("X-Pid", slowpath.PID)
 	h.Set("X-Proto", r.Proto)
 	h.Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(w, pid+"\nhello from handoff over "+r.Proto+"\n")
+	io.WriteString(w, slowpath.PID+"\nhello from handoff over "+r.Proto+"\n")
 }

@@ -25,10 +25,7 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,12 +45,7 @@ func main() {
 	metricsAddr := flag.String("metrics", "", "also serve the metrics at GET /metrics on this address")
 	flag.Parse()
 
-	srv := &http.Server{
-		Addr:              *addr,
-		Handler:           slowpath.Handler(answer),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := slowpath.Server(*addr, answer)
 	// Listens through handoff (or takes the socket the previous generation
 	// passed), serves, declares readiness, upgrades on SIGHUP/SIGUSR2 and
 	// drains on SIGTERM or once a successor has taken over.
@@ -63,10 +55,7 @@ func main() {
 	} else {
 		err = serveWithMetrics(srv, *metricsAddr, options())
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hello:", err)
-		os.Exit(1)
-	}
+	serverflags.Exit("hello", err)
 }
 
 // serveWithMetrics is ListenAndServe with a second server, the metrics on
@@ -102,9 +91,6 @@ func serveWithMetrics(srv *http.Server, metricsAddr string, opts handoff.Options
 	return errors.Join(err, <-metricsDone)
 }
 
-// pid is the serving process's pid, as every answer carries it.
-var pid = strconv.Itoa(os.Getpid())
-
 // answer is hello's response to any request: the pid in X-Pid and as the
 // body's first line, the X-Request-Id echoed.
-var answer = slowpath.Answer(pid, "hello from handoff")
+var answer = slowpath.Answer(slowpath.PID, "hello from handoff")

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,11 +58,7 @@ func TestWebSocket_Close1012AndReconnectThrough5Upgrades(t *testing.T) {
 	sighups := make([]time.Time, 0, upgrades)
 	for u := 1; u <= upgrades; u++ {
 		sighups = append(sighups, time.Now())
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-			t.Fatalf("upgrade %d: SIGHUP %d: %v", u, pid, err)
-		}
-		next := srv.NextPID(t, 10*time.Second)
-		srv.WaitGone(t, pid, 10*time.Second)
+		next := srv.Upgrade(t, pid, 10*time.Second)
 		if u == 1 {
 			// The one generation that is our child: it exited, and cleanly.
 			if err := srv.FirstExit(t, 5*time.Second); err != nil {

@@ -97,31 +97,27 @@ func (c *Client) do(ctx context.Context, method, route string) (*http.Response, 
 
 // Status fetches the supervisor's status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var s Status
-	resp, err := c.do(ctx, http.MethodGet, "/status")
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
-		return s, fmt.Errorf("control: status: %w", err)
-	}
-	return s, nil
+	return call[Status](ctx, c, http.MethodGet, "/status")
 }
 
 // Stop asks the supervisor to drain its workers and exit. It returns once
 // the request is accepted, not when the supervisor has exited.
 func (c *Client) Stop(ctx context.Context) (Event, error) {
-	var ev Event
-	resp, err := c.do(ctx, http.MethodPost, "/stop")
+	return call[Event](ctx, c, http.MethodPost, "/stop")
+}
+
+// call sends method route and decodes the JSON answer into a T.
+func call[T any](ctx context.Context, c *Client, method, route string) (T, error) {
+	var v T
+	resp, err := c.do(ctx, method, route)
 	if err != nil {
-		return ev, err
+		return v, err
 	}
 	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&ev); err != nil {
-		return ev, fmt.Errorf("control: stop: %w", err)
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("control: %s: %w", strings.TrimPrefix(route, "/"), err)
 	}
-	return ev, nil
+	return v, nil
 }
 
 // Upgrade asks for an upgrade and calls each with every event as it

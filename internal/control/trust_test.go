@@ -12,15 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/testserver"
 )
-
-// nobody is the uid of "another local user" in these tests.
-const nobody = 65534
 
 func needRoot(t *testing.T) {
 	t.Helper()
@@ -73,7 +69,7 @@ func TestClient_RefusesASocketInADirectoryOthersControl(t *testing.T) {
 	}{
 		{"world-writable", 0o777, 0, "mode -rwxrwxrwx"},
 		{"group-writable", 0o770, 0, "mode -rwxrwx---"},
-		{"owned by another user", 0o755, nobody, "belongs to uid 65534"},
+		{"owned by another user", 0o755, testserver.Nobody, "belongs to uid 65534"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -111,7 +107,7 @@ func TestFind_RefusesADefaultDirectoryItCannotTrust(t *testing.T) {
 	_, err := Find()
 	wantUntrusted(t, err, dir, "chmod 700")
 	os.Chmod(dir, 0o700)
-	os.Chown(dir, nobody, -1)
+	os.Chown(dir, testserver.Nobody, -1)
 	t.Cleanup(func() { os.Chown(dir, 0, -1) })
 	_, err = Find()
 	wantUntrusted(t, err, dir, "belongs to uid 65534")
@@ -124,22 +120,11 @@ func TestClient_RefusesAServerOfAnotherUser(t *testing.T) {
 	needRoot(t)
 	// A directory the other user may bind in, holding a copy of this test
 	// binary it may run.
-	shared, err := os.MkdirTemp("", "control-fake-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(shared) })
-	os.Chmod(shared, 0o777)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(shared, "fake")
-	testserver.Copy(t, exe, bin)
+	shared, bin := testserver.CopyForNobody(t, "fake")
 	fake := filepath.Join(shared, "fake.sock")
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONTROL_FAKE_SERVER="+fake)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	cmd.SysProcAttr = testserver.AsNobody()
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -173,7 +158,7 @@ func TestClient_RefusesAServerOfAnotherUser(t *testing.T) {
 	}
 	final, err := NewClient(path).Upgrade(testCtx(t), nil)
 	if err == nil {
-		t.Fatalf("the client trusted a fake supervisor of uid %d: final event %+v", nobody, final)
+		t.Fatalf("the client trusted a fake supervisor of uid %d: final event %+v", testserver.Nobody, final)
 	}
 	wantUntrusted(t, err, path, "served by uid 65534")
 }

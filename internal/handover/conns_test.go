@@ -16,11 +16,13 @@ import (
 	"time"
 )
 
-// readied reads each client's first bytes on the old generation's side,
-// as a server that has read part of a request would, and returns the
-// connections to hand over with those bytes as Buffered.
-func readied(t *testing.T, clients []net.Conn, servers []*net.TCPConn) []Conn {
+// readied connects n TCP pairs (tcpPairs), reads each client's first bytes
+// on the old generation's side, as a server that has read part of a
+// request would, and returns the clients and the connections to hand over
+// with those bytes as Buffered.
+func readied(t *testing.T, n int) ([]net.Conn, []Conn) {
 	t.Helper()
+	clients, servers := tcpPairs(t, n)
 	conns := make([]Conn, len(clients))
 	for i, c := range clients {
 		fmt.Fprintf(c, "first%04d,", i)
@@ -32,7 +34,7 @@ func readied(t *testing.T, clients []net.Conn, servers []*net.TCPConn) []Conn {
 		servers[i].SetReadDeadline(time.Time{})
 		conns[i] = Conn{Socket: servers[i], Buffered: buf, Meta: []byte("m" + strconv.Itoa(i))}
 	}
-	return conns
+	return clients, conns
 }
 
 // receiveAndServe takes connections from r until io.EOF and answers one
@@ -116,8 +118,7 @@ func metas(n int) []string {
 func TestSendConns_1000Connections_ClientsSeeNoFINAndTheReceiverAnswers(t *testing.T) {
 	checkFDs(t)
 	const n = 1000
-	clients, servers := tcpPairs(t, n)
-	conns := readied(t, clients, servers)
+	clients, conns := readied(t, n)
 	s, r := pair(t)
 	ctx := testCtx(t)
 	served := receiveAndServe(ctx, r, "new")
@@ -152,8 +153,7 @@ func TestSendConns_1000Connections_ClientsSeeNoFINAndTheReceiverAnswers(t *testi
 func TestSendConns_ReceiverGoneBeforeConfirming_SenderKeepsServing(t *testing.T) {
 	checkFDs(t)
 	const n = 300
-	clients, servers := tcpPairs(t, n)
-	conns := readied(t, clients, servers)
+	clients, conns := readied(t, n)
 	s, r := pair(t)
 	r.Close()
 	sent, err := s.SendConns(testCtx(t), conns)
@@ -173,8 +173,7 @@ func TestSendConns_ReceiverGoneBeforeConfirming_SenderKeepsServing(t *testing.T)
 func TestSendConns_Unconfirmed_ClosedHereServedThere(t *testing.T) {
 	checkFDs(t)
 	const n = 10
-	clients, servers := tcpPairs(t, n)
-	conns := readied(t, clients, servers)
+	clients, conns := readied(t, n)
 	s, r := pair(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -197,8 +196,7 @@ func TestSendConns_Unconfirmed_ClosedHereServedThere(t *testing.T) {
 // closed: the sender has let go, so they had one owner, and it gave up.
 func TestReceiverClose_ClosesConnectionsNotHandedOut(t *testing.T) {
 	checkFDs(t)
-	clients, servers := tcpPairs(t, 3)
-	conns := readied(t, clients, servers)
+	clients, conns := readied(t, 3)
 	s, r := pair(t)
 	ctx := testCtx(t)
 	sent := make(chan error, 1)
@@ -231,8 +229,7 @@ func TestReceiverClose_ClosesConnectionsNotHandedOut(t *testing.T) {
 
 func TestSendConns_InvalidConnRefusedBeforeSendingAnything(t *testing.T) {
 	checkFDs(t)
-	clients, servers := tcpPairs(t, 2)
-	conns := readied(t, clients, servers)
+	clients, conns := readied(t, 2)
 	conns[1].Meta = make([]byte, MaxMeta+1)
 	s, _ := pair(t)
 	sent, err := s.SendConns(testCtx(t), conns)

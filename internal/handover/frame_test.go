@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -246,21 +245,10 @@ func TestReceiver_MisbehavingSender(t *testing.T) {
 			if strings.Contains(c.name, "counters") && !strings.HasSuffix(c.name, "version 1") {
 				v = 2
 			}
-			path, accept := rawSenderOf(t, v)
 			ctx := testCtx(t)
-			peer := make(chan *rawPeer, 1)
-			go func() { peer <- accept() }()
-			r, err := Dial(ctx, path, Peer{PID: os.Getpid()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			p := <-peer
-			if p == nil {
-				t.FailNow()
-			}
+			r, p := dialRawOf(t, ctx, v)
 			c.send(p, dupFDs(t, servers))
-			_, err = r.Next(ctx)
+			_, err := r.Next(ctx)
 			wantErr(t, err, c.want, c.says)
 			if _, again := r.Next(ctx); !errors.Is(again, c.want) {
 				t.Fatalf("second Next: %v, want the same error", again)
@@ -278,11 +266,7 @@ func TestReceiver_MisbehavingSender(t *testing.T) {
 
 func TestHandshake_VersionMismatchRefusedOnBothSides(t *testing.T) {
 	checkFDs(t)
-	ln, err := Listen("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t)
 	ctx := testCtx(t)
 	accepted := make(chan error, 1)
 	go func() {

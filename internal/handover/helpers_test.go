@@ -73,6 +73,58 @@ func openFDs(t testing.TB) []string {
 	return fds
 }
 
+// listen opens a channel as an old generation would; it is closed at the
+// end of the test (before checkFDs counts).
+func listen(t testing.TB) *Listener {
+	t.Helper()
+	ln, err := Listen("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// dialAway dials the channel at path from a goroutine, expecting no
+// particular peer, closes what it gets and sends Dial's error.
+func dialAway(ctx context.Context, path string) <-chan error {
+	dialed := make(chan error, 1)
+	go func() {
+		r, err := Dial(ctx, path, Peer{})
+		if err == nil {
+			r.Close()
+		}
+		dialed <- err
+	}()
+	return dialed
+}
+
+// dialRaw dials a rawSender as this very pid and returns the receiving
+// end (closed at the end of the test) and the raw sender it reached.
+func dialRaw(t testing.TB, ctx context.Context) (*Receiver, *rawPeer) {
+	t.Helper()
+	return dialRawOf(t, ctx, 1)
+}
+
+// dialRawOf is dialRaw with a raw sender of protocol version v
+// (rawSenderOf).
+func dialRawOf(t testing.TB, ctx context.Context, v uint16) (*Receiver, *rawPeer) {
+	t.Helper()
+	path, accept := rawSenderOf(t, v)
+	peer := make(chan *rawPeer, 1)
+	go func() { peer <- accept() }()
+	r, err := Dial(ctx, path, Peer{PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	p := <-peer
+	if p == nil {
+		t.FailNow()
+	}
+	return r, p
+}
+
 // pair connects a Sender and a Receiver of this process over a real
 // socket, each checking that the other is this very pid.
 func pair(t testing.TB) (*Sender, *Receiver) {

@@ -56,11 +56,7 @@ func conns3(t *testing.T) []byte {
 // of its hello: the listener refuses it and keeps none of them.
 func TestHandshake_ListenerClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T) {
 	fds := hostileFDs(t)
-	ln, err := Listen("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t)
 	ctx := testCtx(t)
 	before := openFDs(t)
 	for i := range badRounds {
@@ -139,11 +135,7 @@ func TestHandshake_DialClosesDescriptorsOfAFrameInsteadOfHello(t *testing.T) {
 // while the channel is still open, and the next operation learns why.
 func TestSender_ClosesDescriptorsOfAnUnexpectedReply(t *testing.T) {
 	fds := hostileFDs(t)
-	ln, err := Listen("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listen(t)
 	ctx := testCtx(t)
 	for i := range badRounds {
 		s, p := rawReceiverOn(t, ln)

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -181,16 +180,8 @@ func TestSendState_SourceFails_ReceiverSeesCancellation(t *testing.T) {
 
 func TestState_CorruptBlobDetected_SenderTold(t *testing.T) {
 	checkFDs(t)
-	path, accept := rawSender(t)
 	ctx := testCtx(t)
-	peer := make(chan *rawPeer, 1)
-	go func() { peer <- accept() }()
-	r, err := Dial(ctx, path, Peer{PID: os.Getpid()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	p := <-peer
+	r, p := dialRaw(t, ctx)
 	p.write(frameStateBegin, 0, encodeU32Pair(1, 1))
 	p.write(frameStateChunk, 0, []byte("hello"))
 	p.write(frameStateEnd, 0, stateEnd{id: 1, length: 5, sum: sha256.Sum256([]byte("hellp"))}.encode())

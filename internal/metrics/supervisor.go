@@ -57,20 +57,14 @@ func NewSupervisor(snapshot func() (Snapshot, bool)) *Supervisor {
 			Help: "Upgrades and reloads refused before anything started, by reason (missing, not_regular, not_executable, wrong_arch, checksum, check_failed, changed, stopping).",
 		}, []string{"reason"}),
 		phase:       prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: Phase.Name, Help: Phase.Help, Buckets: PhaseBuckets}, Phase.Labels),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: LastSuccess.Name, Help: LastSuccess.Help}),
-		lastTime:    prometheus.NewGauge(prometheus.GaugeOpts{Name: LastTime.Name, Help: LastTime.Help}),
-		restarts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "handoff_worker_restarts_total",
-			Help: "Workers restarted after they exited on their own.",
-		}),
-		crashLoops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "handoff_crash_loops_total",
-			Help: "Times the workers crashed more than --crash-limit times in a row (the supervisor then stops).",
-		}),
-		drainKills: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "handoff_drain_timeouts_total",
-			Help: "Draining workers killed at --drain-timeout: whatever connections they still had were cut.",
-		}),
+		lastSuccess: newGauge(LastSuccess.Name, LastSuccess.Help),
+		lastTime:    newGauge(LastTime.Name, LastTime.Help),
+		restarts: newCounter("handoff_worker_restarts_total",
+			"Workers restarted after they exited on their own."),
+		crashLoops: newCounter("handoff_crash_loops_total",
+			"Times the workers crashed more than --crash-limit times in a row (the supervisor then stops)."),
+		drainKills: newCounter("handoff_drain_timeouts_total",
+			"Draining workers killed at --drain-timeout: whatever connections they still had were cut."),
 	}
 	for _, result := range Results {
 		for _, kind := range []string{"upgrade", "reload"} {
@@ -183,4 +177,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ready = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descReady, prometheus.GaugeValue, ready)
+}
+
+// newCounter and newGauge make the supervisor's unlabelled metrics.
+func newCounter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+}
+
+func newGauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})
 }

@@ -9,8 +9,15 @@
 //     cleanup; WaitExit waits for a process that need not be our child, on a
 //     pidfd (Linux only);
 //   - Log and StartProc follow a program whose generations announce
-//     themselves on stderr; Start and Server follow one that reports on a
-//     NOTIFY_SOCKET, as systemd would (not on Windows).
+//     themselves on stderr; Start, Launch and Server follow one that reports
+//     on a NOTIFY_SOCKET, as systemd would (not on Windows);
+//   - Hangup and Terminate signal a generation, Proc.Upgrade upgrades one;
+//     Nobody, AsNobody and CopyForNobody run a process as another user;
+//   - FDs, Environ, Stat, Status, Exe, Processes, Children and NetTable read
+//     another process (or the kernel's socket tables) from /proc; ReadPID
+//     reads a PID file;
+//   - KeepAlive is a raw HTTP/1.1 client on one connection, Hold and Held a
+//     set of them; the testload subpackage runs the load generator.
 //
 // Tests wait on events with deadlines, never on sleeps.
 package testserver

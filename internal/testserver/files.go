@@ -3,8 +3,25 @@ package testserver
 import (
 	"io"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
+
+// ReadPID returns the pid the PID file at path holds, failing the test if
+// the file cannot be read or holds no number.
+func ReadPID(t testing.TB, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s holds %q", path, b)
+	}
+	return pid
+}
 
 // Replace puts a hard link of from at to, aside first and then renamed
 // over, as a deploy replaces a binary: the running one's inode is

@@ -1,12 +1,9 @@
 package testserver
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -50,7 +47,7 @@ func (c *HeldConn) Run(nc net.Conn, delay, interval time.Duration, stop <-chan s
 		}
 	case <-first.C:
 	}
-	br := bufio.NewReader(nc)
+	k := NewKeepAlive(nc)
 	fail := func(err error) {
 		c.mu.Lock()
 		c.err = err
@@ -60,23 +57,16 @@ func (c *HeldConn) Run(nc net.Conn, delay, interval time.Duration, stop <-chan s
 	defer t.Stop()
 	for i := 1; ; i++ {
 		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := io.WriteString(nc, "POST / HTTP/1.1\r\nHost: held\r\nContent-Length: 5\r\n\r\nhello"); err != nil {
-			fail(fmt.Errorf("request %d: write: %w", i, err))
-			return
-		}
-		resp, err := http.ReadResponse(br, nil)
+		a, err := k.Post("/")
 		if err != nil {
-			fail(fmt.Errorf("request %d: read response: %w", i, err))
+			fail(fmt.Errorf("request %d: %w", i, err))
 			return
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		pid, _ := strconv.Atoi(resp.Header.Get("X-Pid"))
 		c.mu.Lock()
-		c.pid, c.n = pid, c.n+1
+		c.pid, c.n = a.PID, c.n+1
 		c.mu.Unlock()
-		if resp.StatusCode != http.StatusOK || resp.Close {
-			fail(fmt.Errorf("request %d: pid %d answered %s, Connection: close=%v", i, pid, resp.Status, resp.Close))
+		if a.Code != http.StatusOK || a.Close {
+			fail(fmt.Errorf("request %d: pid %d answered %s, Connection: close=%v", i, a.PID, a.Status, a.Close))
 			return
 		}
 		select {

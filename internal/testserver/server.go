@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/sdnotify"
@@ -22,35 +21,48 @@ import (
 type Server struct {
 	Addr     string      // the address it was told to listen on (-addr)
 	FirstPID int         // the first generation
+	Cmd      *exec.Cmd   // the first generation's process, the test's own child
 	Stderr   *SyncBuffer // what every generation wrote to stderr
 
 	PIDs *PIDs // every generation seen, killed at cleanup
 
-	t      *testing.T
-	events <-chan sdnotify.Message
+	// Events is every datagram on the NOTIFY_SOCKET, for a test that
+	// watches them all; WaitFor, NextReady and Upgrade read it too.
+	Events <-chan sdnotify.Message
+
+	t testing.TB
 }
 
-// Start runs exe -v -addr ADDR flags... on a free loopback address and
+// Start runs exe -addr ADDR -v flags... on a free loopback address and
 // waits (bounded by ctx) for its first READY=1.
-func Start(t *testing.T, ctx context.Context, exe string, flags ...string) *Server {
+func Start(t testing.TB, ctx context.Context, exe string, flags ...string) *Server {
+	t.Helper()
+	return Launch(t, ctx, exe, nil, append([]string{"-v"}, flags...)...)
+}
+
+// Launch is Start with env added to exe's environment, and args as they
+// are (no -v added): exe -addr ADDR args..., the caller's flags after
+// -addr (a program that takes -addr twice, as examples/http3 does, reads
+// the harness's first).
+func Launch(t testing.TB, ctx context.Context, exe string, env []string, args ...string) *Server {
 	t.Helper()
 	socket, events := ListenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
-	s := &Server{t: t, Addr: FreeAddr(t), events: events, Stderr: &SyncBuffer{}, PIDs: NewPIDs(t)}
-	cmd := exec.Command(exe, append([]string{"-v", "-addr", s.Addr}, flags...)...)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+socket)
-	cmd.Stderr = s.Stderr
-	if err := cmd.Start(); err != nil {
+	s := &Server{t: t, Addr: FreeAddr(t), Events: events, Stderr: &SyncBuffer{}, PIDs: NewPIDs(t)}
+	s.Cmd = exec.Command(exe, append([]string{"-addr", s.Addr}, args...)...)
+	s.Cmd.Env = append(append(os.Environ(), env...), "NOTIFY_SOCKET="+socket)
+	s.Cmd.Stderr = s.Stderr
+	if err := s.Cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s.FirstPID = cmd.Process.Pid
+	s.FirstPID = s.Cmd.Process.Pid
 	s.PIDs.Add(s.FirstPID)
-	go cmd.Wait() // reap the first generation whenever it exits
+	go s.Cmd.Wait() // reap the first generation whenever it exits
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", s.Stderr.String())
 		}
 	})
-	m := s.waitFor(ctx, "first READY=1", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
+	m := s.WaitFor(ctx, "first READY=1", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
 	if pid, _ := strconv.Atoi(get(m, "MAINPID")); pid != s.FirstPID {
 		t.Fatalf("first READY=1 has MAINPID=%q, want %d", get(m, "MAINPID"), s.FirstPID)
 	}
@@ -61,11 +73,16 @@ func Start(t *testing.T, ctx context.Context, exe string, flags ...string) *Serv
 // view of the outcome: READY=1 with a MAINPID and a STATUS.
 func (s *Server) Upgrade(ctx context.Context, servingPid int) (newPid int, status string) {
 	s.t.Helper()
-	if err := syscall.Kill(servingPid, syscall.SIGHUP); err != nil {
-		s.t.Fatalf("SIGHUP %d: %v", servingPid, err)
-	}
-	m := s.waitFor(ctx, "READY=1 after SIGHUP", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
-	pid, _ := strconv.Atoi(get(m, "MAINPID"))
+	Hangup(s.t, servingPid)
+	return s.NextReady(ctx)
+}
+
+// NextReady waits (bounded by ctx) for the next READY=1 and returns its
+// MAINPID and STATUS.
+func (s *Server) NextReady(ctx context.Context) (pid int, status string) {
+	s.t.Helper()
+	m := s.WaitFor(ctx, "READY=1", func(m sdnotify.Message) bool { return get(m, "READY") == "1" })
+	pid, _ = strconv.Atoi(get(m, "MAINPID"))
 	return pid, get(m, "STATUS")
 }
 
@@ -74,7 +91,7 @@ func (s *Server) Upgrade(ctx context.Context, servingPid int) (newPid int, statu
 // the READY=1 that Upgrade returned.
 func (s *Server) WaitReady(ctx context.Context, what string, ok func(pid int, status string) bool) (pid int, status string) {
 	s.t.Helper()
-	m := s.waitFor(ctx, what, func(m sdnotify.Message) bool {
+	m := s.WaitFor(ctx, what, func(m sdnotify.Message) bool {
 		p, _ := strconv.Atoi(get(m, "MAINPID"))
 		return get(m, "READY") == "1" && ok(p, get(m, "STATUS"))
 	})
@@ -82,11 +99,11 @@ func (s *Server) WaitReady(ctx context.Context, what string, ok func(pid int, st
 	return pid, get(m, "STATUS")
 }
 
-// waitFor returns the first event matching ok, failing the test when ctx
+// WaitFor returns the first event matching ok, failing the test when ctx
 // is done first.
-func (s *Server) waitFor(ctx context.Context, what string, ok func(sdnotify.Message) bool) sdnotify.Message {
+func (s *Server) WaitFor(ctx context.Context, what string, ok func(sdnotify.Message) bool) sdnotify.Message {
 	s.t.Helper()
-	m, err := NextNotify(ctx, s.events, s.PIDs, ok)
+	m, err := NextNotify(ctx, s.Events, s.PIDs, ok)
 	if err != nil {
 		s.t.Fatalf("no %s: %v", what, err)
 	}

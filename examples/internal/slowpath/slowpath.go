@@ -1,15 +1,32 @@
-// Package slowpath is the request routing the HTTP examples (hello, h2c)
-// share, so that a test can keep a request in flight across an upgrade:
-// /slow?ms=N waits N ms before it is answered, every other path is
-// answered at once.
+// Package slowpath is the HTTP server the HTTP examples (hello, h2c)
+// share: its request routing, so that a test can keep a request in flight
+// across an upgrade (/slow?ms=N waits N ms before it is answered, every
+// other path is answered at once), its timeouts, and the pid every answer
+// carries.
 package slowpath
 
 import (
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 )
+
+// PID is the serving process's pid in decimal, as every answer carries it
+// (in X-Pid and as the body's first line).
+var PID = strconv.Itoa(os.Getpid())
+
+// Server is the http.Server of hello and h2c: Handler(answer) on addr,
+// with the header and idle timeouts a server facing the internet wants.
+func Server(addr string, answer http.HandlerFunc) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           Handler(answer),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+}
 
 // Handler answers every request with answer; on /slow?ms=N, after N ms.
 // A request whose client goes away (or whose server closes) while it
