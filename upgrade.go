@@ -176,41 +176,16 @@ type readiness struct {
 	onHUP bool
 }
 
-// awaitReady is launch.Notify.WaitReady (same checks, logs and errors)
+// awaitReady is launch.Notify.AwaitReady (same checks, logs and errors)
 // that keeps what the READY=1 datagram says beyond readiness: whether the
 // new generation upgrades on SIGHUP (readyUpgradesOnHUP), which a queued
 // upgrade needs to know (trigger.go).
 func awaitReady(n *launch.Notify, pid int, log *slog.Logger) <-chan readiness {
 	ready := make(chan readiness, 1)
 	go func() {
-		for {
-			d, err := n.Receive()
-			if err != nil {
-				ready <- readiness{err: err}
-				return
-			}
-			if d.Err != nil {
-				log.Warn("handoff: upgrade: malformed notification", "pid", d.PID, "err", d.Err)
-				continue
-			}
-			if d.PID != 0 && d.PID != pid {
-				log.Warn("handoff: upgrade: notification from another process ignored", "pid", d.PID, "want", pid)
-				continue
-			}
-			if s, ok := d.Msg.Get("STATUS"); ok {
-				log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
-			}
-			ok, err := launch.CheckReady(d.Msg)
-			if err != nil {
-				ready <- readiness{err: fmt.Errorf("new generation is ready but: %w", err)}
-				return
-			}
-			if ok {
-				v, _ := d.Msg.Get(readyUpgradesOnHUP)
-				ready <- readiness{onHUP: v == "1"}
-				return
-			}
-		}
+		r := <-n.AwaitReady(pid, log)
+		v, _ := r.Msg.Get(readyUpgradesOnHUP)
+		ready <- readiness{err: r.Err, onHUP: r.Err == nil && v == "1"}
 	}()
 	return ready
 }

@@ -108,11 +108,25 @@ func (n *Notify) Close() error {
 // logged at debug level. WaitReady must be the socket's only reader.
 func (n *Notify) WaitReady(pid int, log *slog.Logger) <-chan error {
 	ready := make(chan error, 1)
+	go func() { ready <- (<-n.AwaitReady(pid, log)).Err }()
+	return ready
+}
+
+// Readiness is what AwaitReady learnt: Err as WaitReady's value, and on
+// success the READY=1 datagram itself, for fields beyond readiness.
+type Readiness struct {
+	Err error
+	Msg sdnotify.Message
+}
+
+// AwaitReady is WaitReady that also returns the READY=1 datagram.
+func (n *Notify) AwaitReady(pid int, log *slog.Logger) <-chan Readiness {
+	ready := make(chan Readiness, 1)
 	go func() {
 		for {
 			d, err := n.Receive()
 			if err != nil {
-				ready <- err
+				ready <- Readiness{Err: err}
 				return
 			}
 			if d.Err != nil {
@@ -127,10 +141,10 @@ func (n *Notify) WaitReady(pid int, log *slog.Logger) <-chan error {
 				log.Debug("handoff: upgrade: status", "pid", pid, "status", s)
 			}
 			if ok, err := CheckReady(d.Msg); err != nil {
-				ready <- fmt.Errorf("new generation is ready but: %w", err)
+				ready <- Readiness{Err: fmt.Errorf("new generation is ready but: %w", err)}
 				return
 			} else if ok {
-				ready <- nil
+				ready <- Readiness{Msg: d.Msg}
 				return
 			}
 		}

@@ -31,9 +31,9 @@ func main() {
 		fmt.Fprintln(os.Stderr, "faulty:", err)
 		os.Exit(1)
 	}
-	ln, err := h.Listen("tcp", os.Args[len(os.Args)-1])
+	ln, err := h.Listen("tcp", addrArg(os.Args[1:]))
 	if err != nil {
-		// hello's argv ends with "-addr HOST:PORT"; anything else is a test bug.
+		// hello's argv holds "-addr HOST:PORT"; anything else is a test bug.
 		fmt.Fprintln(os.Stderr, "faulty:", err)
 		os.Exit(1)
 	}
@@ -71,4 +71,18 @@ func main() {
 	<-h.Draining()
 	srv.Shutdown(context.Background())
 	h.Stop()
+}
+
+// addrArg is the value after the first "-addr" in args (it replaces hello,
+// whose other flags it ignores), or the last argument if there is none.
+func addrArg(args []string) string {
+	for i, a := range args {
+		if (a == "-addr" || a == "--addr") && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	if len(args) == 0 {
+		return ""
+	}
+	return args[len(args)-1]
 }
