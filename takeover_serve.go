@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
@@ -164,7 +163,7 @@ func (c *chain) sendListeners(next int, sockets []*socket, snd *handover.Sender)
 	conns := make([]handover.Conn, len(sockets))
 	for i, s := range sockets {
 		m := takeover.SocketMeta{State: state, Generation: next, Index: i, Count: len(sockets), Name: s.name}
-		conns[i] = handover.Conn{Socket: keptSocket(s.rawFD()), Meta: m.Encode()}
+		conns[i] = handover.Conn{Socket: takeover.KeptSocket(s.rawFD()), Meta: m.Encode()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
@@ -195,17 +194,3 @@ func (s *successor) offerTakeover(snd *handover.Sender) *successorLink {
 	}()
 	return link
 }
-
-// keptSocket lends SendConns a descriptor this generation keeps: it is
-// duplicated for the message, and Close, which SendConns calls once the
-// batch is confirmed, leaves it open.
-type keptSocket int
-
-func (k keptSocket) SyscallConn() (syscall.RawConn, error) { return k, nil }
-func (k keptSocket) Close() error                          { return nil }
-func (k keptSocket) Control(f func(fd uintptr)) error {
-	f(uintptr(k))
-	return nil
-}
-func (k keptSocket) Read(func(fd uintptr) bool) error  { return errors.ErrUnsupported }
-func (k keptSocket) Write(func(fd uintptr) bool) error { return errors.ErrUnsupported }

@@ -1,0 +1,101 @@
+//go:build unix
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/control"
+)
+
+// takeoverPath is a takeover socket path in a fresh 0700 directory, short
+// enough for a unix socket address.
+func takeoverPath(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "suptk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "tk.sock")
+}
+
+// takeoverFlags are fastFlags with --takeover path and extra.
+func takeoverFlags(path string, extra ...string) []string {
+	return append(append(append([]string(nil), fastFlags...), "--takeover", path), extra...)
+}
+
+// A second `handoff run --takeover S`, started by the test (not by the
+// first), takes the sockets, starts its workers and, once they are ready,
+// the first drains its workers and exits 0: no request of a non-retrying
+// load fails, and the second serves on the same address. Its --listen
+// names the socket "http" at another address: the received socket is
+// matched by name, and nothing is bound.
+func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
+	path := takeoverPath(t)
+	first := startSup(t, takeoverFlags(path), bin.hello, "-addr", "ADDR")
+	old := onlyServingPID(t, first)
+	l := startLoad(t, first.addr, 4)
+	l.waitRequests(t, 20)
+
+	second := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
+	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
+		t.Fatalf("the first supervisor exited %d, want 0", code)
+	}
+	first.assertNoneLeft(t)
+	newPID := onlyServingPID(t, second)
+	l.waitRequests(t, 50)
+	l.finish()
+	l.assertNoFailures(t)
+	if _, _, pids := l.result(); pids[newPID] == 0 || pids[old] == 0 {
+		t.Errorf("answers by pid %v: want some from the first's worker %d and the second's %d", pids, old, newPID)
+	}
+	if st, err := second.status(); err != nil || st.Listeners[0].Address != "tcp://"+first.addr {
+		t.Errorf("the second supervisor's socket: %+v, %v; want the first's, tcp://%s", st.Listeners, err, first.addr)
+	}
+	second.stopClean(t)
+}
+
+// Faults, the first serving under load throughout: a newcomer whose worker
+// never gets ready holds the lock, so a second newcomer meanwhile exits 1
+// with the busy error without touching anything; the first newcomer then
+// fails its start (exit 1) and the first supervisor, whose worker never
+// stopped, serves on and can still be taken over.
+func TestTakeover_NewcomerNeverReady_AndABusyOne_FirstServesOn(t *testing.T) {
+	path := takeoverPath(t)
+	first := startSup(t, takeoverFlags(path), bin.hello, "-addr", "ADDR")
+	old := onlyServingPID(t, first)
+	l := startLoad(t, first.addr, 4)
+	l.waitRequests(t, 20)
+
+	hung := launchSup(t, takeoverFlags(path, "--ready-timeout", "3s", "--crash-limit", "1"), "sleep", "600")
+	hung.waitState(func(st control.Status) bool { return st.State == "starting" }, 15*time.Second, "the never-ready newcomer started")
+	busy := launchSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
+	if code := busy.exitCode(t, 15*time.Second, "the second newcomer at once still runs"); code != 1 {
+		t.Fatalf("the second newcomer at once exited %d, want 1", code)
+	}
+	if out := busy.stderr.String(); !strings.Contains(out, "another process is taking over") {
+		t.Errorf("the second newcomer at once does not say why:\n%s", out)
+	}
+	if code := hung.exitCode(t, 30*time.Second, "the never-ready newcomer still runs"); code != 1 {
+		t.Fatalf("the never-ready newcomer exited %d, want 1", code)
+	}
+	hung.assertNoneLeft(t)
+	l.waitRequests(t, 20)
+	if pid := onlyServingPID(t, first); pid != old {
+		t.Fatalf("the first supervisor's worker changed from %d to %d", old, pid)
+	}
+
+	next := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
+	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover that followed the faults"); code != 0 {
+		t.Fatalf("the first supervisor exited %d, want 0", code)
+	}
+	l.waitRequests(t, 20)
+	l.finish()
+	l.assertNoFailures(t)
+	next.stopClean(t)
+}
