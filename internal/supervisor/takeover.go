@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -59,6 +60,13 @@ const takeoverTimeout = 5 * time.Second
 type takeoverSide struct {
 	path *takeover.Path
 	recv *channel.Receiver // the channel from the serving supervisor, until ready
+	// The channels of newcomers being served, so that release can end
+	// them (and wait) before it closes the sockets they lend.
+	mu      sync.Mutex
+	senders map[*channel.Sender]bool
+	closed  bool
+	wg      sync.WaitGroup
+
 	// Owned by the loop.
 	busy       bool // a newcomer is being served
 	superseded bool // a newcomer took over: leave the path and unix socket files alone
@@ -245,7 +253,11 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 		s.log.Warn("handoff: takeover: refused a connection", "err", err)
 		return
 	}
-	defer snd.Close()
+	if !s.tk.track(snd) {
+		snd.Abort("the supervisor is stopping")
+		return
+	}
+	defer s.tk.untrack(snd)
 	newcomer := snd.KernelPID()
 	var refusal string
 	var conns []channel.Conn
@@ -278,8 +290,8 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 		s.post(func() { s.tk.busy = false })
 	}
 	s.log.Info("handoff: takeover: a newcomer connected: handing over the sockets", "newcomer", newcomer, "sockets", len(conns))
-	// The descriptors stay valid: they are closed only at release, after
-	// the loop has exited, and call above returned, so the loop runs.
+	// The descriptors stay valid: release closes them only after it has
+	// ended this channel and this goroutine has returned (track).
 	if _, err := snd.SendConns(ctx, conns); err != nil {
 		failed("the listening sockets were not handed over: " + err.Error())
 		return
@@ -304,6 +316,30 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 	s.post(func() { s.takenOver(newcomer) })
 }
 
+// track registers the channel of a newcomer being served; false once
+// release has begun.
+func (tk *takeoverSide) track(snd *channel.Sender) bool {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	if tk.closed {
+		return false
+	}
+	if tk.senders == nil {
+		tk.senders = make(map[*channel.Sender]bool)
+	}
+	tk.senders[snd] = true
+	tk.wg.Add(1)
+	return true
+}
+
+func (tk *takeoverSide) untrack(snd *channel.Sender) {
+	snd.Close()
+	tk.mu.Lock()
+	delete(tk.senders, snd)
+	tk.mu.Unlock()
+	tk.wg.Done()
+}
+
 // takenOver drains every worker, as a stop does, and makes Run return nil
 // once they are gone. systemd hears STATUS=, not STOPPING=1.
 func (s *Supervisor) takenOver(newcomer int) {
@@ -320,7 +356,9 @@ func (s *Supervisor) takenOver(newcomer int) {
 	s.maybeFinish()
 }
 
-// releaseTakeover, at release, closes the takeover listener and the lock;
+// releaseTakeover, at release, ends the channels of newcomers being served
+// (before the sockets they lend are closed), closes the takeover listener
+// and the lock;
 // after a takeover it leaves the path and the unix socket files, now the
 // newcomer's, alone.
 func (s *Supervisor) releaseTakeover() {
@@ -331,6 +369,13 @@ func (s *Supervisor) releaseTakeover() {
 	if tk.recv != nil {
 		tk.recv.Close()
 	}
+	tk.mu.Lock()
+	tk.closed = true
+	for snd := range tk.senders {
+		snd.Abort("the supervisor is stopping")
+	}
+	tk.mu.Unlock()
+	tk.wg.Wait()
 	tk.path.Close(tk.superseded)
 	if !tk.superseded {
 		return
