@@ -4,11 +4,9 @@ package handoff
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/takeover"
@@ -40,30 +38,8 @@ func (c *chain) serveTakeover() error {
 		return err
 	}
 	c.log.Info("handoff: takeover: listening", "path", c.tk.String())
-	go c.acceptTakeovers(ln)
+	go takeover.Accept(ln, c.log, c.h.stopping(), c.takeoverFrom)
 	return nil
-}
-
-func (c *chain) acceptTakeovers(ln *net.UnixListener) {
-	for {
-		uc, err := ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// EMFILE and the like: back off rather than spin.
-			c.log.Warn("handoff: takeover: accept", "err", err)
-			t := time.NewTimer(100 * time.Millisecond)
-			select {
-			case <-t.C:
-			case <-c.h.stopping():
-				t.Stop()
-				return
-			}
-			continue
-		}
-		go c.takeoverFrom(uc)
-	}
 }
 
 // takeoverFrom runs the takeover a newcomer asked for on uc. Whatever

@@ -3,30 +3,29 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/control"
+	"github.com/handoff-go/handoff/internal/testserver"
 )
-
-// takeoverPath is a takeover socket path in a fresh 0700 directory, short
-// enough for a unix socket address.
-func takeoverPath(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "suptk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "tk.sock")
-}
 
 // takeoverFlags are fastFlags with --takeover path and extra.
 func takeoverFlags(path string, extra ...string) []string {
 	return append(append(append([]string(nil), fastFlags...), "--takeover", path), extra...)
+}
+
+// servingForTakeover starts the first `handoff run --takeover S` (hello)
+// and a non-retrying load on it; old is its worker.
+func servingForTakeover(t *testing.T) (path string, first *sup, old int, l *load) {
+	t.Helper()
+	path = testserver.PrivateSocketPath(t, "tk.sock")
+	first = startSup(t, takeoverFlags(path), bin.hello, "-addr", "ADDR")
+	old = onlyServingPID(t, first)
+	l = startLoad(t, first.addr, 4)
+	l.waitRequests(t, 20)
+	return path, first, old, l
 }
 
 // A second `handoff run --takeover S`, started by the test (not by the
@@ -36,11 +35,7 @@ func takeoverFlags(path string, extra ...string) []string {
 // names the socket "http" at another address: the received socket is
 // matched by name, and nothing is bound.
 func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
-	path := takeoverPath(t)
-	first := startSup(t, takeoverFlags(path), bin.hello, "-addr", "ADDR")
-	old := onlyServingPID(t, first)
-	l := startLoad(t, first.addr, 4)
-	l.waitRequests(t, 20)
+	path, first, old, l := servingForTakeover(t)
 
 	began := time.Now()
 	second := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
@@ -52,8 +47,7 @@ func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
 	first.assertNoneLeft(t)
 	newPID := onlyServingPID(t, second)
 	l.waitRequests(t, 50)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	ok, _, pids := l.result()
 	t.Logf("%d requests, 0 failed; the second serving %v after its start, the first gone after %v", ok, serving.Round(time.Millisecond), gone.Round(time.Millisecond))
 	if pids[newPID] == 0 || pids[old] == 0 {
@@ -71,11 +65,7 @@ func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
 // fails its start (exit 1) and the first supervisor, whose worker never
 // stopped, serves on and can still be taken over.
 func TestTakeover_NewcomerNeverReady_AndABusyOne_FirstServesOn(t *testing.T) {
-	path := takeoverPath(t)
-	first := startSup(t, takeoverFlags(path), bin.hello, "-addr", "ADDR")
-	old := onlyServingPID(t, first)
-	l := startLoad(t, first.addr, 4)
-	l.waitRequests(t, 20)
+	path, first, old, l := servingForTakeover(t)
 
 	hung := launchSup(t, takeoverFlags(path, "--ready-timeout", "3s", "--crash-limit", "1"), "sleep", "600")
 	hung.waitState(func(st control.Status) bool { return st.State == "starting" }, 15*time.Second, "the never-ready newcomer started")
@@ -100,7 +90,6 @@ func TestTakeover_NewcomerNeverReady_AndABusyOne_FirstServesOn(t *testing.T) {
 		t.Fatalf("the first supervisor exited %d, want 0", code)
 	}
 	l.waitRequests(t, 20)
-	l.finish()
-	l.assertNoFailures(t)
+	l.done(t)
 	next.stopClean(t)
 }

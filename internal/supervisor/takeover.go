@@ -217,29 +217,8 @@ func (s *Supervisor) takeoverReady() bool {
 		return true
 	}
 	s.log.Info("handoff: takeover: listening", "path", tk.path.String())
-	go s.acceptTakeovers(ln)
+	go takeover.Accept(ln, s.log, s.done, s.takeoverFrom)
 	return true
-}
-
-func (s *Supervisor) acceptTakeovers(ln *net.UnixListener) {
-	for {
-		uc, err := ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("handoff: takeover: accept", "err", err)
-			t := time.NewTimer(100 * time.Millisecond) // EMFILE and the like: back off, do not spin
-			select {
-			case <-t.C:
-			case <-s.done:
-				t.Stop()
-				return
-			}
-			continue
-		}
-		go s.takeoverFrom(uc)
-	}
 }
 
 // takeoverFrom serves the newcomer on uc: the sockets, then its ready
