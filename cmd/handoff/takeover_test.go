@@ -3,6 +3,7 @@
 package main
 
 import (
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +93,24 @@ func TestTakeover_NewcomerNeverReady_AndABusyOne_FirstServesOn(t *testing.T) {
 	l.waitRequests(t, 20)
 	l.done(t)
 	next.stopClean(t)
+}
+
+// After a takeover the first supervisor's stop leaves the file of a unix
+// --listen socket, now the newcomer's, in place (closing a net listener
+// would unlink it): the newcomer's worker accepts there.
+func TestTakeover_UnixListenerFileStaysWithTheNewcomer(t *testing.T) {
+	path := testserver.PrivateSocketPath(t, "tk.sock")
+	sock := testserver.PrivateSocketPath(t, "app.sock")
+	flags := takeoverFlags(path, "--listen", "sock=unix://"+sock)
+	first := startSup(t, flags, bin.many, "-addr", "ADDR", "-unix", sock)
+	second := startSup(t, flags, bin.many, "-addr", first.addr, "-unix", sock)
+	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
+		t.Fatalf("the first supervisor exited %d, want 0", code)
+	}
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatalf("the unix socket after the first supervisor exited: %v", err)
+	}
+	c.Close()
+	second.stopClean(t)
 }
