@@ -4,12 +4,9 @@ package handoff
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"syscall"
-	"time"
 
 	"github.com/handoff-go/handoff/internal/handover"
 	"github.com/handoff-go/handoff/internal/takeover"
@@ -41,30 +38,8 @@ func (c *chain) serveTakeover() error {
 		return err
 	}
 	c.log.Info("handoff: takeover: listening", "path", c.tk.String())
-	go c.acceptTakeovers(ln)
+	go takeover.Accept(ln, c.log, c.h.stopping(), c.takeoverFrom)
 	return nil
-}
-
-func (c *chain) acceptTakeovers(ln *net.UnixListener) {
-	for {
-		uc, err := ln.AcceptUnix()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// EMFILE and the like: back off rather than spin.
-			c.log.Warn("handoff: takeover: accept", "err", err)
-			t := time.NewTimer(100 * time.Millisecond)
-			select {
-			case <-t.C:
-			case <-c.h.stopping():
-				t.Stop()
-				return
-			}
-			continue
-		}
-		go c.takeoverFrom(uc)
-	}
 }
 
 // takeoverFrom runs the takeover a newcomer asked for on uc. Whatever
@@ -164,7 +139,7 @@ func (c *chain) sendListeners(next int, sockets []*socket, snd *handover.Sender)
 	conns := make([]handover.Conn, len(sockets))
 	for i, s := range sockets {
 		m := takeover.SocketMeta{State: state, Generation: next, Index: i, Count: len(sockets), Name: s.name}
-		conns[i] = handover.Conn{Socket: keptSocket(s.rawFD()), Meta: m.Encode()}
+		conns[i] = handover.Conn{Socket: takeover.KeptSocket(s.rawFD()), Meta: m.Encode()}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
@@ -195,17 +170,3 @@ func (s *successor) offerTakeover(snd *handover.Sender) *successorLink {
 	}()
 	return link
 }
-
-// keptSocket lends SendConns a descriptor this generation keeps: it is
-// duplicated for the message, and Close, which SendConns calls once the
-// batch is confirmed, leaves it open.
-type keptSocket int
-
-func (k keptSocket) SyscallConn() (syscall.RawConn, error) { return k, nil }
-func (k keptSocket) Close() error                          { return nil }
-func (k keptSocket) Control(f func(fd uintptr)) error {
-	f(uintptr(k))
-	return nil
-}
-func (k keptSocket) Read(func(fd uintptr) bool) error  { return errors.ErrUnsupported }
-func (k keptSocket) Write(func(fd uintptr) bool) error { return errors.ErrUnsupported }

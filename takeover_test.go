@@ -24,12 +24,7 @@ import (
 // enough for sun_path (108 bytes) with the temporary name beside it.
 func takeoverPath(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "s")
+	return testserver.PrivateSocketPath(t, "s")
 }
 
 // newcomer is a process the test started to take over.

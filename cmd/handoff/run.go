@@ -47,6 +47,13 @@ sockets it binds go to systemd's fd store (FDSTORE=1, FDNAME=NAME) and come
 back at the next start, so a restart or a crash refuses no connection. See
 docs/SYSTEMD.md.
 
+With --takeover PATH a second, independently started 'handoff run' (another
+unit, a blue/green pair) takes the sockets from the one serving at PATH and
+binds none of them; once its workers are ready, the first drains its workers
+and exits 0. A second newcomer at once exits 1 ("another process is taking
+over"); a newcomer that fails leaves the first serving. Give each its own
+--control. See docs/TAKEOVER.md.
+
 Signals: HUP or USR2 upgrade (PROGRAM is looked up on disk again; with
 --hup reload, HUP reloads: the bytes that serve start again, as
 'handoff reload'); TERM, INT and QUIT drain the workers and exit (after
@@ -89,6 +96,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	crashLimit := fs.Int("crash-limit", 5, "exit with status 1 after this many consecutive crashes (restarts back off from 100ms to 10s)")
 	stableAfter := fs.Duration("crash-window", 30*time.Second, "a worker that ran this long before crashing starts a new count")
 	fdStore := fs.String("fd-store", "auto", "hand the bound sockets to systemd's fd store: auto (when $FDSTORE says it keeps one: systemd 254+ sets it, on older ones the unit sets Environment=FDSTORE=N), on (whenever NOTIFY_SOCKET is set; needs FileDescriptorStoreMax=), off")
+	takeoverPath := fs.String("takeover", "", "unix socket PATH (in a 0700 directory) where another 'handoff run --takeover PATH' takes the sockets over: connect there first and take the serving supervisor's sockets instead of binding them; once ready, listen there, and drain and exit 0 when a newcomer is ready (docs/TAKEOVER.md)")
 	verbose := fs.Bool("v", false, "log debug detail (notifications, signals) to stderr")
 	quiet := fs.Bool("q", false, "log only warnings and errors")
 	ops := addOpsFlags(fs) // --check, --verify-sha256, --hup, --stop-delay, --metrics (run_ops.go)
@@ -157,6 +165,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		Stderr:       stderr,
 		Logger:       logger,
 		Version:      version,
+		Takeover:     *takeoverPath,
 	}
 	if err := ops.apply(&cfg); err != nil {
 		return usageErr("%v", err)

@@ -118,6 +118,14 @@ type Config struct {
 	HUPReloads   bool
 	StopDelay    time.Duration
 
+	// Takeover, when set, is a unix socket path (in a 0700 directory of
+	// this uid) where another supervisor started with the same path takes
+	// the listening sockets over (docs/TAKEOVER.md, "Under the
+	// supervisor"): New connects there first and, if a supervisor serves,
+	// takes its sockets instead of binding them; once ready, this one
+	// listens there, and drains and exits when a newcomer is ready.
+	Takeover string
+
 	// Version names the supervisor's own build, for status (and the log
 	// of a self-upgrade). Default "dev".
 	Version string

@@ -35,7 +35,8 @@ type Supervisor struct {
 	sd      *upstream
 	startAt time.Time
 
-	operations *opsState // metrics, reload, stop delay (ops.go)
+	operations *opsState     // metrics, reload, stop delay (ops.go)
+	tk         *takeoverSide // Config.Takeover (takeover.go); nil without
 
 	ops  chan func()
 	sigs chan os.Signal
@@ -112,6 +113,10 @@ func New(cfg Config) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	taken, err := s.joinTakeover(cfg.Listeners) // a serving supervisor's sockets (takeover.go)
+	if err != nil {
+		return nil, err
+	}
 	seen := map[string]bool{}
 	for i, spec := range cfg.Listeners {
 		if seen[spec.Name] {
@@ -122,6 +127,9 @@ func New(cfg Config) (*Supervisor, error) {
 		seen[spec.Name] = true
 		b := adopted[i]
 		delete(adopted, i)
+		if b == nil {
+			b = taken[i]
+		}
 		if b == nil {
 			if b, err = bind(spec); err != nil {
 				for _, a := range adopted {
@@ -263,6 +271,7 @@ func (s *Supervisor) call(f func()) bool {
 // release gives back what New took. Closing the listeners is what finally
 // refuses new connections: until here they queued.
 func (s *Supervisor) release() {
+	s.releaseTakeover()
 	if s.ctl != nil {
 		s.ctl.Close() // a UnixListener removes its socket file
 	}

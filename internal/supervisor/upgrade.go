@@ -143,6 +143,7 @@ func (s *Supervisor) finishUpgrade(op *upgradeOp, final control.Event) {
 	}
 	status := "STATUS=" + final.Message
 	switch {
+	case op.initial && final.Stage == control.StageDone && !s.takeoverReady(): // takeover.go
 	case op.initial && final.Stage == control.StageDone:
 		s.served = true
 		s.sd.send("READY=1", launch.MainPID(pid()), status)

@@ -9,16 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testserver"
 )
 
 func privatePath(t *testing.T) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "tkp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return filepath.Join(dir, "s")
+	return testserver.PrivateSocketPath(t, "s")
 }
 
 // One lock holder at a time; released, the next one gets it.

@@ -3,6 +3,7 @@ package testserver
 import (
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,4 +81,18 @@ func Copy(t testing.TB, from, to string) {
 	if err := os.Rename(tmp, to); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// PrivateSocketPath returns name in a fresh directory of mode 0700 (a
+// takeover socket's, say) under the system's temporary directory, short
+// enough for a unix socket address, which t.TempDir's long names may not
+// be; the directory is removed at cleanup.
+func PrivateSocketPath(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, name)
 }
