@@ -7,12 +7,12 @@ gives so that it loses nothing through upgrades under `handoff run`.
         --graceful-timeout 20 --chdir examples/python frameworks:wsgi
 
     handoff run --listen http=tcp://127.0.0.1:8080 -- \
-        python3 -m uvicorn --fd 3 --lifespan on --timeout-graceful-shutdown 20 \
+        python3 -m uvicorn --fd 3 --lifespan on \
         --app-dir examples/python frameworks:asgi
 
-Unmeasured on the machine these were written on (neither package was
-installed): cmd/handoff's TestGunicorn*/TestUvicorn* run them through 20
-upgrades under load where they are.
+cmd/handoff's TestGunicorn*/TestUvicornUnderRun* run them through 20
+upgrades under load (docs/WORKERS.md has the numbers for Debian 12's
+gunicorn 20.1 and uvicorn 0.17.6).
 """
 
 import asyncio
