@@ -56,7 +56,8 @@ def _notify(message):
 
 
 async def asgi(scope, receive, send):
-    """uvicorn. Two hooks: READY=1 at lifespan startup (the inherited socket
+    """uvicorn. Two hooks here (a third, for new connections, at the end of
+    this file): READY=1 at lifespan startup (the inherited socket
     already listens: connections wait in its queue), and Connection: close
     on every response, because uvicorn's shutdown closes idle keep-alive
     connections at once, racing clients that send on them."""
@@ -82,3 +83,38 @@ async def asgi(scope, receive, send):
             headers.append((b"x-request-id", value))
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": pid + b"\nhello from handoff\n"})
+
+
+# uvicorn's graceful shutdown (0.17 to at least 0.30) closes at once every
+# connection that is not in the middle of a request, a new one that has not
+# sent its request yet included: that request, already on its way (clients
+# connect to send one), is reset. Measured: 1 reset in 9,635 requests over
+# 20 upgrades. The third hook gives such a connection NEW_CONNECTION_GRACE
+# seconds to send it (it is answered, with Connection: close, as every
+# response is); uvicorn's shutdown waits for its connections to close, so
+# nothing else changes. It patches uvicorn's h11 protocol class, the one
+# uvicorn uses without httptools; with httptools the patch is the same on
+# uvicorn.protocols.http.httptools_impl.HttpToolsProtocol.
+NEW_CONNECTION_GRACE = 1.0
+
+
+def _grace_new_connections():
+    try:
+        from uvicorn.protocols.http import h11_impl
+    except ImportError:  # not under uvicorn
+        return
+    shutdown = h11_impl.H11Protocol.shutdown
+
+    def graceful_shutdown(self):
+        if self.cycle is None and not self.transport.is_closing():
+            def later():
+                if not self.transport.is_closing():
+                    shutdown(self)
+            self.loop.call_later(NEW_CONNECTION_GRACE, later)
+            return
+        shutdown(self)
+
+    h11_impl.H11Protocol.shutdown = graceful_shutdown
+
+
+_grace_new_connections()
