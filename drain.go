@@ -223,15 +223,8 @@ func (d *drainer) drain() error {
 	d.logMigration(start)
 	// Only HTTP/2 connections (or none) remain: Shutdown sends GOAWAY and
 	// waits for their streams.
-	ctx, cancel := context.WithDeadline(context.Background(), start.Add(h.opts.DrainTimeout))
+	ctx, cancel := h.drainContext(start.Add(h.opts.DrainTimeout))
 	defer cancel()
-	go func() {
-		select {
-		case <-h.hardStop():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	if err := d.srv.Shutdown(ctx); err != nil {
 		h.log.Warn("handoff: drain timeout, closing what is left", "err", err)
 		d.cut = d.open()
@@ -239,6 +232,21 @@ func (d *drainer) drain() error {
 	}
 	h.log.Info("handoff: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked", d.hijackedCount())
 	return nil
+}
+
+// drainContext ends at deadline or at a second stop signal (hardStop),
+// whichever comes first: what a server's Shutdown waits under at the end of
+// a drain (HTTP/2 here, HTTP/3 in quic.go).
+func (h *Handoff) drainContext(deadline time.Time) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	go func() {
+		select {
+		case <-h.hardStop():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // liveSuccessor returns the successor's channel if one lives now, or nil.

@@ -201,15 +201,8 @@ func (h *Handoff) ServeHTTP3(ctx context.Context, srv *http3.Server, ln *QUICLis
 	}
 	ln.Close()
 	start := time.Now()
-	dctx, cancel := context.WithTimeout(context.Background(), h.opts.DrainTimeout)
+	dctx, cancel := h.drainContext(start.Add(h.opts.DrainTimeout))
 	defer cancel()
-	go func() {
-		select {
-		case <-h.hardStop():
-			cancel()
-		case <-dctx.Done():
-		}
-	}()
 	if err := srv.Shutdown(dctx); err != nil {
 		h.log.Info("handoff: http3 drain cut short: closing what is left", "after", time.Since(start).Round(time.Millisecond), "err", err)
 		srv.Close()
