@@ -22,8 +22,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -32,18 +33,10 @@ import (
 )
 
 func main() {
-	config := serverflags.Basic(flag.CommandLine, "127.0.0.1:7070")
-	flag.Parse()
-	serverflags.Exit("chat", run(config()))
+	serverflags.Main("chat", "127.0.0.1:7070", run)
 }
 
-func run(addr string, opts handoff.Options) error {
-	logger := opts.Logger
-	h, ln, err := serverflags.Listen(opts, addr)
-	if err != nil {
-		return err
-	}
-	defer h.Stop()
+func run(h *handoff.Handoff, ln net.Listener, logger *slog.Logger) error {
 	s := newServer(logger)
 	// Connections the previous generation hands over; asked for before
 	// Ready, so none arrives with nobody to take it.

@@ -43,8 +43,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -55,18 +55,10 @@ import (
 )
 
 func main() {
-	config := serverflags.Basic(flag.CommandLine, "127.0.0.1:8082")
-	flag.Parse()
-	serverflags.Exit("websocket", run(config()))
+	serverflags.Main("websocket", "127.0.0.1:8082", run)
 }
 
-func run(addr string, opts handoff.Options) error {
-	logger := opts.Logger
-	h, ln, err := serverflags.Listen(opts, addr)
-	if err != nil {
-		return err
-	}
-	defer h.Stop()
+func run(h *handoff.Handoff, ln net.Listener, logger *slog.Logger) error {
 	s := newServer(logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws", s.handleWS)
@@ -75,7 +67,7 @@ func run(addr string, opts handoff.Options) error {
 	go announce(h, ln.Addr())
 	// Serve declares this generation ready and returns when it has
 	// drained.
-	err = h.Serve(context.Background(), srv, ln)
+	err := h.Serve(context.Background(), srv, ln)
 
 	// Serve does not wait for hijacked connections: the sessions are
 	// closing now (1012), give them the time to finish.

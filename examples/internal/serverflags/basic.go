@@ -3,6 +3,7 @@ package serverflags
 import (
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 
@@ -51,4 +52,21 @@ func Listen(opts handoff.Options, addr string) (*handoff.Handoff, net.Listener, 
 		return nil, nil, err
 	}
 	return h, ln, nil
+}
+
+// Main is the whole main of an example that takes Basic's flags (name is
+// its name in messages, def its default address): it parses the command
+// line, starts the generation with Listen and calls serve with it, its
+// listener and the -v logger; it stops the generation once serve returns
+// and exits as Exit does with what Listen or serve returned.
+func Main(name, def string, serve func(h *handoff.Handoff, ln net.Listener, logger *slog.Logger) error) {
+	config := Basic(flag.CommandLine, def)
+	flag.Parse()
+	addr, opts := config()
+	h, ln, err := Listen(opts, addr)
+	if err == nil {
+		err = serve(h, ln, opts.Logger)
+		h.Stop()
+	}
+	Exit(name, err)
 }
