@@ -125,7 +125,7 @@ func testH2CUpgrades(t *testing.T, flags ...string) {
 type load struct {
 	kind        string
 	clients     []*http.Client
-	quit        chan struct{}
+	quit        atomic.Bool // set: the senders stop
 	wg          sync.WaitGroup
 	start       time.Time
 	reqs        atomic.Int64
@@ -177,7 +177,7 @@ func startLoad(url string, transports, workers int, replayable bool) *load {
 	if replayable {
 		kind = "replay"
 	}
-	l := &load{kind: kind, quit: make(chan struct{}), tally: testserver.NewTally(), start: time.Now()}
+	l := &load{kind: kind, tally: testserver.NewTally(), start: time.Now()}
 	for range transports {
 		tr := &http.Transport{Protocols: new(http.Protocols)}
 		tr.Protocols.SetUnencryptedHTTP2(true) // and not HTTP/1
@@ -204,12 +204,7 @@ func (o *onceReader) Read(p []byte) (int, error) { return o.r.Read(p) }
 
 func (l *load) send(c *http.Client, url, name string, replayable bool) {
 	defer l.wg.Done()
-	for n := 0; ; n++ {
-		select {
-		case <-l.quit:
-			return
-		default:
-		}
+	for n := 0; !l.quit.Load(); n++ {
 		payload := name + "-" + strconv.Itoa(n)
 		var body io.Reader = strings.NewReader(payload)
 		if !replayable {
@@ -269,7 +264,7 @@ func (l *load) waitAnswer(ctx context.Context, pid int) error { return l.tally.W
 
 // stop ends the load, once the requests in flight are done, and reports.
 func (l *load) stop() report {
-	close(l.quit)
+	l.quit.Store(true)
 	l.wg.Wait()
 	for _, c := range l.clients {
 		c.CloseIdleConnections()

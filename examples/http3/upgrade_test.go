@@ -343,7 +343,7 @@ type outcome struct {
 // reaches the caller). Any other error fails.
 type load struct {
 	clients  []*h3Client
-	quit     chan struct{}
+	quit     atomic.Bool // set: the senders stop
 	wg       sync.WaitGroup
 	start    time.Time
 	tally    *testserver.Tally
@@ -356,7 +356,7 @@ type load struct {
 }
 
 func startLoad(url string, tlsConf *tls.Config, clients, workers int) *load {
-	l := &load{quit: make(chan struct{}), tally: testserver.NewTally(), start: time.Now()}
+	l := &load{tally: testserver.NewTally(), start: time.Now()}
 	for range clients {
 		l.clients = append(l.clients, newH3Client(tlsConf))
 	}
@@ -375,12 +375,7 @@ func startLoad(url string, tlsConf *tls.Config, clients, workers int) *load {
 
 func (l *load) send(c *h3Client, url, name string) {
 	defer l.wg.Done()
-	for n := 0; ; n++ {
-		select {
-		case <-l.quit:
-			return
-		default:
-		}
+	for n := 0; !l.quit.Load(); n++ {
 		var attempts atomic.Int64
 		trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { attempts.Add(1) }}
 		// Not derived from a context that stop cancels: a request in
@@ -473,7 +468,7 @@ func (l *load) stop() {
 }
 
 func (l *load) end() {
-	close(l.quit)
+	l.quit.Store(true)
 	l.wg.Wait()
 	for _, c := range l.clients {
 		c.close()
