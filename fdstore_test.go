@@ -53,12 +53,7 @@ func TestSystemd_LibraryFDStore_RestartRefusesNothing(t *testing.T) {
 	if n := s.Show("hello.service", "NFileDescriptorStore"); n != "1" {
 		t.Fatalf("systemd holds %q fds for hello.service after the first start, want 1", n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
-	for i := 0; i < 2; i++ {
-		s.RestartUnder(t, ctx, l, "hello.service", fmt.Sprintf("systemctl restart %d", i+1))
-	}
+	l := s.Restarts(t, "hello.service", unitAddr, 2)
 	if n := s.Show("hello.service", "NFileDescriptorStore"); n != "1" {
 		t.Errorf("systemd holds %q fds for hello.service after two restarts, want 1", n)
 	}

@@ -85,10 +85,7 @@ func TestSystemd_SocketUnit_RestartRefusesNothing(t *testing.T) {
 	if !strings.Contains(appLog(s), "socket passed by the service manager") {
 		t.Fatalf("the supervisor did not take the socket unit's socket:\n%s", appLog(s))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
-	s.RestartUnder(t, ctx, l, "app.service", "systemctl restart")
+	l := s.Restarts(t, "app.service", unitAddr, 1)
 	l.Check(t, "socket unit, systemctl restart")
 }
 
@@ -104,12 +101,7 @@ func TestSystemd_FDStore_RestartRefusesNothing(t *testing.T) {
 	if n := s.Show("app.service", "NFileDescriptorStore"); n != "1" {
 		t.Fatalf("systemd holds %q fds for app.service, want 1", n)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
-	for i := 0; i < 2; i++ {
-		s.RestartUnder(t, ctx, l, "app.service", fmt.Sprintf("systemctl restart %d", i+1))
-	}
+	l := s.Restarts(t, "app.service", unitAddr, 2)
 	if got := strings.Count(appLog(s), "socket passed by the service manager"); got != 2 {
 		t.Errorf("%d starts took the socket from the fd store, want 2:\n%s", got, appLog(s))
 	}
@@ -183,12 +175,7 @@ func TestSystemd_Kill9Supervisor_RestartAlways(t *testing.T) {
 // many depends on the machine's speed).
 func TestSystemd_NoStoreNoSocketUnit_RestartRefuses_Measured(t *testing.T) {
 	s := bootWithApp(t, false, "--probation 0 --fd-store off")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	l := s.StartSteadyLoad(t, ctx, unitAddr, 50)
-	for i := 0; i < 2; i++ {
-		s.RestartUnder(t, ctx, l, "app.service", fmt.Sprintf("systemctl restart %d", i+1))
-	}
+	l := s.Restarts(t, "app.service", unitAddr, 2)
 	l.Stop()
 	t.Logf("no fd store, no socket unit, systemctl restart x2: %s", l)
 }

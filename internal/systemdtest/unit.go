@@ -4,6 +4,7 @@ package systemdtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -73,6 +74,21 @@ func (s *System) RestartUnder(t testing.TB, ctx context.Context, l *Load, unit, 
 	if err := l.WaitOK(ctx, 50); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Restarts starts a steady load on addr (StartSteadyLoad), then runs
+// `systemctl restart unit` n times under it (RestartUnder, logged as
+// "systemctl restart K"), all within a minute, and returns the load, still
+// running, for the caller to Check or Stop.
+func (s *System) Restarts(t testing.TB, unit, addr string, n int) *Load {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := s.StartSteadyLoad(t, ctx, addr, 50)
+	for i := range n {
+		s.RestartUnder(t, ctx, l, unit, fmt.Sprintf("systemctl restart %d", i+1))
+	}
+	return l
 }
 
 // Check stops l, logs its tally under what, and fails t unless no
