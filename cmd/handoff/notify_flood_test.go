@@ -59,12 +59,26 @@ func neverReadyWorker(t *testing.T, name, readyTimeout string) (s *sup, worker i
 		return len(st.Generations) == 1 && len(st.Generations[0].Workers) == 1
 	}, 10*time.Second, "a starting worker")
 	worker = st.Generations[0].Workers[0].PID
-	env, err := testserver.Environ(worker)
-	if err != nil {
-		t.Fatal(err)
+	// The pid is known from the fork: until the child's first execve,
+	// /proc/PID/environ is the supervisor's, and read in the middle of an
+	// execve it is empty; the worker then passes through the shim and the
+	// shell before it is sleep. Wait for the exec of sleep: its environment
+	// has the tag the shell exported.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		env, err := testserver.Environ(worker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env["APP_TAG"] == tag {
+			if sock = env["NOTIFY_SOCKET"]; sock == "" {
+				t.Fatal("worker has no NOTIFY_SOCKET")
+			}
+			return s, worker, sock
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker pid %d did not exec its program within 10s", worker)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
 	}
-	if sock = env["NOTIFY_SOCKET"]; sock == "" {
-		t.Fatal("worker has no NOTIFY_SOCKET")
-	}
-	return s, worker, sock
 }
