@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	channel "github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/sockets"
 	"github.com/handoff-go/handoff/internal/takeover"
 )
@@ -69,6 +70,10 @@ type takeoverSide struct {
 
 	// Owned by the loop.
 	busy       bool // a newcomer is being served
+	// The serving supervisor's introductions of its workers, by slot,
+	// for this newcomer's first generation (takeover_intro.go); nil
+	// once it is ready.
+	intros map[int]launch.Handover
 	superseded bool // a newcomer took over: leave the path and unix socket files alone
 }
 
@@ -104,13 +109,16 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 		s.log.Warn("handoff: takeover: stale socket file, its process is gone: this supervisor starts first", "path", path)
 		return nil, nil
 	}
-	got, err := s.receiveSockets(ctx, r, specs)
+	got, introduced, err := s.receiveSockets(ctx, r, specs)
 	if err != nil {
 		r.Close()
 		for _, b := range got {
 			b.close()
 		}
 		return nil, fmt.Errorf("handoff: takeover: %w", err)
+	}
+	if introduced {
+		s.tk.intros = s.receiveIntroductions(ctx, r)
 	}
 	s.tk.recv = r
 	s.log.Info("handoff: takeover: received the listening sockets", "sockets", len(got), "from", r.PeerPID())
@@ -120,7 +128,9 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 // receiveSockets reads the batch of sockets and matches each to the
 // unclaimed spec of its name and kind; one that matches none is closed
 // (the serving supervisor listened on something this one does not).
-func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (map[int]*boundSocket, error) {
+// introduced: the records say a state blob follows, the serving
+// supervisor's introductions of its workers (takeover_intro.go).
+func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (_ map[int]*boundSocket, introduced bool, _ error) {
 	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == takeover.MetaTag })
 	out := make(map[int]*boundSocket)
 	for i := 0; ; i++ {
@@ -129,7 +139,7 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 			err = errors.New("a state before the listening sockets")
 		}
 		if err != nil {
-			return out, fmt.Errorf("receive the listening sockets: %w", err)
+			return out, false, fmt.Errorf("receive the listening sockets: %w", err)
 		}
 		m, err := takeover.DecodeSocketMeta(it.Meta)
 		if err == nil && m.Index != i {
@@ -141,13 +151,13 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 		}
 		it.Conn.Close()
 		if err != nil {
-			return out, err
+			return out, false, err
 		}
 		if b := s.claim(specs, out, fd, m.Name); b == nil {
 			unix.Close(fd)
 		}
 		if i+1 == m.Count {
-			return out, nil
+			return out, m.State, nil
 		}
 	}
 }
@@ -195,6 +205,7 @@ func (s *Supervisor) takeoverReady() bool {
 		return true
 	}
 	defer tk.path.Release()
+	tk.intros = nil // the first generation is ready: later ones are this supervisor's own
 	if r := tk.recv; r != nil {
 		tk.recv = nil
 		ctx, cancel := context.WithTimeout(context.Background(), takeoverTimeout)
@@ -240,6 +251,7 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 	newcomer := snd.KernelPID()
 	var refusal string
 	var conns []channel.Conn
+	var intros []takeover.Intro
 	if !s.call(func() {
 		switch {
 		case s.stopping || s.idle || !s.served:
@@ -250,8 +262,10 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 			refusal = "an upgrade is in progress: try again once it is over"
 		default:
 			s.tk.busy = true
+			intros = s.introductions()
 			for i, fd := range s.fds {
-				m := takeover.SocketMeta{Generation: s.lastGen + 1, Index: i, Count: len(s.fds), Name: s.names[i]}
+				// State: the introductions follow the sockets.
+				m := takeover.SocketMeta{State: len(intros) > 0, Generation: s.lastGen + 1, Index: i, Count: len(s.fds), Name: s.names[i]}
 				conns = append(conns, channel.Conn{Socket: takeover.KeptSocket(fd), Meta: m.Encode()})
 			}
 		}
@@ -274,6 +288,17 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 	if _, err := snd.SendConns(ctx, conns); err != nil {
 		failed("the listening sockets were not handed over: " + err.Error())
 		return
+	}
+	if len(intros) > 0 {
+		// Bounded by the wait below; ended (and waited for) before the
+		// channel is untracked.
+		ictx, icancel := context.WithTimeout(context.Background(), s.cfg.ReadyTimeout+takeoverTimeout)
+		sent := s.sendIntroductions(ictx, snd, intros)
+		defer func() {
+			icancel()
+			snd.Close()
+			<-sent
+		}()
 	}
 	t := time.NewTimer(s.cfg.ReadyTimeout)
 	defer t.Stop()
