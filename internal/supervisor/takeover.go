@@ -31,19 +31,28 @@ import (
 //   - The newcomer, in New: takes the lock (ErrTakeoverBusy if another
 //     holds it), connects, receives the sockets and binds none of the
 //     --listen entries it received (an entry it did not receive is bound
-//     as usual). It starts its workers; once its first generation is
-//     ready, it says ready on the channel, replaces the path with its own
-//     listener, drops the lock, and only then sends READY=1 to systemd.
+//     as usual), then reads the introductions. It starts its workers;
+//     once its first generation is ready, it says ready on the channel,
+//     replaces the path with its own listener, drops the lock, and only
+//     then sends READY=1 to systemd.
 //   - The serving supervisor: sends the sockets (it keeps its copies and
-//     serves on), waits for the ready frame within its ReadyTimeout, then
-//     drains every worker, as at its own stop but telling systemd only
-//     STATUS= (not STOPPING=1: the newcomer serves now), and exits 0. A
+//     serves on) and its workers' introductions, waits for the ready
+//     frame within its ReadyTimeout, then drains every worker, as at its
+//     own stop but telling systemd only STATUS= (not STOPPING=1: the
+//     newcomer serves now), and exits 0. A
 //     newcomer that dies, closes the channel or is not ready in time is
 //     aborted: this supervisor never stopped serving.
 //
-// The workers' own connection handover (HANDOFF_HANDOVER_*) does not cross
-// the two supervisors: each supervisor introduces only its own workers to
-// each other, so the old workers drain with Connection: close.
+// The workers' own connection handover (HANDOFF_HANDOVER_*) crosses the
+// two supervisors (takeover_intro.go): after the sockets, the serving
+// supervisor introduces its ready workers, one per slot, and the
+// newcomer's first generation connects to them as a same-supervisor
+// upgrade's would, so the drain moves their idle keep-alive connections
+// and their state blobs. The old workers accept those successors by uid
+// (their supervisor ran with a takeover path: launch.Child.SuccessorByUID),
+// not by lineage. Without an introduction (a worker that announced no
+// socket, a newcomer in another pid namespace or of a build without them)
+// the old workers drain with Connection: close.
 
 // ErrTakeoverBusy is New's error when another process holds the takeover
 // lock: it is taking over (or starting first) right now. The serving
@@ -70,11 +79,11 @@ type takeoverSide struct {
 
 	// Owned by the loop.
 	busy       bool // a newcomer is being served
+	superseded bool // a newcomer took over: leave the path and unix socket files alone
 	// The serving supervisor's introductions of its workers, by slot,
 	// for this newcomer's first generation (takeover_intro.go); nil
 	// once it is ready.
 	intros map[int]launch.Handover
-	superseded bool // a newcomer took over: leave the path and unix socket files alone
 }
 
 // joinTakeover takes the lock and, when a supervisor serves at the path,

@@ -143,4 +143,3 @@ func TestIntroductions_FallbackOnlyWithoutAnOwnPredecessor(t *testing.T) {
 		t.Errorf("after the first generation: introduced to %d, want nobody", pid)
 	}
 }
-
