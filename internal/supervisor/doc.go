@@ -80,7 +80,7 @@
 // on the takeover channel, and the newcomer's workers are introduced to
 // them slot by slot (takeover_intro.go). A supervisor with a takeover path
 // gives its workers HANDOFF_HANDOVER_PEER=uid, so that they accept a
-// successor of their uid that does not descend from them.
+// successor of their uid that does not descend from it.
 //
 // That is all the supervisor does: the new worker dials the socket before
 // it reports READY=1, and each side checks the other's credentials from
