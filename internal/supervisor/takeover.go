@@ -84,6 +84,9 @@ type takeoverSide struct {
 	// for this newcomer's first generation (takeover_intro.go); nil
 	// once it is ready.
 	intros map[int]launch.Handover
+	// resumed is the listener a self-upgrade handed over
+	// (selfstate_linux.go), until Run serves it again.
+	resumed *net.UnixListener
 }
 
 // joinTakeover takes the lock and, when a supervisor serves at the path,
@@ -239,6 +242,18 @@ func (s *Supervisor) takeoverReady() bool {
 	s.log.Info("handoff: takeover: listening", "path", tk.path.String())
 	go takeover.Accept(ln, s.log, s.done, s.takeoverFrom)
 	return true
+}
+
+// serveResumedTakeover, in Run after a self-upgrade, accepts newcomers
+// again on the takeover listener the previous image handed over.
+func (s *Supervisor) serveResumedTakeover() {
+	if s.tk == nil || s.tk.resumed == nil {
+		return
+	}
+	ln := s.tk.resumed
+	s.tk.resumed = nil
+	s.log.Info("handoff: takeover: listening again after the self-upgrade", "path", s.tk.path.String())
+	go takeover.Accept(ln, s.log, s.done, s.takeoverFrom)
 }
 
 // takeoverFrom serves the newcomer on uc: the sockets, then its ready
