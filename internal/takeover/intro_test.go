@@ -37,3 +37,27 @@ func TestIntros_RoundTripAndRefusals(t *testing.T) {
 		}
 	}
 }
+
+// Whatever a serving supervisor sends, DecodeIntros neither panics nor
+// allocates beyond the record, and a record it accepts is exactly what
+// EncodeIntros writes for the entries it returns.
+func FuzzDecodeIntros(f *testing.F) {
+	f.Add(EncodeIntros([]Intro{{Slot: 0, PID: 4242, State: true, Path: "/tmp/handoff-handover-1/s"}, {Slot: 3, PID: 7, Path: "/x"}}))
+	f.Add(EncodeIntros(nil))
+	f.Add([]byte{IntroTag, 0, 1, 0, 0, 0, 0, 0, 1, 0, 5})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := DecodeIntros(b)
+		if err != nil {
+			if !errors.Is(err, ErrIntro) {
+				t.Fatalf("error %v is not ErrIntro", err)
+			}
+			return
+		}
+		if len(got) > MaxIntros {
+			t.Fatalf("%d entries", len(got))
+		}
+		if again := EncodeIntros(got); string(again) != string(b) {
+			t.Fatalf("re-encoded %q, decoded from %q", again, b)
+		}
+	})
+}
