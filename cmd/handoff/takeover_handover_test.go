@@ -8,11 +8,13 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/control"
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/testserver"
 )
@@ -129,4 +131,31 @@ func TestTakeover_NoIntroduction_OldWorkersDrain_NoFailedRequests(t *testing.T) 
 	}
 	t.Logf("%d requests, 0 failed", ok)
 	second.stopClean(t)
+}
+
+// A newcomer supervisor in a pid namespace of its own (unshare --pid):
+// the serving supervisor's introductions name pids it cannot check, so it
+// refuses them and says why; it still takes over, and the old worker
+// drains with Connection: close; no request of a non-retrying load fails.
+func TestTakeover_NewcomerInAnotherPIDNamespace_RefusesTheIntroductions_NoFailedRequests(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root for a new pid namespace")
+	}
+	wrap := []string{"unshare", "--pid", "--fork", "--mount-proc", "--kill-child"}
+	if err := exec.Command(wrap[0], append(wrap[1:], "true")...).Run(); err != nil {
+		t.Skipf("unshare --pid --fork --mount-proc does not work here: %v", err)
+	}
+	path, first, _, l := servingForTakeover(t)
+	second := launchSupWrapped(t, wrap, takeoverFlags(path), bin.hello, "-addr", first.addr)
+	second.waitState(func(st control.Status) bool { return st.State == "serving" }, 15*time.Second, "the newcomer in its own pid namespace serving")
+	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
+		t.Fatalf("the first supervisor exited %d, want 0", code)
+	}
+	first.assertNoneLeft(t)
+	if out := second.stderr.String(); !strings.Contains(out, "runs in another pid namespace") {
+		t.Errorf("the newcomer does not say why it refused the introductions:\n%s", out)
+	}
+	l.waitRequests(t, 50)
+	ok := l.done(t)
+	t.Logf("%d requests, 0 failed", ok)
 }
