@@ -47,6 +47,10 @@ type chain struct {
 	isSupervised  bool
 	supervisorPID int   // the supervisor's pid, when supervised
 	ancestors     []int // older generations that may still be draining
+	// successorByUID: the supervisor can be taken over, so this worker's
+	// handover socket accepts a successor of its uid whatever its
+	// parents (proto.EnvHandoverPeer; successor.go).
+	successorByUID bool
 
 	inh  *inheritance
 	pred *predecessor // nil: no predecessor offered a channel
@@ -116,6 +120,7 @@ func (c *chain) readEnv() (note string, err error) {
 		c.supervisorPID, _ = strconv.Atoi(v)
 	}
 	take(proto.EnvControl)
+	c.successorByUID = take(proto.EnvHandoverPeer) == proto.HandoverPeerUID && c.isSupervised
 	if v := take(proto.EnvStderrFD); v != "" {
 		fd, err := strconv.Atoi(v)
 		if err != nil || fd < 3 {

@@ -29,7 +29,9 @@ import (
 //     announces it in its READY=1 datagram (proto.HandoverField); the
 //     supervisor passes it to the worker that replaces this one, with this
 //     worker's pid. The old worker accepts only a peer of its uid that
-//     descends from the supervisor (Linux).
+//     descends from the supervisor (Linux), or, when the supervisor can
+//     be taken over (proto.EnvHandoverPeer), any peer of its uid: the
+//     workers of the supervisor that takes over descend from that one.
 //
 // The new side checks the old side's pid; both check the uid.
 
@@ -197,7 +199,14 @@ func (s *successor) announce() []string {
 		s.h.log.Warn("handoff: handover: no socket for the next generation; connections will drain instead", "err", err)
 		return nil
 	}
-	s.install(s.offer(hl, handover.Peer{Ancestor: s.c.supervisorPID}, true))
+	want := handover.Peer{Ancestor: s.c.supervisorPID}
+	if s.c.successorByUID {
+		// A supervisor that can be taken over: the newcomer supervisor's
+		// workers descend from it, not from ours. The takeover trusts the
+		// uid, and so does this socket then (the uid is checked always).
+		want = handover.Peer{}
+	}
+	s.install(s.offer(hl, want, true))
 	fields := []string{proto.HandoverField + "=" + hl.Path()}
 	if s.h.opts.SaveState != nil {
 		fields = append(fields, proto.StateField+"=1")

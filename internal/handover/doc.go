@@ -70,7 +70,11 @@
 // first passes its listening sockets as a conns frame, and the receiver
 // says it is ready with a ready frame, which the sender's reading loop takes
 // aside at any moment (Sender.Ready); Sender.Gone and Sender.KernelPID let
-// the sender follow a receiver that is not its child.
+// the sender follow a receiver that is not its child, and
+// Receiver.KernelPID tells the receiver whether the sender's pids mean
+// anything in its pid namespace. Between two supervisors the state blob
+// after the sockets carries the serving one's introductions of its
+// workers (internal/takeover, intro.go).
 //
 // Version history:
 //

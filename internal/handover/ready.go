@@ -66,6 +66,13 @@ func (s *Sender) Gone() <-chan struct{} { return s.readerDone }
 // not say (FreeBSD).
 func (s *Sender) KernelPID() int { return s.c.credPID }
 
+// KernelPID is the sender's pid as the kernel reported it at the
+// handshake, as Sender.KernelPID is the receiver's: when it differs from
+// PeerPID (the pid the sender announced, in its own pid namespace), the
+// two ends run in different pid namespaces, and pids the sender names
+// mean nothing here.
+func (r *Receiver) KernelPID() int { return r.c.credPID }
+
 // AcceptConn makes uc, a connection accepted on a socket of the caller's
 // own (a takeover socket, which must live at a path the operator chose,
 // unlike Listen's), the sending end of a channel: the same checks and

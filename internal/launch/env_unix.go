@@ -53,6 +53,11 @@ type Child struct {
 	// Handover introduces the child to the process whose handover channel
 	// it is to connect to.
 	Handover Handover
+	// SuccessorByUID tells a supervised child that its handover socket may
+	// accept a successor of its uid that does not descend from its
+	// supervisor (proto.EnvHandoverPeer=proto.HandoverPeerUID): set by a
+	// supervisor that can be taken over.
+	SuccessorByUID bool
 	// Watchdog, when positive, is passed as WATCHDOG_USEC. No WATCHDOG_PID:
 	// it would have to be the child's pid, unknown before fork, and
 	// sd_watchdog_enabled accepts its absence.
@@ -109,6 +114,9 @@ func (c Child) Command() (path string, env []string, err error) {
 		if h.State {
 			add(proto.EnvState, "1")
 		}
+	}
+	if c.SuccessorByUID {
+		add(proto.EnvHandoverPeer, proto.HandoverPeerUID)
 	}
 	if c.Watchdog > 0 {
 		add("WATCHDOG_USEC", strconv.FormatInt(c.Watchdog.Microseconds(), 10))

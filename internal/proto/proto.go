@@ -74,6 +74,16 @@ const (
 	// the handover channel, so the new generation knows whether to wait for
 	// one.
 	EnvState = "HANDOFF_STATE"
+	// EnvHandoverPeer says whom a supervised worker's own handover socket
+	// (the one it announces in HandoverField) accepts as its successor.
+	// Absent (the default), a process of the worker's uid that descends
+	// from its supervisor (HANDOFF_SUPERVISOR_PID) on Linux: the workers
+	// that supervisor starts. HandoverPeerUID: any process of the worker's
+	// uid, as a takeover trusts (docs/TAKEOVER.md): a supervisor run with
+	// --takeover sets it for its workers, because the workers of the
+	// supervisor that takes over from it descend from that one, not from
+	// it. Any other value keeps the default.
+	EnvHandoverPeer = "HANDOFF_HANDOVER_PEER"
 	// EnvDraining lists the pids of older generations that may still be
 	// draining, comma-separated (FormatPIDs), so that a self-upgrading
 	// library can cap how many pile up (Options.MaxDraining) across
@@ -90,6 +100,10 @@ const (
 	// its child: it is read, never removed.
 	EnvTakeover = "HANDOFF_TAKEOVER"
 )
+
+// HandoverPeerUID is the EnvHandoverPeer value that widens a worker's
+// successor check to its uid alone.
+const HandoverPeerUID = "uid"
 
 // Prefix starts the name of every handoff variable: a parent removes all
 // of them from the environment it passes on, so that nothing it was told

@@ -10,7 +10,13 @@ package proto
 //
 // State version history:
 //
-//	1: the first version (this one).
+//	1: the first version.
+//	2: the takeover listener (takeover_fd, takeover_ino), so that a
+//	   supervisor run with --takeover serves takeovers on after a
+//	   self-upgrade. A version-1 reader would ignore the field and leave
+//	   the descriptor open, inherited by every worker it starts: hence the
+//	   new version (a self-upgrade between 1 and 2 is refused by the
+//	   pre-flight, "speaks supervisor state version 1").
 const (
 	// EnvSupervisorState holds the number of the descriptor that carries
 	// the state document. Only a supervisor's own re-exec sets it; the new
@@ -18,7 +24,7 @@ const (
 	EnvSupervisorState = "HANDOFF_SUPERVISOR_STATE"
 	// SupervisorStateVersion is the state document version this build
 	// writes and reads.
-	SupervisorStateVersion = 1
+	SupervisorStateVersion = 2
 	// StateVersionCommand is the hidden subcommand of the handoff binary
 	// that prints SupervisorStateVersion and exits 0: the pre-flight a
 	// supervisor runs on the binary it is about to become.

@@ -75,6 +75,13 @@
 // than a unix socket address allows is logged as a warning and not
 // relayed; the worker is not failed for it.
 //
+// A takeover (Config.Takeover) extends this to the first generation of a
+// newcomer supervisor: the serving supervisor introduces its ready workers
+// on the takeover channel, and the newcomer's workers are introduced to
+// them slot by slot (takeover_intro.go). A supervisor with a takeover path
+// gives its workers HANDOFF_HANDOVER_PEER=uid, so that they accept a
+// successor of their uid that does not descend from it.
+//
 // That is all the supervisor does: the new worker dials the socket before
 // it reports READY=1, and each side checks the other's credentials from
 // the kernel. The old worker learns of its successor from the dial, and is

@@ -81,7 +81,19 @@ func (s *Supervisor) noteHandover(w *worker, m sdnotify.Message) {
 // state and the connections. The rollback worker is introduced to it (see
 // drainingPredecessor), so it starts with the state blob the dead worker
 // got, and the drain hands its idle connections to it.
+//
+// A newcomer of a takeover that has no worker of its own in slot yet (its
+// first generation) introduces the worker to the serving supervisor's
+// worker of that slot instead (introduced, takeover_intro.go).
 func (s *Supervisor) handoverEnv(slot int) (int, launch.Handover) {
+	if pid, h := s.ownHandover(slot); pid != 0 {
+		return pid, h
+	}
+	return s.introduced(slot)
+}
+
+// ownHandover is handoverEnv among this supervisor's own workers.
+func (s *Supervisor) ownHandover(slot int) (int, launch.Handover) {
 	old := s.slots[slot]
 	if old != nil && old.watched && (!old.alive() || old.proc.Exited()) {
 		old = s.drainingPredecessor(slot, old)

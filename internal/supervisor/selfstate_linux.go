@@ -17,6 +17,7 @@ import (
 	"github.com/handoff-go/handoff/internal/proto"
 	"github.com/handoff-go/handoff/internal/sockets"
 	"github.com/handoff-go/handoff/internal/spawn"
+	"github.com/handoff-go/handoff/internal/takeover"
 )
 
 // The state a supervisor hands to its own new binary at a self-upgrade
@@ -35,6 +36,11 @@ type selfState struct {
 	Sockets   []stateSocket `json:"sockets"`
 	ControlFD int           `json:"control_fd"` // -1: no control socket
 	RunDir    string        `json:"run_dir"`
+	// The takeover listener (Config.Takeover) and the inode of the socket
+	// file it made, so the new image serves takeovers on (version 2; an
+	// older reader would leave the descriptor open for every worker).
+	TakeoverFD  int    `json:"takeover_fd"` // -1: none
+	TakeoverIno uint64 `json:"takeover_ino,omitempty"`
 
 	LastGen int              `json:"last_gen"`
 	Retired int              `json:"retired"`
@@ -131,7 +137,7 @@ func (s *Supervisor) snapshot() (*handover, error) {
 	h := &handover{}
 	st := &h.state
 	*st = selfState{Version: proto.SupervisorStateVersion, PID: pid(), Program: s.cfg.Program,
-		Started: s.startAt, ReExecs: s.reexecs + 1, ReExecAt: time.Now(), ControlFD: -1, RunDir: s.runDir,
+		Started: s.startAt, ReExecs: s.reexecs + 1, ReExecAt: time.Now(), ControlFD: -1, TakeoverFD: -1, RunDir: s.runDir,
 		LastGen: s.lastGen, Retired: s.retired, Served: s.served, Idle: s.idle, Last: s.last,
 		Metrics: s.operations.metrics.Counts()}
 	for _, b := range s.sockets {
@@ -151,6 +157,14 @@ func (s *Supervisor) snapshot() (*handover, error) {
 			h.abort()
 			return nil, fmt.Errorf("control socket: %w", err)
 		}
+	}
+	if s.tk != nil {
+		fd, ino, err := s.tk.path.DupListener()
+		if st.TakeoverFD, err = h.dup(fd, err); err != nil {
+			h.abort()
+			return nil, fmt.Errorf("takeover socket: %w", err)
+		}
+		st.TakeoverIno = ino
 	}
 	exeIndex := map[*executable]int{}
 	for _, g := range s.gens {
@@ -270,12 +284,35 @@ func (s *Supervisor) resumeResources(st *selfState) error {
 		}
 		s.ctl = ln
 	}
+	s.resumeTakeover(st)
 	s.runDir = st.RunDir
 	s.startAt = st.Started
 	s.reexecs, s.reexecAt = st.ReExecs, st.ReExecAt
 	s.operations.metrics.Restore(st.Metrics)
 	s.resumed = st
 	return nil
+}
+
+// resumeTakeover takes the takeover listener back (Run serves it again).
+// Without one (the previous image did not listen yet) the path is
+// listened on when the first generation gets ready, as at any start.
+func (s *Supervisor) resumeTakeover(st *selfState) {
+	if s.cfg.Takeover == "" {
+		if st.TakeoverFD >= 0 {
+			unix.Close(st.TakeoverFD)
+		}
+		return
+	}
+	s.tk = &takeoverSide{path: takeover.New(s.cfg.Takeover)}
+	if st.TakeoverFD < 0 {
+		return
+	}
+	ln, err := s.tk.path.Adopt(st.TakeoverFD, st.TakeoverIno)
+	if err != nil {
+		s.log.Error("handoff: self-upgrade: no takeover socket: nobody can take over from this supervisor", "path", s.cfg.Takeover, "err", err)
+		return
+	}
+	s.tk.resumed = ln
 }
 
 // adoptWorkers rebuilds the generations and workers from the state, at

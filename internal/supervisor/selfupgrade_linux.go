@@ -81,6 +81,10 @@ func (s *Supervisor) selfBusy() string {
 		return fmt.Sprintf("an upgrade (to generation %d) is running; try again when it has ended", s.upgrade.gen)
 	case s.next != nil:
 		return "an upgrade is queued; try again when it has ended"
+	case s.tk != nil && s.tk.busy:
+		return "a takeover is in progress"
+	case s.tk != nil && s.tk.recv != nil:
+		return "this supervisor is taking over; try again once it serves"
 	case s.reexecs > 0 && !s.spawner.onMain:
 		// The workers adopted at the last re-exec have the main thread
 		// for parent, the ones forked since another: a second execve ends

@@ -214,6 +214,7 @@ func (s *Supervisor) Run() error {
 	if s.ctl != nil {
 		go control.Serve(s.ctl, s)
 	}
+	s.serveResumedTakeover() // takeover.go
 	for _, b := range s.sockets {
 		s.log.Info("handoff: listening", "socket", b.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	channel "github.com/handoff-go/handoff/internal/handover"
+	"github.com/handoff-go/handoff/internal/launch"
 	"github.com/handoff-go/handoff/internal/sockets"
 	"github.com/handoff-go/handoff/internal/takeover"
 )
@@ -30,19 +31,28 @@ import (
 //   - The newcomer, in New: takes the lock (ErrTakeoverBusy if another
 //     holds it), connects, receives the sockets and binds none of the
 //     --listen entries it received (an entry it did not receive is bound
-//     as usual). It starts its workers; once its first generation is
-//     ready, it says ready on the channel, replaces the path with its own
-//     listener, drops the lock, and only then sends READY=1 to systemd.
+//     as usual), then reads the introductions. It starts its workers;
+//     once its first generation is ready, it says ready on the channel,
+//     replaces the path with its own listener, drops the lock, and only
+//     then sends READY=1 to systemd.
 //   - The serving supervisor: sends the sockets (it keeps its copies and
-//     serves on), waits for the ready frame within its ReadyTimeout, then
-//     drains every worker, as at its own stop but telling systemd only
-//     STATUS= (not STOPPING=1: the newcomer serves now), and exits 0. A
+//     serves on) and its workers' introductions, waits for the ready
+//     frame within its ReadyTimeout, then drains every worker, as at its
+//     own stop but telling systemd only STATUS= (not STOPPING=1: the
+//     newcomer serves now), and exits 0. A
 //     newcomer that dies, closes the channel or is not ready in time is
 //     aborted: this supervisor never stopped serving.
 //
-// The workers' own connection handover (HANDOFF_HANDOVER_*) does not cross
-// the two supervisors: each supervisor introduces only its own workers to
-// each other, so the old workers drain with Connection: close.
+// The workers' own connection handover (HANDOFF_HANDOVER_*) crosses the
+// two supervisors (takeover_intro.go): after the sockets, the serving
+// supervisor introduces its ready workers, one per slot, and the
+// newcomer's first generation connects to them as a same-supervisor
+// upgrade's would, so the drain moves their idle keep-alive connections
+// and their state blobs. The old workers accept those successors by uid
+// (their supervisor ran with a takeover path: launch.Child.SuccessorByUID),
+// not by lineage. Without an introduction (a worker that announced no
+// socket, a newcomer in another pid namespace or of a build without them)
+// the old workers drain with Connection: close.
 
 // ErrTakeoverBusy is New's error when another process holds the takeover
 // lock: it is taking over (or starting first) right now. The serving
@@ -70,6 +80,13 @@ type takeoverSide struct {
 	// Owned by the loop.
 	busy       bool // a newcomer is being served
 	superseded bool // a newcomer took over: leave the path and unix socket files alone
+	// The serving supervisor's introductions of its workers, by slot,
+	// for this newcomer's first generation (takeover_intro.go); nil
+	// once it is ready.
+	intros map[int]launch.Handover
+	// resumed is the listener a self-upgrade handed over
+	// (selfstate_linux.go), until Run serves it again.
+	resumed *net.UnixListener
 }
 
 // joinTakeover takes the lock and, when a supervisor serves at the path,
@@ -104,13 +121,16 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 		s.log.Warn("handoff: takeover: stale socket file, its process is gone: this supervisor starts first", "path", path)
 		return nil, nil
 	}
-	got, err := s.receiveSockets(ctx, r, specs)
+	got, introduced, err := s.receiveSockets(ctx, r, specs)
 	if err != nil {
 		r.Close()
 		for _, b := range got {
 			b.close()
 		}
 		return nil, fmt.Errorf("handoff: takeover: %w", err)
+	}
+	if introduced {
+		s.tk.intros = s.receiveIntroductions(ctx, r)
 	}
 	s.tk.recv = r
 	s.log.Info("handoff: takeover: received the listening sockets", "sockets", len(got), "from", r.PeerPID())
@@ -120,7 +140,9 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 // receiveSockets reads the batch of sockets and matches each to the
 // unclaimed spec of its name and kind; one that matches none is closed
 // (the serving supervisor listened on something this one does not).
-func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (map[int]*boundSocket, error) {
+// introduced: the records say a state blob follows, the serving
+// supervisor's introductions of its workers (takeover_intro.go).
+func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (_ map[int]*boundSocket, introduced bool, _ error) {
 	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == takeover.MetaTag })
 	out := make(map[int]*boundSocket)
 	for i := 0; ; i++ {
@@ -129,7 +151,7 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 			err = errors.New("a state before the listening sockets")
 		}
 		if err != nil {
-			return out, fmt.Errorf("receive the listening sockets: %w", err)
+			return out, false, fmt.Errorf("receive the listening sockets: %w", err)
 		}
 		m, err := takeover.DecodeSocketMeta(it.Meta)
 		if err == nil && m.Index != i {
@@ -141,13 +163,13 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 		}
 		it.Conn.Close()
 		if err != nil {
-			return out, err
+			return out, false, err
 		}
 		if b := s.claim(specs, out, fd, m.Name); b == nil {
 			unix.Close(fd)
 		}
 		if i+1 == m.Count {
-			return out, nil
+			return out, m.State, nil
 		}
 	}
 }
@@ -195,6 +217,7 @@ func (s *Supervisor) takeoverReady() bool {
 		return true
 	}
 	defer tk.path.Release()
+	tk.intros = nil // the first generation is ready: later ones are this supervisor's own
 	if r := tk.recv; r != nil {
 		tk.recv = nil
 		ctx, cancel := context.WithTimeout(context.Background(), takeoverTimeout)
@@ -221,6 +244,18 @@ func (s *Supervisor) takeoverReady() bool {
 	return true
 }
 
+// serveResumedTakeover, in Run after a self-upgrade, accepts newcomers
+// again on the takeover listener the previous image handed over.
+func (s *Supervisor) serveResumedTakeover() {
+	if s.tk == nil || s.tk.resumed == nil {
+		return
+	}
+	ln := s.tk.resumed
+	s.tk.resumed = nil
+	s.log.Info("handoff: takeover: listening again after the self-upgrade", "path", s.tk.path.String())
+	go takeover.Accept(ln, s.log, s.done, s.takeoverFrom)
+}
+
 // takeoverFrom serves the newcomer on uc: the sockets, then its ready
 // frame, then this supervisor's drain. Whatever fails is logged and told
 // to the newcomer; this supervisor serves on.
@@ -240,6 +275,7 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 	newcomer := snd.KernelPID()
 	var refusal string
 	var conns []channel.Conn
+	var intros []takeover.Intro
 	if !s.call(func() {
 		switch {
 		case s.stopping || s.idle || !s.served:
@@ -250,8 +286,10 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 			refusal = "an upgrade is in progress: try again once it is over"
 		default:
 			s.tk.busy = true
+			intros = s.introductions()
 			for i, fd := range s.fds {
-				m := takeover.SocketMeta{Generation: s.lastGen + 1, Index: i, Count: len(s.fds), Name: s.names[i]}
+				// State: the introductions follow the sockets.
+				m := takeover.SocketMeta{State: len(intros) > 0, Generation: s.lastGen + 1, Index: i, Count: len(s.fds), Name: s.names[i]}
 				conns = append(conns, channel.Conn{Socket: takeover.KeptSocket(fd), Meta: m.Encode()})
 			}
 		}
@@ -274,6 +312,17 @@ func (s *Supervisor) takeoverFrom(uc *net.UnixConn) {
 	if _, err := snd.SendConns(ctx, conns); err != nil {
 		failed("the listening sockets were not handed over: " + err.Error())
 		return
+	}
+	if len(intros) > 0 {
+		// Bounded by the wait below; ended (and waited for) before the
+		// channel is untracked.
+		ictx, icancel := context.WithTimeout(context.Background(), s.cfg.ReadyTimeout+takeoverTimeout)
+		sent := s.sendIntroductions(ictx, snd, intros)
+		defer func() {
+			icancel()
+			snd.Close()
+			<-sent
+		}()
 	}
 	t := time.NewTimer(s.cfg.ReadyTimeout)
 	defer t.Stop()

@@ -103,7 +103,11 @@ func (s *Supervisor) startWorker(g *generation, slot int) (*worker, error) {
 		Supervisor: os.Getpid(),
 		Control:    s.cfg.Control,
 		Handover:   intro,
-		Watchdog:   s.cfg.Watchdog,
+		// A newcomer supervisor's workers, which do not descend from
+		// this one, may connect to this worker's handover socket
+		// (takeover_intro.go): the takeover's own trust is the uid.
+		SuccessorByUID: s.cfg.Takeover != "",
+		Watchdog:       s.cfg.Watchdog,
 	}.Command()
 	if err != nil {
 		recv.Close()

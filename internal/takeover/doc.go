@@ -4,9 +4,10 @@
 // sockets over on a handover channel (internal/handover). It holds what
 // any taker-over needs, whether the library (the root package) or a
 // supervisor: the checks of the path, the lock that lets one newcomer at a
-// time through, the atomic replacement of the listener, and the record
-// that names each socket passed (SocketMeta). What happens on the channel
-// is the caller's.
+// time through, the atomic replacement of the listener (and its passing
+// across a re-exec in place: DupListener, Adopt), the record that names
+// each socket passed (SocketMeta), and a supervisor's introductions of its
+// workers (Intro). What happens on the channel is the caller's.
 //
 //   - The directory must belong to this uid and have no permission for
 //     group or others (0700); the socket is created 0600 and checked so
@@ -24,5 +25,5 @@
 //   - A socket file nobody listens on (connect refused: its process
 //     crashed) is stale: Dial reports it, and the next Listen replaces it.
 //
-// Unix only; on Windows only SocketMeta builds.
+// Unix only; on Windows only SocketMeta and Intro build.
 package takeover

@@ -209,6 +209,59 @@ func (p *Path) Listen() (*net.UnixListener, error) {
 	return ln, nil
 }
 
+// DupListener returns a duplicate of this process's listener at the path
+// (close-on-exec; the caller owns it) and the inode of the socket file it
+// created, for a process that re-executes itself in place and serves on
+// at the path (Adopt in the new image). fd is -1 when it listens on none.
+func (p *Path) DupListener() (fd int, ino uint64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return -1, 0, nil
+	}
+	rc, err := p.ln.SyscallConn()
+	if err != nil {
+		return -1, 0, fmt.Errorf("takeover socket: %w", err)
+	}
+	var dupErr error
+	// Inside Control: Fd() would switch the socket to blocking mode.
+	if err := rc.Control(func(f uintptr) { fd, dupErr = unix.FcntlInt(f, unix.F_DUPFD_CLOEXEC, 3) }); err != nil {
+		return -1, 0, fmt.Errorf("takeover socket: %w", err)
+	}
+	if dupErr != nil {
+		return -1, 0, fmt.Errorf("takeover socket: dup: %w", dupErr)
+	}
+	return fd, p.ino, nil
+}
+
+// Adopt makes fd, the listener a previous image of this process created
+// at the path (DupListener), this Path's, with the inode of the file it
+// created: Close then removes the path only if it is still that file. fd
+// is taken over (closed on failure) and made close-on-exec.
+func (p *Path) Adopt(fd int, ino uint64) (*net.UnixListener, error) {
+	unix.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), p.path)
+	ln, err := net.FileListener(f)
+	f.Close() // FileListener dups it
+	if err != nil {
+		return nil, fmt.Errorf("takeover socket: adopt fd %d: %w", fd, err)
+	}
+	ul, ok := ln.(*net.UnixListener)
+	if !ok {
+		ln.Close()
+		return nil, fmt.Errorf("takeover socket: adopt fd %d: not a unix listener", fd)
+	}
+	ul.SetUnlinkOnClose(false) // the path may be a successor's by then
+	p.mu.Lock()
+	old := p.ln
+	p.ln, p.ino = ul, ino
+	p.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return ul, nil
+}
+
 // Listening reports whether this process created a listener at the path
 // (it may have been replaced since).
 func (p *Path) Listening() bool {
