@@ -477,6 +477,7 @@ func (l *load) end() {
 
 // report is what a run of runUpgrades saw.
 type report struct {
+	handovers        string // what moved the load: "upgrades" (the default), "takeovers"
 	generations      []int
 	took             time.Duration
 	requests, failed int64
@@ -493,10 +494,14 @@ type report struct {
 }
 
 func (r report) String() string {
-	return fmt.Sprintf("%d upgrades in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED or conn unusable: GOAWAY race), "+
+	handovers := r.handovers
+	if handovers == "" {
+		handovers = "upgrades"
+	}
+	return fmt.Sprintf("%d %s in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED or conn unusable: GOAWAY race), "+
 		"%d resent by the transport, %d pids answered; "+
 		"%d answered by the old generation after the new one answered (per upgrade %v); %d answered after over %v (per upgrade %v); %v; first failures: %v",
-		len(r.generations)-1, r.took.Round(time.Millisecond), r.requests, r.failed, r.rejected, r.retries, len(r.pids),
+		len(r.generations)-1, handovers, r.took.Round(time.Millisecond), r.requests, r.failed, r.rejected, r.retries, len(r.pids),
 		r.inFlight, r.inFlightPer, r.stalled, stall, r.stalledPer, r.ends, r.errs)
 }
 
@@ -517,9 +522,15 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 	defer l.stop()
 	start := time.Now()
 	generations := s.Upgrades(ctx, n, l.tally.WaitAnswer)
-	took := time.Since(start)
-	ends := &connEnds{}
+	return l.report(generations, time.Since(start))
+}
+
+// report stops the load and sums up what it saw across the handovers
+// from each of generations (pids, the first included) to the next: an
+// upgrade's or a takeover's, taking took in all.
+func (l *load) report(generations []int, took time.Duration) report {
 	l.stop()
+	ends := &connEnds{}
 	pids, failed, errs := l.tally.Counts()
 	r := report{generations: generations, took: took, failed: failed, errs: errs, pids: pids,
 		retries: l.retries.Load(), rejected: l.rejected.Load(), ends: ends}

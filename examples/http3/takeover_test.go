@@ -1,0 +1,202 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/sdnotify"
+	"github.com/handoff-go/handoff/internal/testserver"
+)
+
+// A takeover (docs/TAKEOVER.md) with HTTP/3: `http3 -takeover S` serves,
+// and three times a new `http3 -takeover S`, started by the test as an
+// unrelated process (not the serving one's child, no upgrade signal),
+// takes the UDP socket over through S. The same non-retrying load as the
+// upgrade tests' runs throughout: no request fails (the ones refused
+// unprocessed in the GOAWAY race are counted apart, as there), every
+// newcomer answers, every old process exits 0 after its drain, requests
+// in flight on an old process's connections are answered by it after the
+// newcomer answered (its datagrams routed to it), and no connection dies
+// instead of closing after GOAWAY.
+func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx)
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	first := rig.first.FirstPID
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	generations := []int{first}
+	logs := []*testserver.SyncBuffer{rig.first.Stderr}
+	// The old process's end: the first is reaped by testserver; the
+	// newcomers are the test's children, whose exit status it reads.
+	oldGone := func(ctx context.Context) error { return testserver.WaitExit(ctx, first) }
+	for i := 1; i <= 3; i++ {
+		began := time.Now()
+		n := rig.takeOver(ctx)
+		ready := time.Since(began)
+		if err := l.tally.WaitAnswer(ctx, n.pid); err != nil {
+			t.Fatalf("takeover %d: the newcomer (pid %d) never answered: %v", i, n.pid, err)
+		}
+		old := generations[len(generations)-1]
+		if err := oldGone(ctx); err != nil {
+			t.Fatalf("takeover %d: the old process (pid %d) did not end its drain: %v", i, old, err)
+		}
+		rig.pids.Gone(old)
+		t.Logf("takeover %d: newcomer pid %d ready %v after its start; old pid %d gone %v after it",
+			i, n.pid, ready.Round(time.Millisecond), old, time.Since(began).Round(time.Millisecond))
+		generations = append(generations, n.pid)
+		logs = append(logs, n.stderr)
+		oldGone = n.exit
+	}
+	r := l.report(generations, time.Since(start))
+	r.handovers = "takeovers"
+	t.Log(r)
+	if r.failed > 0 {
+		t.Errorf("%d of %d requests failed across 3 takeovers: %v", r.failed, r.requests, r.errs)
+	}
+	for _, g := range generations {
+		if r.pids[g] == 0 {
+			t.Errorf("pid %d answered no request", g)
+		}
+	}
+	if r.inFlight == 0 {
+		t.Errorf("no request was in flight at any takeover (answered by the old process after the newcomer answered): the test proves nothing")
+	}
+	if n := r.ends.died(); n > 0 {
+		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
+	}
+	if r.ends.goaway == 0 {
+		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
+	}
+	// The routing, not luck: each old process passed the socket and its
+	// links over the takeover channel, and each newcomer read the socket
+	// with them (a newcomer that got none would read it alone, and the old
+	// process's connections would lose their datagrams).
+	for i, log := range logs[:len(logs)-1] {
+		if !strings.Contains(log.String(), "handoff: quic: socket handed to the new generation") {
+			t.Errorf("pid %d never handed its QUIC socket to the newcomer", generations[i])
+		}
+	}
+	for i, log := range logs[1:] {
+		if s := log.String(); !strings.Contains(s, "handoff: quic: reading the socket") || strings.Contains(s, "without links") {
+			t.Errorf("newcomer pid %d did not read the socket with its predecessor's links", generations[i+1])
+		}
+	}
+}
+
+// takeoverRig is a serving `http3 -takeover S` and what every newcomer is
+// started with: the same UDP address, certificate and takeover path.
+type takeoverRig struct {
+	t       *testing.T
+	exe     string
+	flags   []string
+	url     string
+	tlsConf *tls.Config
+	first   *testserver.Server
+	pids    *testserver.PIDs // every process seen, killed by pid at cleanup
+}
+
+// startTakeoverRig starts the first `http3 -takeover S`, S in a fresh
+// 0700 directory, on a free UDP port, and waits for its READY=1.
+func startTakeoverRig(t *testing.T, ctx context.Context) *takeoverRig {
+	t.Helper()
+	certFile, keyFile, tlsConf := writeCert(t)
+	addr := testserver.FreeUDPAddr(t)
+	sock := testserver.PrivateSocketPath(t, "s")
+	rig := &takeoverRig{t: t, exe: testserver.Build(t, "."), url: "https://" + addr, tlsConf: tlsConf,
+		flags: []string{"-addr", addr, "-cert", certFile, "-key", keyFile, "-takeover", sock,
+			"-probation", "300ms", "-drain-timeout", "3s"}}
+	// testserver.Start passes a TCP -addr first; the last -addr wins.
+	rig.first = testserver.Start(t, ctx, rig.exe, rig.flags...)
+	rig.pids = rig.first.PIDs
+	return rig
+}
+
+// takeoverNewcomer is a newcomer the test started.
+type takeoverNewcomer struct {
+	pid    int
+	stderr *testserver.SyncBuffer
+	done   chan struct{}
+	err    error // cmd.Wait's, once done is closed
+}
+
+// takeOver starts a new `http3 -v -takeover S` with a NOTIFY_SOCKET of its
+// own, as its own unit would, and returns once it said READY=1 there:
+// the serving process heard its ready frame and the newcomer listens on S
+// for the next one.
+func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
+	t := rig.t
+	t.Helper()
+	socket, events := testserver.ListenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
+	n := &takeoverNewcomer{stderr: &testserver.SyncBuffer{}, done: make(chan struct{})}
+	cmd := exec.Command(rig.exe, append([]string{"-v"}, rig.flags...)...)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+socket)
+	cmd.Stderr = n.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.pid = cmd.Process.Pid
+	rig.pids.Add(n.pid)
+	go func() {
+		n.err = cmd.Wait()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("newcomer pid %d stderr:\n%s", n.pid, n.stderr.String())
+		}
+	})
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		select {
+		case <-n.done:
+			stop()
+		case <-wctx.Done():
+		}
+	}()
+	m, err := testserver.NextNotify(wctx, events, rig.pids, func(m sdnotify.Message) bool {
+		v, _ := m.Get("READY")
+		return v == "1"
+	})
+	if err != nil {
+		select {
+		case <-n.done:
+			t.Fatalf("newcomer pid %d exited before it was ready (%v); stderr:\n%s", n.pid, n.err, n.stderr.String())
+		default:
+		}
+		t.Fatalf("newcomer pid %d: no READY=1: %v", n.pid, err)
+	}
+	if v, _ := m.Get("MAINPID"); v != strconv.Itoa(n.pid) {
+		t.Fatalf("newcomer pid %d: READY=1 with MAINPID=%q", n.pid, v)
+	}
+	return n
+}
+
+// exit waits (bounded by ctx) for the newcomer to exit, and fails unless
+// it exited 0, as a drained process does.
+func (n *takeoverNewcomer) exit(ctx context.Context) error {
+	select {
+	case <-n.done:
+		if n.err != nil {
+			return fmt.Errorf("pid %d exited with %w", n.pid, n.err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pid %d still runs: %w", n.pid, ctx.Err())
+	}
+}
