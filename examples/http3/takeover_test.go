@@ -98,6 +98,59 @@ func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
 	}
 }
 
+// Takeovers back to back: six newcomers, each started as soon as the one
+// before said READY=1 (it listens on S), so that it takes over from a
+// process still in probation, or still waiting for its own predecessor's
+// links, while the older ones drain: each passes on the links it got with
+// its own, as in back-to-back upgrades. No request fails, no connection
+// dies, the last newcomer answers, and every other process exits 0.
+func TestHTTP3BackToBackTakeovers_NoFailedRequests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx, "-probation", "100ms", "-drain-timeout", "5s")
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	first := rig.first.FirstPID
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	var all []*takeoverNewcomer
+	for range 6 {
+		all = append(all, rig.takeOver(ctx))
+	}
+	last := all[len(all)-1]
+	if err := l.tally.WaitAnswer(ctx, last.pid); err != nil {
+		t.Fatalf("the last newcomer (pid %d) never answered: %v", last.pid, err)
+	}
+	if err := testserver.WaitExit(ctx, first); err != nil {
+		t.Fatalf("the first process (pid %d) did not end its drain: %v", first, err)
+	}
+	rig.pids.Gone(first)
+	for _, n := range all[:len(all)-1] {
+		if err := n.exit(ctx); err != nil {
+			t.Errorf("a replaced newcomer: %v", err)
+		}
+		rig.pids.Gone(n.pid)
+	}
+	l.check(t, "6 takeovers back to back")
+}
+
+// A long busy connection (a streaming response) stays with the process
+// taken over from: the newcomer forwards its datagrams to it, and it keeps
+// writing until its drain deadline closes the connection, never a
+// stateless reset or an idle timeout (keepBusyStream); then it exits.
+func TestHTTP3TakeoverBusyConnectionKeptUntilDrainDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx)
+	old := rig.first.FirstPID
+	keepBusyStream(t, ctx, rig.url, rig.tlsConf, old, func() int { return rig.takeOver(ctx).pid })
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	rig.pids.Gone(old)
+}
+
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
 // started with: the same UDP address, certificate and takeover path.
 type takeoverRig struct {
@@ -111,15 +164,20 @@ type takeoverRig struct {
 }
 
 // startTakeoverRig starts the first `http3 -takeover S`, S in a fresh
-// 0700 directory, on a free UDP port, and waits for its READY=1.
-func startTakeoverRig(t *testing.T, ctx context.Context) *takeoverRig {
+// 0700 directory, on a free UDP port, with timing (-probation,
+// -drain-timeout; default 300ms and 3s) for it and every newcomer, and
+// waits for its READY=1.
+func startTakeoverRig(t *testing.T, ctx context.Context, timing ...string) *takeoverRig {
 	t.Helper()
 	certFile, keyFile, tlsConf := writeCert(t)
 	addr := testserver.FreeUDPAddr(t)
 	sock := testserver.PrivateSocketPath(t, "s")
 	rig := &takeoverRig{t: t, exe: testserver.Build(t, "."), url: "https://" + addr, tlsConf: tlsConf,
-		flags: []string{"-addr", addr, "-cert", certFile, "-key", keyFile, "-takeover", sock,
-			"-probation", "300ms", "-drain-timeout", "3s"}}
+		flags: []string{"-addr", addr, "-cert", certFile, "-key", keyFile, "-takeover", sock}}
+	if len(timing) == 0 {
+		timing = []string{"-probation", "300ms", "-drain-timeout", "3s"}
+	}
+	rig.flags = append(rig.flags, timing...)
 	// testserver.Start passes a TCP -addr first; the last -addr wins.
 	rig.first = testserver.Start(t, ctx, rig.exe, rig.flags...)
 	rig.pids = rig.first.PIDs

@@ -90,7 +90,24 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	defer cancel()
 	s, url, client := startServer(t, ctx, "-probation", "300ms", "-drain-timeout", "3s")
 	old := s.FirstPID
+	keepBusyStream(t, ctx, url, client, old, func() int {
+		next, _ := s.Upgrade(ctx, old)
+		return next
+	})
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.PIDs.Gone(old)
+}
 
+// keepBusyStream opens a streaming request to old, runs handover (an
+// upgrade, a takeover), which returns the pid that replaces old, and
+// checks that the stream stays with old, through its datagrams forwarded
+// by the newcomer, until the drain deadline closes it: at least ten lines
+// after the newcomer answered a new connection, every one from old, and
+// neither a stateless reset nor an idle timeout at its end.
+func keepBusyStream(t *testing.T, ctx context.Context, url string, client *tls.Config, old int, handover func() int) {
+	t.Helper()
 	streamer := newH3Client(client)
 	streamer.client.Timeout = 0 // the stream outlives any per-request timeout; ctx bounds it
 	defer streamer.close()
@@ -114,7 +131,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 		t.Fatalf("stream's first line %q, want pid %d", first, old)
 	}
 
-	next, _ := s.Upgrade(ctx, old)
+	next := handover()
 	// Through probation the old generation still takes new connections;
 	// the cutover is when a new connection reaches the new one.
 	for pid := 0; pid != next; {
@@ -122,7 +139,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 		pid, err = fresh.pid(ctx, url)
 		fresh.close()
 		if err != nil {
-			t.Fatalf("new connection after the upgrade: %v", err)
+			t.Fatalf("new connection after the handover: %v", err)
 		}
 	}
 	// From here the new generation reads the socket: every line that still
@@ -130,7 +147,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	after := 0
 	for l := range lines {
 		if l != strconv.Itoa(old) {
-			t.Fatalf("stream line %q after the upgrade, want the old pid %d", l, old)
+			t.Fatalf("stream line %q after the handover, want the old pid %d", l, old)
 		}
 		after++
 	}
@@ -148,10 +165,6 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	case !errors.As(err, &h3) || !h3.Remote:
 		t.Errorf("the stream ended with %v, want the server's close at the drain deadline", err)
 	}
-	if err := testserver.WaitExit(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	s.PIDs.Gone(old)
 }
 
 // ---- the server ----
