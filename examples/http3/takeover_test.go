@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -149,6 +150,55 @@ func TestHTTP3TakeoverBusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	rig.pids.Gone(old)
+}
+
+// A newcomer that dies in probation never read the socket (it waits in
+// standby until the old process drains): the process taken over from
+// never stopped reading it, so its connections lose nothing, it takes new
+// connections at once after the rollback, takes the takeover path back,
+// and the next newcomer takes over with the routing as usual.
+func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx, "-probation", "5s", "-drain-timeout", "3s")
+	first := rig.first.FirstPID
+	l := startLoad(rig.url, rig.tlsConf, 2, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	doomed := rig.takeOver(ctx)
+	if err := syscall.Kill(doomed.pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := doomed.exit(ctx); err == nil {
+		t.Fatalf("the killed newcomer exited 0")
+	}
+	rig.pids.Gone(doomed.pid)
+	back, status := rig.first.WaitReady(ctx, "READY=1 after the rollback", func(_ int, status string) bool {
+		return strings.Contains(status, "rolled back")
+	})
+	if back != first {
+		t.Fatalf("after the rollback MAINPID=%d STATUS=%q, want the first process %d", back, status, first)
+	}
+	fresh := newH3Client(rig.tlsConf)
+	pid, err := fresh.pid(ctx, rig.url)
+	fresh.close()
+	if err != nil || pid != first {
+		t.Fatalf("a new connection after the rollback: pid %d, %v; want %d", pid, err, first)
+	}
+	next := rig.takeOver(ctx)
+	if err := l.tally.WaitAnswer(ctx, next.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitExit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	rig.pids.Gone(first)
+	answered := l.check(t, "a newcomer killed in probation, then a takeover")
+	if answered[doomed.pid] != 0 {
+		t.Errorf("the newcomer killed in probation answered %d requests: it read the socket", answered[doomed.pid])
+	}
 }
 
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
