@@ -201,6 +201,48 @@ func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
 	}
 }
 
+// Across pid namespaces: the first newcomer runs in a mount and pid
+// namespace of its own (unshare; pid 1 there, its answers say 1), sharing
+// the socket directory and the network namespace; the second, a host
+// process, takes over from it, invisible to it (the kernel reports pid 0:
+// only the channel tells that it lives). The routing links are
+// descriptors on the channel, so the namespaces change nothing: no
+// request fails, both newcomers answer, both old processes exit 0.
+func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
+	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
+	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
+		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx)
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	first := rig.first.FirstPID
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	// No NOTIFY_SOCKET: its READY=1 would say MAINPID=1, a pid no cleanup
+	// may ever signal. It serves when its answers (pid 1) arrive.
+	inside := rig.start(wrap, "")
+	if err := l.tally.WaitAnswer(ctx, 1); err != nil {
+		t.Fatalf("the newcomer in its own pid namespace never answered: %v", err)
+	}
+	if err := testserver.WaitExit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	rig.pids.Gone(first)
+	host := rig.takeOver(ctx)
+	if err := l.tally.WaitAnswer(ctx, host.pid); err != nil {
+		t.Fatalf("the host newcomer (pid %d) never answered: %v", host.pid, err)
+	}
+	if err := inside.exit(ctx); err != nil {
+		t.Fatalf("the newcomer in its own pid namespace (unshare pid %d): %v", inside.pid, err)
+	}
+	rig.pids.Gone(inside.pid)
+	l.check(t, "a takeover into a pid namespace, and one out of it")
+}
+
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
 // started with: the same UDP address, certificate and takeover path.
 type takeoverRig struct {
@@ -292,6 +334,35 @@ func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
 	if v, _ := m.Get("MAINPID"); v != strconv.Itoa(n.pid) {
 		t.Fatalf("newcomer pid %d: READY=1 with MAINPID=%q", n.pid, v)
 	}
+	return n
+}
+
+// start starts `http3 -v -takeover S` wrapped by wrap (unshare), with
+// NOTIFY_SOCKET=notify (empty: none). Its pid, the wrapper's if any, is
+// killed at cleanup.
+func (rig *takeoverRig) start(wrap []string, notify string) *takeoverNewcomer {
+	t := rig.t
+	t.Helper()
+	argv := append(append(append([]string(nil), wrap...), rig.exe, "-v"), rig.flags...)
+	n := &takeoverNewcomer{stderr: &testserver.SyncBuffer{}, done: make(chan struct{})}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	// The last value of a variable wins over the test's own.
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
+	cmd.Stderr = n.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.pid = cmd.Process.Pid
+	rig.pids.Add(n.pid)
+	go func() {
+		n.err = cmd.Wait()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("newcomer pid %d stderr:\n%s", n.pid, n.stderr.String())
+		}
+	})
 	return n
 }
 
