@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -243,6 +244,82 @@ func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
 	l.check(t, "a takeover into a pid namespace, and one out of it")
 }
 
+// Takeovers and self-upgrades mixed: a newcomer takes over, upgrades
+// itself by SIGHUP (its child inherits the socket and the takeover path,
+// and gets the routing links over its own handover channel), and another
+// newcomer takes over from that child. Each handover routes the old
+// connections: no request fails, the requests in flight at each one are
+// answered by the old process, every process answers, and each old one
+// exits.
+func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rig := startTakeoverRig(t, ctx)
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	first := rig.first.FirstPID
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b := rig.takeOver(ctx)
+	if err := l.tally.WaitAnswer(ctx, b.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitExit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	rig.pids.Gone(first)
+
+	testserver.Hangup(t, b.pid)
+	m, err := testserver.NextNotify(ctx, b.events, rig.pids, func(m sdnotify.Message) bool {
+		v, _ := m.Get("READY")
+		p, _ := m.Get("MAINPID")
+		return v == "1" && p != strconv.Itoa(b.pid)
+	})
+	if err != nil {
+		t.Fatalf("no READY=1 from the newcomer's self-upgrade: %v", err)
+	}
+	v, _ := m.Get("MAINPID")
+	child, _ := strconv.Atoi(v)
+	if status, _ := m.Get("STATUS"); !strings.Contains(status, "serving") {
+		t.Fatalf("the newcomer's self-upgrade: MAINPID=%d STATUS=%q", child, status)
+	}
+	if err := l.tally.WaitAnswer(ctx, child); err != nil {
+		t.Fatalf("the newcomer's child (pid %d) never answered: %v", child, err)
+	}
+	if err := b.exit(ctx); err != nil {
+		t.Fatalf("the newcomer, upgraded: %v", err)
+	}
+	rig.pids.Gone(b.pid)
+
+	d := rig.takeOver(ctx)
+	if err := l.tally.WaitAnswer(ctx, d.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitExit(ctx, child); err != nil {
+		t.Fatalf("the child taken over from (pid %d): %v", child, err)
+	}
+	rig.pids.Gone(child)
+	r := l.report([]int{first, b.pid, child, d.pid}, time.Since(start))
+	r.handovers = "handovers (takeover, self-upgrade, takeover)"
+	t.Log(r)
+	if r.failed > 0 {
+		t.Errorf("%d of %d requests failed: %v", r.failed, r.requests, r.errs)
+	}
+	for _, g := range r.generations {
+		if r.pids[g] == 0 {
+			t.Errorf("pid %d answered no request", g)
+		}
+	}
+	if r.inFlight == 0 {
+		t.Errorf("no request was in flight at any handover: the test proves nothing")
+	}
+	if n := r.ends.died(); n > 0 {
+		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, r.ends)
+	}
+}
+
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
 // started with: the same UDP address, certificate and takeover path.
 type takeoverRig struct {
@@ -282,6 +359,10 @@ type takeoverNewcomer struct {
 	stderr *testserver.SyncBuffer
 	done   chan struct{}
 	err    error // cmd.Wait's, once done is closed
+
+	// events is its NOTIFY_SOCKET's (takeOver): what its own service
+	// manager would hear, the READY=1 of its self-upgrades too.
+	events <-chan sdnotify.Message
 }
 
 // takeOver starts a new `http3 -v -takeover S` with a NOTIFY_SOCKET of its
@@ -292,24 +373,8 @@ func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
 	t := rig.t
 	t.Helper()
 	socket, events := testserver.ListenNotify(t, filepath.Join(t.TempDir(), "notify.sock"))
-	n := &takeoverNewcomer{stderr: &testserver.SyncBuffer{}, done: make(chan struct{})}
-	cmd := exec.Command(rig.exe, append([]string{"-v"}, rig.flags...)...)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+socket)
-	cmd.Stderr = n.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	n.pid = cmd.Process.Pid
-	rig.pids.Add(n.pid)
-	go func() {
-		n.err = cmd.Wait()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("newcomer pid %d stderr:\n%s", n.pid, n.stderr.String())
-		}
-	})
+	n := rig.start(nil, socket)
+	n.events = events
 	wctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go func() {
@@ -348,10 +413,25 @@ func (rig *takeoverRig) start(wrap []string, notify string) *takeoverNewcomer {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The last value of a variable wins over the test's own.
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
-	cmd.Stderr = n.stderr
-	if err := cmd.Start(); err != nil {
+	// A pipe of our own, not exec's: cmd.Wait would wait for every
+	// writer of exec's pipe to close it, and a generation the newcomer
+	// starts by self-upgrade holds it (its stderr) long after the
+	// newcomer exited.
+	r, w, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	go func() {
+		defer r.Close()
+		io.Copy(n.stderr, r)
+	}()
 	n.pid = cmd.Process.Pid
 	rig.pids.Add(n.pid)
 	go func() {
