@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
 	}
 	start := time.Now()
 	generations := []int{first}
-	logs := []*testserver.SyncBuffer{rig.first.Stderr}
+	logs := []fmt.Stringer{rig.first.Stderr}
 	// The old process's end: the first is reaped by testserver; the
 	// newcomers are the test's children, whose exit status it reads.
 	oldGone := func(ctx context.Context) error { return testserver.WaitExit(ctx, first) }
@@ -210,10 +211,7 @@ func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
 // descriptors on the channel, so the namespaces change nothing: no
 // request fails, both newcomers answer, both old processes exit 0.
 func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
-	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
-	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
-		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
-	}
+	wrap := unshareOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx)
@@ -320,6 +318,74 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 	}
 }
 
+// A newcomer that gets ready only after the serving process gave up on it
+// (ReadyTimeout), and could not be killed because its pid is not visible
+// there (the serving process runs in a pid namespace of its own): its
+// Ready finds the serving process still listening, steps back and drains.
+// It must never read the UDP socket meanwhile: the serving process still
+// reads it, and every datagram the newcomer took would be one the serving
+// process's connections lose (its key is not theirs: it drops them). No
+// request fails; the newcomer exits 0 having read nothing.
+func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
+	wrap := unshareOrSkip(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rig := newTakeoverRig(t, "-probation", "300ms", "-drain-timeout", "3s", "-ready-timeout", "1s")
+	serving := rig.start(wrap, "") // no NOTIFY_SOCKET: it would say MAINPID=1
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, 1); err != nil {
+		t.Fatalf("the serving process (pid 1 in its namespace) never answered: %v", err)
+	}
+	gate := filepath.Join(filepath.Dir(rig.sock), "gate")
+	if err := syscall.Mkfifo(gate, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	late := rig.startExe(testserver.Build(t, "./testdata/late"), nil, "", []string{"LATE_GATE=" + gate})
+	if err := serving.stderr.wait(ctx, "not ready within 1s"); err != nil {
+		t.Fatal(err)
+	}
+	// Opening the FIFO for writing lets the newcomer call Ready.
+	w, err := os.OpenFile(gate, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if err := late.exit(ctx); err != nil {
+		t.Fatalf("the late newcomer: %v, want 0 after its drain", err)
+	}
+	rig.pids.Gone(late.pid)
+	log := late.stderr.String()
+	if !strings.Contains(log, "gave up on this one") {
+		t.Errorf("the late newcomer did not step back:\n%s", log)
+	}
+	if strings.Contains(log, "handoff: quic: reading the socket") ||
+		!strings.Contains(log, "delivered=0 forwarded=0 from_link=0 dropped_foreign=0 dropped_no_route=0") {
+		t.Errorf("the late newcomer read the UDP socket while the serving process did:\n%s", log)
+	}
+	fresh := newH3Client(rig.tlsConf)
+	pid, err := fresh.pid(ctx, rig.url)
+	fresh.close()
+	if err != nil || pid != 1 {
+		t.Fatalf("a new connection after the late newcomer left: pid %d, %v; want the serving process (1)", pid, err)
+	}
+	answered := l.check(t, "a newcomer ready too late")
+	if answered[late.pid] != 0 {
+		t.Errorf("the late newcomer answered %d requests", answered[late.pid])
+	}
+}
+
+// unshareOrSkip returns the command that runs a program in a mount and pid
+// namespace of its own (pid 1 there; killed with the wrapper), or skips.
+func unshareOrSkip(t *testing.T) []string {
+	t.Helper()
+	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
+	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
+		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
+	}
+	return wrap
+}
+
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
 // started with: the same UDP address, certificate and takeover path.
 type takeoverRig struct {
@@ -328,35 +394,44 @@ type takeoverRig struct {
 	flags   []string
 	url     string
 	tlsConf *tls.Config
-	first   *testserver.Server
-	pids    *testserver.PIDs // every process seen, killed by pid at cleanup
+	sock    string             // the takeover path
+	first   *testserver.Server // nil: not started by startTakeoverRig
+	pids    *testserver.PIDs   // every process seen, killed by pid at cleanup
 }
 
-// startTakeoverRig starts the first `http3 -takeover S`, S in a fresh
-// 0700 directory, on a free UDP port, with timing (-probation,
-// -drain-timeout; default 300ms and 3s) for it and every newcomer, and
-// waits for its READY=1.
+// startTakeoverRig starts the first `http3 -takeover S` (newTakeoverRig)
+// and waits for its READY=1.
 func startTakeoverRig(t *testing.T, ctx context.Context, timing ...string) *takeoverRig {
 	t.Helper()
-	certFile, keyFile, tlsConf := writeCert(t)
-	addr := testserver.FreeUDPAddr(t)
-	sock := testserver.PrivateSocketPath(t, "s")
-	rig := &takeoverRig{t: t, exe: testserver.Build(t, "."), url: "https://" + addr, tlsConf: tlsConf,
-		flags: []string{"-addr", addr, "-cert", certFile, "-key", keyFile, "-takeover", sock}}
-	if len(timing) == 0 {
-		timing = []string{"-probation", "300ms", "-drain-timeout", "3s"}
-	}
-	rig.flags = append(rig.flags, timing...)
+	rig := newTakeoverRig(t, timing...)
 	// testserver.Start passes a TCP -addr first; the last -addr wins.
 	rig.first = testserver.Start(t, ctx, rig.exe, rig.flags...)
 	rig.pids = rig.first.PIDs
 	return rig
 }
 
+// newTakeoverRig makes what every process is started with: S in a fresh
+// 0700 directory, a free UDP port, a certificate, and timing (-probation,
+// -drain-timeout; default 300ms and 3s); it starts nothing.
+func newTakeoverRig(t *testing.T, timing ...string) *takeoverRig {
+	t.Helper()
+	certFile, keyFile, tlsConf := writeCert(t)
+	addr := testserver.FreeUDPAddr(t)
+	sock := testserver.PrivateSocketPath(t, "s")
+	rig := &takeoverRig{t: t, exe: testserver.Build(t, "."), url: "https://" + addr, tlsConf: tlsConf,
+		sock: sock, pids: testserver.NewPIDs(t),
+		flags: []string{"-addr", addr, "-cert", certFile, "-key", keyFile, "-takeover", sock}}
+	if len(timing) == 0 {
+		timing = []string{"-probation", "300ms", "-drain-timeout", "3s"}
+	}
+	rig.flags = append(rig.flags, timing...)
+	return rig
+}
+
 // takeoverNewcomer is a newcomer the test started.
 type takeoverNewcomer struct {
 	pid    int
-	stderr *testserver.SyncBuffer
+	stderr *lineLog
 	done   chan struct{}
 	err    error // cmd.Wait's, once done is closed
 
@@ -406,13 +481,19 @@ func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
 // NOTIFY_SOCKET=notify (empty: none). Its pid, the wrapper's if any, is
 // killed at cleanup.
 func (rig *takeoverRig) start(wrap []string, notify string) *takeoverNewcomer {
+	rig.t.Helper()
+	return rig.startExe(rig.exe, wrap, notify, nil)
+}
+
+// startExe is start for exe, a program with http3's flags, with env added.
+func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env []string) *takeoverNewcomer {
 	t := rig.t
 	t.Helper()
-	argv := append(append(append([]string(nil), wrap...), rig.exe, "-v"), rig.flags...)
-	n := &takeoverNewcomer{stderr: &testserver.SyncBuffer{}, done: make(chan struct{})}
+	argv := append(append(append([]string(nil), wrap...), exe, "-v"), rig.flags...)
+	n := &takeoverNewcomer{stderr: newLineLog(), done: make(chan struct{})}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The last value of a variable wins over the test's own.
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+notify)
+	cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+notify), env...)
 	// A pipe of our own, not exec's: cmd.Wait would wait for every
 	// writer of exec's pipe to close it, and a generation the newcomer
 	// starts by self-upgrade holds it (its stderr) long after the
@@ -457,5 +538,46 @@ func (n *takeoverNewcomer) exit(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("pid %d still runs: %w", n.pid, ctx.Err())
+	}
+}
+
+// lineLog is what a process wrote to stderr, with a wait for a line.
+type lineLog struct {
+	mu     sync.Mutex
+	text   strings.Builder
+	change chan struct{} // closed and replaced at every write
+}
+
+func newLineLog() *lineLog { return &lineLog{change: make(chan struct{})} }
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.text.Write(p)
+	close(l.change)
+	l.change = make(chan struct{})
+	return len(p), nil
+}
+
+func (l *lineLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.text.String()
+}
+
+// wait returns once the log holds text, or ctx's error.
+func (l *lineLog) wait(ctx context.Context, text string) error {
+	for {
+		l.mu.Lock()
+		found, change := strings.Contains(l.text.String(), text), l.change
+		l.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-change:
+		case <-ctx.Done():
+			return fmt.Errorf("no %q in the log: %w", text, ctx.Err())
+		}
 	}
 }
