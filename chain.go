@@ -239,12 +239,20 @@ func (c *chain) ready() []error {
 	c.storeFDs() // fdstore.go
 	// Connect to the previous generation before it hears we are ready:
 	// it drains from then on, and passes its connections on this channel.
-	if c.pred != nil {
+	// A takeover's newcomer (joined) is connected already: it says ready
+	// first, and receives only once the serving process heard it. One that
+	// gave up on it has ended the channel, and a QUIC listener whose
+	// channel ended reads the socket, which the serving process still
+	// reads: this one steps back having read nothing.
+	if c.pred != nil && c.joined == nil {
 		c.pred.connect()
 	}
 	errs, stepBack := c.readyTakeover() // takeover_join.go
 	if stepBack {
 		return errs
+	}
+	if c.pred != nil && c.joined != nil {
+		c.pred.connect()
 	}
 	gen := strconv.Itoa(c.gen)
 	ready := []string{"READY=1", launch.MainPID(os.Getpid()), proto.ReadyVersion(), "STATUS=serving, generation " + gen}

@@ -84,6 +84,9 @@ func (r *quicRoute) handOver() {
 		r.h.log.Warn("handoff: quic: never got the socket from the previous generation; nothing to pass on", "addr", r.addr)
 		return
 	}
+	if r.isIdle() {
+		return // stepped back (stepBack): never read the socket, nothing to pass on
+	}
 	var p passer
 	if r.h.links != nil {
 		p = r.h.links.successor(ctx)
@@ -234,6 +237,10 @@ func (r *quicRoute) receive(rec linkRecord, c net.Conn, buffered []byte) bool {
 // start makes r read the socket, with the routes received so far. why,
 // when set, says why it starts without (all) its links.
 func (r *quicRoute) start(why string) {
+	if r.h.quic.isIdle() {
+		r.settleIdle() // stepped back: the socket is the serving process's
+		return
+	}
 	r.mu.Lock()
 	if r.done {
 		r.mu.Unlock()

@@ -33,6 +33,7 @@ type quicRoute struct {
 	hasKey bool
 	got    int  // link records received for this listener
 	done   bool // started (or released): nothing more is received
+	idle   bool // settled without ever reading the socket (stepBack)
 }
 
 // quicRoutes are a Handoff's routed QUIC listeners, for the predecessor's
@@ -41,6 +42,7 @@ type quicRoutes struct {
 	mu     sync.Mutex
 	routes []*quicRoute
 	ended  bool // the predecessor's channel ended: nothing will arrive
+	idle   bool // stepBack: no listener of this process reads its socket
 }
 
 // routeQUIC makes the routing conn for udp, this generation's copy of a
@@ -122,6 +124,46 @@ func (s *quicRoutes) channelEnded() {
 	for _, r := range routes {
 		r.start("the previous generation's channel ended without links for this listener")
 	}
+}
+
+// stepBack runs when this process, a takeover's newcomer, steps back
+// because the serving process gave up on it (takeover_join.go): the
+// serving process still reads the socket, so every listener settles
+// without reading it (a listener whose channel ended would otherwise read
+// it with a key of its own and drop the serving process's datagrams), and
+// its drain has nothing to hand over.
+func (s *quicRoutes) stepBack() {
+	s.mu.Lock()
+	s.ended, s.idle = true, true
+	routes := append([]*quicRoute(nil), s.routes...)
+	s.mu.Unlock()
+	for _, r := range routes {
+		r.settleIdle()
+	}
+}
+
+func (s *quicRoutes) isIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idle
+}
+
+// settleIdle settles r without reading the socket (stepBack).
+func (r *quicRoute) settleIdle() {
+	r.mu.Lock()
+	if r.done {
+		r.mu.Unlock()
+		return
+	}
+	r.done, r.idle = true, true
+	r.mu.Unlock()
+	close(r.settled)
+}
+
+func (r *quicRoute) isIdle() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.idle
 }
 
 // inheritedClaims counts the inherited descriptors claimed so far, so that

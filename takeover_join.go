@@ -171,6 +171,7 @@ func (c *chain) readyTakeover() (errs []error, stepBack bool) {
 			// in time) and serves on: two processes that each think they
 			// took over would fight for the path. This one steps back.
 			c.log.Error("handoff: takeover: the serving process gave up on this one and serves on: draining", "err", err)
+			c.h.quic.stepBack() // its QUIC sockets too: never read them (quic_route_unix.go)
 			c.h.Drain()
 			return []error{fmt.Errorf("%w: tell the serving process: %w", ErrTakeover, handoverError(err))}, true
 		}

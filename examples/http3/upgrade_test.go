@@ -90,7 +90,24 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	defer cancel()
 	s, url, client := startServer(t, ctx, "-probation", "300ms", "-drain-timeout", "3s")
 	old := s.FirstPID
+	keepBusyStream(t, ctx, url, client, old, func() int {
+		next, _ := s.Upgrade(ctx, old)
+		return next
+	})
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	s.PIDs.Gone(old)
+}
 
+// keepBusyStream opens a streaming request to old, runs handover (an
+// upgrade, a takeover), which returns the pid that replaces old, and
+// checks that the stream stays with old, through its datagrams forwarded
+// by the newcomer, until the drain deadline closes it: at least ten lines
+// after the newcomer answered a new connection, every one from old, and
+// neither a stateless reset nor an idle timeout at its end.
+func keepBusyStream(t *testing.T, ctx context.Context, url string, client *tls.Config, old int, handover func() int) {
+	t.Helper()
 	streamer := newH3Client(client)
 	streamer.client.Timeout = 0 // the stream outlives any per-request timeout; ctx bounds it
 	defer streamer.close()
@@ -114,7 +131,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 		t.Fatalf("stream's first line %q, want pid %d", first, old)
 	}
 
-	next, _ := s.Upgrade(ctx, old)
+	next := handover()
 	// Through probation the old generation still takes new connections;
 	// the cutover is when a new connection reaches the new one.
 	for pid := 0; pid != next; {
@@ -122,7 +139,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 		pid, err = fresh.pid(ctx, url)
 		fresh.close()
 		if err != nil {
-			t.Fatalf("new connection after the upgrade: %v", err)
+			t.Fatalf("new connection after the handover: %v", err)
 		}
 	}
 	// From here the new generation reads the socket: every line that still
@@ -130,7 +147,7 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	after := 0
 	for l := range lines {
 		if l != strconv.Itoa(old) {
-			t.Fatalf("stream line %q after the upgrade, want the old pid %d", l, old)
+			t.Fatalf("stream line %q after the handover, want the old pid %d", l, old)
 		}
 		after++
 	}
@@ -148,10 +165,6 @@ func TestHTTP3BusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 	case !errors.As(err, &h3) || !h3.Remote:
 		t.Errorf("the stream ended with %v, want the server's close at the drain deadline", err)
 	}
-	if err := testserver.WaitExit(ctx, old); err != nil {
-		t.Fatal(err)
-	}
-	s.PIDs.Gone(old)
 }
 
 // ---- the server ----
@@ -477,6 +490,7 @@ func (l *load) end() {
 
 // report is what a run of runUpgrades saw.
 type report struct {
+	handovers        string // what moved the load: "upgrades" (the default), "takeovers"
 	generations      []int
 	took             time.Duration
 	requests, failed int64
@@ -493,10 +507,14 @@ type report struct {
 }
 
 func (r report) String() string {
-	return fmt.Sprintf("%d upgrades in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED or conn unusable: GOAWAY race), "+
+	handovers := r.handovers
+	if handovers == "" {
+		handovers = "upgrades"
+	}
+	return fmt.Sprintf("%d %s in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED or conn unusable: GOAWAY race), "+
 		"%d resent by the transport, %d pids answered; "+
 		"%d answered by the old generation after the new one answered (per upgrade %v); %d answered after over %v (per upgrade %v); %v; first failures: %v",
-		len(r.generations)-1, r.took.Round(time.Millisecond), r.requests, r.failed, r.rejected, r.retries, len(r.pids),
+		len(r.generations)-1, handovers, r.took.Round(time.Millisecond), r.requests, r.failed, r.rejected, r.retries, len(r.pids),
 		r.inFlight, r.inFlightPer, r.stalled, stall, r.stalledPer, r.ends, r.errs)
 }
 
@@ -517,9 +535,15 @@ func runUpgrades(t *testing.T, n int, flags ...string) report {
 	defer l.stop()
 	start := time.Now()
 	generations := s.Upgrades(ctx, n, l.tally.WaitAnswer)
-	took := time.Since(start)
-	ends := &connEnds{}
+	return l.report(generations, time.Since(start))
+}
+
+// report stops the load and sums up what it saw across the handovers
+// from each of generations (pids, the first included) to the next: an
+// upgrade's or a takeover's, taking took in all.
+func (l *load) report(generations []int, took time.Duration) report {
 	l.stop()
+	ends := &connEnds{}
 	pids, failed, errs := l.tally.Counts()
 	r := report{generations: generations, took: took, failed: failed, errs: errs, pids: pids,
 		retries: l.retries.Load(), rejected: l.rejected.Load(), ends: ends}
