@@ -272,7 +272,7 @@ func TestTakeover_NewcomerReadyTooLate_StepsBackServingOneServesOn(t *testing.T)
 	if err := late.exit(30 * time.Second); err != nil {
 		t.Fatalf("the late newcomer: %v, want exit 0 after its drain; stderr:\n%s", err, late.stderr.String())
 	}
-	if !hasAll(late.stderr.String(), "faulty: ready:", "takeover failed") {
+	if !hasAll(late.stderr.String(), "handoff: ready", "takeover failed") {
 		t.Errorf("the late newcomer did not say why it stepped back:\n%s", late.stderr.String())
 	}
 	load.Settle(t, 100)

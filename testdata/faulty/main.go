@@ -8,12 +8,14 @@
 // (never calls Ready), probation (calls Ready, then exits 1 after 100 ms),
 // late (calls Ready only once the FIFO named by $FAULTY_GATE is opened for
 // writing: the test decides when), ok (serves like a healthy generation and
-// answers "faulty-ok"). Ready's error, if any, goes to stderr.
+// answers "faulty-ok"). Ready's error, if any, goes to stderr ("faulty:
+// ready:" in probation mode, the library's "handoff: ready" line else).
 package main
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -26,7 +28,7 @@ var mode = "exit1"
 
 func main() {
 	fmt.Fprintln(os.Stderr, "faulty: starting in mode", mode)
-	h, err := handoff.New(handoff.Options{})
+	h, err := handoff.New(handoff.Options{Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faulty:", err)
 		os.Exit(1)
@@ -59,17 +61,23 @@ func main() {
 		w.Header().Set("X-Request-Id", r.Header.Get("X-Request-Id"))
 		fmt.Fprintf(w, "%s\nfaulty-ok\n", pid)
 	})}
-	go srv.Serve(ln)
-	if err := h.Ready(); err != nil {
-		fmt.Fprintln(os.Stderr, "faulty: ready:", err)
-	}
 	if mode == "probation" {
+		go srv.Serve(ln)
+		if err := h.Ready(); err != nil {
+			fmt.Fprintln(os.Stderr, "faulty: ready:", err)
+		}
 		time.Sleep(100 * time.Millisecond) // the fault being simulated: a crash shortly after start
 		fmt.Fprintln(os.Stderr, "faulty: crashing after ready")
 		os.Exit(1)
 	}
-	<-h.Draining()
-	srv.Shutdown(context.Background())
+	// Served as a healthy program is (a late one too: a takeover newcomer
+	// that steps back has accepted connections by then, and h.Serve drains
+	// them with Connection: close, where srv.Shutdown would close idle
+	// keep-alive ones under a request being sent). Ready's error is logged
+	// by h.Serve ("handoff: ready").
+	if err := h.Serve(context.Background(), srv, ln); err != nil {
+		fmt.Fprintln(os.Stderr, "faulty:", err)
+	}
 	h.Stop()
 }
 
