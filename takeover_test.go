@@ -319,6 +319,9 @@ func TestTakeover_NewcomerSelfUpgrades_TheChildServesTakeovers(t *testing.T) {
 		t.Fatalf("still served by %d after its upgrade", npid)
 	}
 	s.pids.Add(child)
+	// The newcomer itself drains and exits. Waited for by pid: its stderr
+	// pipe stays open in the child, so n.cmd.Wait would wait for that one.
+	waitExit(t, npid, 60*time.Second)
 	m := startHelloNewcomer(t, s, sock, nil)
 	mpid := m.servingPID(false)
 	start := time.Now()
