@@ -211,7 +211,7 @@ func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
 // descriptors on the channel, so the namespaces change nothing: no
 // request fails, both newcomers answer, both old processes exit 0.
 func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
-	wrap := unshareOrSkip(t)
+	wrap := testserver.UnshareOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx)
@@ -327,7 +327,7 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 // process's connections lose (its key is not theirs: it drops them). No
 // request fails; the newcomer exits 0 having read nothing.
 func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
-	wrap := unshareOrSkip(t)
+	wrap := testserver.UnshareOrSkip(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	rig := newTakeoverRig(t, "-probation", "300ms", "-drain-timeout", "3s", "-ready-timeout", "1s")
@@ -373,17 +373,6 @@ func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
 	if answered[late.pid] != 0 {
 		t.Errorf("the late newcomer answered %d requests", answered[late.pid])
 	}
-}
-
-// unshareOrSkip returns the command that runs a program in a mount and pid
-// namespace of its own (pid 1 there; killed with the wrapper), or skips.
-func unshareOrSkip(t *testing.T) []string {
-	t.Helper()
-	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
-	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
-		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
-	}
-	return wrap
 }
 
 // takeoverRig is a serving `http3 -takeover S` and what every newcomer is
@@ -494,21 +483,7 @@ func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env [
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The last value of a variable wins over the test's own.
 	cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+notify), env...)
-	// A pipe of our own, not exec's: cmd.Wait would wait for every
-	// writer of exec's pipe to close it, and a generation the newcomer
-	// starts by self-upgrade holds it (its stderr) long after the
-	// newcomer exited.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
+	r := testserver.StartPiped(t, cmd)
 	go func() {
 		defer r.Close()
 		io.Copy(n.stderr, r)

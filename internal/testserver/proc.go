@@ -33,19 +33,7 @@ func StartProc(t testing.TB, exe string, announce *regexp.Regexp, env []string, 
 	t.Helper()
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), env...)
-	// Our own pipe, not StderrPipe: Wait would close that one when the
-	// first generation exits, and the later ones write to it too.
-	stderr, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		stderr.Close()
-		t.Fatal(err)
-	}
+	stderr := StartPiped(t, cmd)
 	p := &Proc{Log: NewLog(), announce: announce, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
