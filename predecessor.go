@@ -43,6 +43,15 @@ type predecessor struct {
 	migrating map[string]*listener // listeners that take migrated HTTP conns, by address
 
 	quic *quicRoutes // QUIC listeners waiting for their links (quic_link.go)
+
+	// lingerAtStop, when set (a takeover's newcomer: takeover_join.go),
+	// says how long Stop keeps the channel open for the previous process
+	// to finish on its own (0: close it at once). ended is closed when
+	// receive returns.
+	lingerAtStop func() time.Duration
+	hard         <-chan struct{} // a second stop signal: linger no more
+	receiving    bool            // receive was started (guarded by mu)
+	ended        chan struct{}
 }
 
 // readPredecessorEnv takes the predecessor's channel from the environment,
@@ -71,7 +80,17 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 // newPredecessor is the end of the channel to the generation at path
 // (introduced by the environment, or found by a takeover: takeover_join.go).
 func newPredecessor(h *Handoff, path string, expectState bool) *predecessor {
-	return &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: expectState, quic: &h.quic}
+	return &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: expectState, quic: &h.quic,
+		hard: h.hardStop(), ended: make(chan struct{})}
+}
+
+// linger is how long Stop waits for the previous generation to end the
+// channel itself, or 0.
+func (p *predecessor) linger() time.Duration {
+	if p.lingerAtStop == nil {
+		return 0
+	}
+	return p.lingerAtStop()
 }
 
 // dial connects to the previous generation's socket, once.
@@ -103,6 +122,9 @@ func (p *predecessor) connect() {
 		return
 	}
 	r.Admit(p.admit)
+	p.mu.Lock()
+	p.receiving = true
+	p.mu.Unlock()
 	go p.receive(r)
 }
 
@@ -133,7 +155,7 @@ func (p *predecessor) admit(meta []byte) bool {
 // connections it had not passed yet stay its own.
 func (p *predecessor) close() {
 	p.mu.Lock()
-	r, early := p.recv, p.early
+	r, early, receiving := p.recv, p.early, p.receiving
 	p.early = nil
 	p.mu.Unlock()
 	for _, it := range early {
@@ -142,6 +164,17 @@ func (p *predecessor) close() {
 		}
 	}
 	if r != nil {
+		if d := p.linger(); d > 0 && receiving {
+			// receive runs on (see there) until the previous process
+			// finishes, or for d at the most.
+			t := time.NewTimer(d + time.Second)
+			select {
+			case <-p.ended:
+			case <-t.C:
+			case <-p.hard:
+			}
+			t.Stop()
+		}
 		r.Close()
 	}
 	p.closeConns()
@@ -161,6 +194,7 @@ func (p *predecessor) takeHTTP(l *listener) {
 // receive takes what the previous generation passes until it finishes or
 // this generation stops, and gives each connection to whoever takes it.
 func (p *predecessor) receive(r *handover.Receiver) {
+	defer close(p.ended)
 	defer p.closeConns()
 	defer r.Close()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -168,6 +202,17 @@ func (p *predecessor) receive(r *handover.Receiver) {
 	go func() {
 		select {
 		case <-p.stop:
+			// A lingering stop (close) leaves the channel to the
+			// previous process to end, within the bound.
+			if d := p.linger(); d > 0 {
+				t := time.NewTimer(d)
+				defer t.Stop()
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+				case <-p.hard:
+				}
+			}
 			cancel()
 		case <-ctx.Done():
 		}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -120,6 +121,7 @@ func (c *chain) receiveListeners(r *handover.Receiver) error {
 	c.pred = newPredecessor(c.h, c.tk.String(), first.State)
 	c.pred.recv = r
 	c.pred.dialOnce.Do(func() {}) // the channel is this one
+	c.pred.lingerAtStop = c.lingerForPredecessor
 	c.joined = r
 	c.log.Info("handoff: takeover: received the listening sockets", "sockets", first.Count, "generation", c.gen, "from", r.PeerPID())
 	return nil
@@ -186,4 +188,31 @@ func (c *chain) readyTakeover() (errs []error, stepBack bool) {
 		return []error{fmt.Errorf("handoff: takeover: %w", err)}, false
 	}
 	return nil, false
+}
+
+// lingerForPredecessor is how long this newcomer's Stop keeps the channel
+// to the process it took over from open, for that process to end it. A
+// newcomer that is superseded itself (taken over or upgraded, past
+// probation) can stop while that process is still in its probation window
+// for it: the channel closing then looks there like a crash, and the
+// process would roll back and serve again beside the one serving now. So
+// it waits for the handover to finish (that process's done frame ends the
+// channel; connections it passes meanwhile that this one no longer serves
+// are refused and stay with it), for DrainTimeout at the most, and not
+// after a second stop signal. 0: not superseded (stopped by its own
+// service manager, it is a crash to the other side: that one serves on).
+func (c *chain) lingerForPredecessor() time.Duration {
+	h := c.h
+	h.mu.Lock()
+	superseded := h.superseded
+	h.mu.Unlock()
+	if !superseded {
+		return 0
+	}
+	select {
+	case <-h.hardStop():
+		return 0
+	default:
+	}
+	return h.opts.DrainTimeout
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -118,18 +119,7 @@ func TestTakeover_FiveNewcomersUnderLoad_NoFailedRequests(t *testing.T) {
 // the serving process: its pid is 1 there and invisible to an old process
 // inside such a namespace; only the uid is checked across.
 func TestTakeover_NewcomerInItsOwnMountAndPIDNamespace(t *testing.T) {
-	testTakeovers(t, unshareOrSkip(t))
-}
-
-// unshareOrSkip returns the command that runs a program in a mount and pid
-// namespace of its own (pid 1 there; killed with the wrapper), or skips.
-func unshareOrSkip(t *testing.T) []string {
-	t.Helper()
-	wrap := []string{"unshare", "--mount", "--pid", "--fork", "--kill-child"}
-	if out, err := exec.Command(wrap[0], append(wrap[1:], "true")...).CombinedOutput(); err != nil {
-		t.Skipf("unshare --mount --pid is not permitted here: %v: %s", err, out)
-	}
-	return wrap
+	testTakeovers(t, testserver.UnshareOrSkip(t))
 }
 
 func testTakeovers(t *testing.T, wrap []string) {
@@ -164,6 +154,36 @@ func testTakeovers(t *testing.T, wrap []string) {
 	t.Logf("load: %s; held connections: %d requests answered", r, n)
 	if r.failed() {
 		t.Fatalf("requests failed across the takeovers: %s", r)
+	}
+}
+
+// A newcomer taken over in its turn while the process it took over from is
+// still in its probation window for it (3 s there, 200 ms here) stops
+// only once that process has finished with it. Closing the channel sooner
+// looks there like a crash in probation: that process would roll back and
+// serve again beside the newest one (seen under churn, where timers slip).
+func TestTakeover_SupersededWithinItsPredecessorsProbation_NoRollback(t *testing.T) {
+	sock := takeoverPath(t)
+	s := startHello(t, "-takeover", sock, "-probation", "3s")
+	load := startLoad(t, s.addr)
+	load.Settle(t, 100)
+	b := startHelloNewcomer(t, s, sock, nil)
+	b.servingPID(false)
+	c := startHelloNewcomer(t, s, sock, nil)
+	c.servingPID(false)
+	b.waitLog("handoff: draining: the new generation passed probation", 20*time.Second)
+	s.waitLog("handoff: draining: the new generation passed probation", 20*time.Second)
+	waitExit(t, s.cmd.Process.Pid, 30*time.Second)
+	if err := b.exit(30 * time.Second); err != nil {
+		t.Fatalf("the newcomer taken over from: %v", err)
+	}
+	if strings.Contains(s.stderr.String(), "rolled back") {
+		t.Fatalf("the first process rolled back:\n%s", s.stderr.String())
+	}
+	load.Settle(t, 100)
+	wantServedBy(t, s.addr, c.cmd.Process.Pid)
+	if r := load.stop(); r.failed() {
+		t.Fatalf("requests failed: %s", r)
 	}
 }
 
@@ -249,7 +269,7 @@ func TestTakeover_FaultyNewcomer_ServingOneKeepsServing(t *testing.T) {
 // serving process never stopped serving. Never two processes that each
 // think they took over.
 func TestTakeover_NewcomerReadyTooLate_StepsBackServingOneServesOn(t *testing.T) {
-	wrap := unshareOrSkip(t)
+	wrap := testserver.UnshareOrSkip(t)
 	sock := takeoverPath(t)
 	base := &server{t: t, exe: filepath.Join(buildBinaries(t), "hello"), addr: testserver.FreeAddr(t), pids: testserver.NewPIDs(t)}
 	s := startHelloNewcomer(t, base, sock, wrap, "-ready-timeout", "1s")
