@@ -37,7 +37,7 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	rig := newSupervisedTakeoverRig(t)
-	a := rig.start(ctx, "a")
+	a := rig.start("a")
 	first := servingWorker(t, ctx, a.client, rig.pids)
 	l := startLoad(rig.url, rig.tlsConf, 3, 3)
 	defer l.stop()
@@ -49,7 +49,7 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	sups := []*supervisedRun{a}
 	for i := 1; i <= 3; i++ {
 		began := time.Now()
-		n := rig.start(ctx, fmt.Sprintf("n%d", i))
+		n := rig.start(fmt.Sprintf("n%d", i))
 		w := servingWorker(t, ctx, n.client, rig.pids)
 		ready := time.Since(began)
 		if err := l.tally.WaitAnswer(ctx, w); err != nil {
@@ -167,15 +167,16 @@ type supervisedRun struct {
 }
 
 // start starts `handoff run --takeover S --listen h3=udp://ADDR --control
-// DIR/name.ctl -- http3 -v -addr ADDR ...`: the first takes nothing and
-// binds, each later one takes over from the one serving.
-func (rig *supervisedTakeoverRig) start(ctx context.Context, name string) *supervisedRun {
+// DIR/name.ctl -- [wrap...] http3 -v -addr ADDR ...`: the first takes
+// nothing and binds, each later one takes over from the one serving.
+func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervisedRun {
 	t := rig.t
 	t.Helper()
 	ctl := filepath.Join(rig.controlDir, name+".ctl")
-	cmd := exec.Command(rig.handoff, "run", "--takeover", rig.path, "--listen", "h3=udp://"+rig.addr,
-		"--control", ctl, "--probation", "300ms", "--drain-timeout", "10s",
-		"--", rig.app, "-v", "-addr", rig.addr, "-cert", rig.cert, "-key", rig.key, "-drain-timeout", "3s")
+	argv := []string{"run", "--takeover", rig.path, "--listen", "h3=udp://" + rig.addr,
+		"--control", ctl, "--probation", "300ms", "--drain-timeout", "10s", "--"}
+	argv = append(append(argv, wrap...), rig.app, "-v", "-addr", rig.addr, "-cert", rig.cert, "-key", rig.key, "-drain-timeout", "3s")
+	cmd := exec.Command(rig.handoff, argv...)
 	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog(), done: make(chan struct{})}
 	// A pipe of our own, not exec's: cmd.Wait would wait for every writer
 	// to close it, the workers too.
@@ -222,3 +223,62 @@ func (s *supervisedRun) exit(ctx context.Context) error {
 		return fmt.Errorf("supervisor pid %d still runs: %w", s.pid, ctx.Err())
 	}
 }
+
+// Without an introduction (the serving supervisor's worker announced no
+// handover socket: its TMPDIR does not exist) nothing routes: the
+// newcomer's worker has no predecessor and reads the UDP socket at once
+// with a key of its own, and the old worker, which no successor reached,
+// reads it on beside it until its drain ends, as a worker draining at a
+// stop does. The takeover still completes: the newcomer's worker answers,
+// it got no link, and the old supervisor exits 0 after its worker. Each
+// worker drops the datagrams of the other's connections that it reads
+// (the old one's dropped_foreign): what that costs the load is logged,
+// not asserted (docs/HTTP3.md has the measured numbers).
+func TestHTTP3UnderSupervisorTakeoverWithoutIntroduction_TakesOverUnrouted(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rig := newSupervisedTakeoverRig(t)
+	missing := filepath.Join(t.TempDir(), "missing")
+	a := rig.start("a", "env", "TMPDIR="+missing)
+	old := servingWorker(t, ctx, a.client, rig.pids)
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b := rig.start("b")
+	w := servingWorker(t, ctx, b.client, rig.pids)
+	if err := l.tally.WaitAnswer(ctx, w); err != nil {
+		t.Fatalf("the newcomer's worker (pid %d) never answered: %v", w, err)
+	}
+	if err := a.exit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatalf("the old worker (pid %d) outlived its supervisor: %v", old, err)
+	}
+	rig.pids.Gone(old)
+	r := l.report([]int{old, w}, time.Since(start))
+	r.handovers = "takeover without an introduction"
+	t.Log(r)
+	if r.pids[w] == 0 {
+		t.Errorf("the newcomer's worker %d answered no request", w)
+	}
+	if s := b.stderr.String(); strings.Contains(s, "the serving supervisor introduced its workers") || strings.Contains(s, "handoff: quic: reading the socket") {
+		t.Errorf("the newcomer's worker got an introduction or links; the old worker announced no handover socket")
+	}
+	if m := droppedForeignRE.FindStringSubmatch(a.stderr.String()); m != nil {
+		t.Logf("the old worker %d dropped %s datagrams of the newcomer's connections while it read the socket beside it", old, m[1])
+	}
+	if err := syscall.Kill(b.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.exit(ctx); err != nil {
+		t.Errorf("the newcomer, stopped: %v", err)
+	}
+}
+
+// droppedForeignRE is the count in a worker's "routing ended" line of the
+// datagrams it read whose connection IDs were not made with its key.
+var droppedForeignRE = regexp.MustCompile(`handoff: quic: routing ended"? .*\bdropped_foreign=(\d+)`)
