@@ -31,7 +31,10 @@ import (
 //   - The newcomer, in New: takes the lock (ErrTakeoverBusy if another
 //     holds it), connects, receives the sockets and binds none of the
 //     --listen entries it received (an entry it did not receive is bound
-//     as usual), then reads the introductions. It starts its workers;
+//     as usual), numbers its generations after the serving one's (the
+//     records carry the next number: a worker's generation tags its QUIC
+//     connection IDs, and two alike would take each other's datagrams),
+//     then reads the introductions. It starts its workers;
 //     once its first generation is ready, it says ready on the channel,
 //     replaces the path with its own listener, drops the lock, and only
 //     then sends READY=1 to systemd.
