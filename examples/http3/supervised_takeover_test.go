@@ -117,6 +117,67 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	}
 }
 
+// Takeovers back to back under the supervisor: four newcomers, each
+// started as soon as the one before has a serving worker (it listens on
+// S), so that it takes over while the older supervisors' workers still
+// drain: each worker passes on the links it got with its own, as in
+// back-to-back upgrades. No request fails, no connection dies, the last
+// newcomer's worker answers, every other supervisor exits 0.
+func TestHTTP3UnderSupervisorBackToBackTakeovers_NoFailedRequests(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	rig := newSupervisedTakeoverRig(t)
+	a := rig.start("a")
+	first := servingWorker(t, ctx, a.client, rig.pids)
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	defer l.stop()
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	sups := []*supervisedRun{a}
+	workers := []int{first}
+	for i := 1; i <= 4; i++ {
+		n := rig.start(fmt.Sprintf("n%d", i))
+		workers = append(workers, servingWorker(t, ctx, n.client, rig.pids))
+		sups = append(sups, n)
+	}
+	last := workers[len(workers)-1]
+	if err := l.tally.WaitAnswer(ctx, last); err != nil {
+		t.Fatalf("the last newcomer's worker (pid %d) never answered: %v", last, err)
+	}
+	for i, s := range sups[:len(sups)-1] {
+		if err := s.exit(ctx); err != nil {
+			t.Errorf("a supervisor taken over from: %v", err)
+		}
+		if err := testserver.WaitExit(ctx, workers[i]); err != nil {
+			t.Errorf("worker %d outlived its supervisor: %v", workers[i], err)
+		}
+		rig.pids.Gone(workers[i])
+	}
+	l.check(t, "4 supervisor takeovers back to back")
+	// Back to back, not one after the other: some newcomer's worker got
+	// links to more than one older worker still draining.
+	most := 0
+	for _, s := range sups[1:] {
+		for _, m := range readLinksRE.FindAllStringSubmatch(s.stderr.String(), -1) {
+			if n, _ := strconv.Atoi(m[1]); n > most {
+				most = n
+			}
+		}
+	}
+	t.Logf("the most links a newcomer's worker read the socket with: %d", most)
+	if most < 2 {
+		t.Errorf("no newcomer's worker got links to two older workers: the takeovers never overlapped, the test proves nothing")
+	}
+	n := sups[len(sups)-1]
+	if err := syscall.Kill(n.pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.exit(ctx); err != nil {
+		t.Errorf("the last supervisor, stopped: %v", err)
+	}
+}
+
 // fromLinkRE is the count in a worker's "routing ended" log line of the
 // datagrams that reached it over a link from its successor.
 var fromLinkRE = regexp.MustCompile(`handoff: quic: routing ended"? .*\bfrom_link=(\d+)`)
@@ -278,6 +339,10 @@ func TestHTTP3UnderSupervisorTakeoverWithoutIntroduction_TakesOverUnrouted(t *te
 		t.Errorf("the newcomer, stopped: %v", err)
 	}
 }
+
+// readLinksRE is the number of links a worker started reading the socket
+// with: its predecessor's and every older generation's still routed.
+var readLinksRE = regexp.MustCompile(`handoff: quic: reading the socket"? .*\blinks=(\d+)`)
 
 // droppedForeignRE is the count in a worker's "routing ended" line of the
 // datagrams it read whose connection IDs were not made with its key.
