@@ -54,8 +54,15 @@ func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
 	if pids[newPID] == 0 || pids[old] == 0 {
 		t.Errorf("answers by pid %v: want some from the first's worker %d and the second's %d", pids, old, newPID)
 	}
-	if st, err := second.status(); err != nil || st.Listeners[0].Address != "tcp://"+first.addr {
+	st, err := second.status()
+	if err != nil || st.Listeners[0].Address != "tcp://"+first.addr {
 		t.Errorf("the second supervisor's socket: %+v, %v; want the first's, tcp://%s", st.Listeners, err, first.addr)
+	}
+	// Its generations are numbered after the first's (1): a worker's
+	// generation tags its QUIC connection IDs, and two of the same number
+	// would take each other's datagrams for their own.
+	if err == nil && (len(st.Generations) == 0 || st.Generations[0].Number != 2) {
+		t.Errorf("the second supervisor's generations %+v: want its first numbered 2, after the first supervisor's", st.Generations)
 	}
 	second.stopClean(t)
 }

@@ -31,7 +31,10 @@ import (
 //   - The newcomer, in New: takes the lock (ErrTakeoverBusy if another
 //     holds it), connects, receives the sockets and binds none of the
 //     --listen entries it received (an entry it did not receive is bound
-//     as usual), then reads the introductions. It starts its workers;
+//     as usual), numbers its generations after the serving one's (the
+//     records carry the next number: a worker's generation tags its QUIC
+//     connection IDs, and two alike would take each other's datagrams),
+//     then reads the introductions. It starts its workers;
 //     once its first generation is ready, it says ready on the channel,
 //     replaces the path with its own listener, drops the lock, and only
 //     then sends READY=1 to systemd.
@@ -121,7 +124,7 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 		s.log.Warn("handoff: takeover: stale socket file, its process is gone: this supervisor starts first", "path", path)
 		return nil, nil
 	}
-	got, introduced, err := s.receiveSockets(ctx, r, specs)
+	got, introduced, gen, err := s.receiveSockets(ctx, r, specs)
 	if err != nil {
 		r.Close()
 		for _, b := range got {
@@ -129,11 +132,20 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 		}
 		return nil, fmt.Errorf("handoff: takeover: %w", err)
 	}
+	// Number this supervisor's generations after the serving one's, as a
+	// library newcomer does (takeover_join.go): an old worker's generation
+	// is the tag in its QUIC connection IDs, and the newcomer's first
+	// worker, which takes its routing link and key, must not carry the
+	// same one, or it reads the old worker's datagrams as its own and
+	// drops them (quicroute: "generation 1 is this conn's own").
+	if gen-1 > s.lastGen {
+		s.lastGen = gen - 1
+	}
 	if introduced {
 		s.tk.intros = s.receiveIntroductions(ctx, r)
 	}
 	s.tk.recv = r
-	s.log.Info("handoff: takeover: received the listening sockets", "sockets", len(got), "from", r.PeerPID())
+	s.log.Info("handoff: takeover: received the listening sockets", "sockets", len(got), "from", r.PeerPID(), "generation", s.lastGen+1)
 	return got, nil
 }
 
@@ -141,8 +153,9 @@ func (s *Supervisor) joinTakeover(specs []ListenSpec) (map[int]*boundSocket, err
 // unclaimed spec of its name and kind; one that matches none is closed
 // (the serving supervisor listened on something this one does not).
 // introduced: the records say a state blob follows, the serving
-// supervisor's introductions of its workers (takeover_intro.go).
-func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (_ map[int]*boundSocket, introduced bool, _ error) {
+// supervisor's introductions of its workers (takeover_intro.go). gen is
+// the generation number the records give this supervisor's first one.
+func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, specs []ListenSpec) (_ map[int]*boundSocket, introduced bool, gen int, _ error) {
 	r.Admit(func(meta []byte) bool { return len(meta) > 0 && meta[0] == takeover.MetaTag })
 	out := make(map[int]*boundSocket)
 	for i := 0; ; i++ {
@@ -151,7 +164,7 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 			err = errors.New("a state before the listening sockets")
 		}
 		if err != nil {
-			return out, false, fmt.Errorf("receive the listening sockets: %w", err)
+			return out, false, 0, fmt.Errorf("receive the listening sockets: %w", err)
 		}
 		m, err := takeover.DecodeSocketMeta(it.Meta)
 		if err == nil && m.Index != i {
@@ -163,13 +176,13 @@ func (s *Supervisor) receiveSockets(ctx context.Context, r *channel.Receiver, sp
 		}
 		it.Conn.Close()
 		if err != nil {
-			return out, false, err
+			return out, false, 0, err
 		}
 		if b := s.claim(specs, out, fd, m.Name); b == nil {
 			unix.Close(fd)
 		}
 		if i+1 == m.Count {
-			return out, m.State, nil
+			return out, m.State, m.Generation, nil
 		}
 	}
 }
