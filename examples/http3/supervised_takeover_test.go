@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -37,13 +36,8 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	rig := newSupervisedTakeoverRig(t)
-	a := rig.start("a")
-	first := servingWorker(t, ctx, a.client, rig.pids)
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	a, first, l := rig.startUnderLoad(ctx)
 	defer l.stop()
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
 	workers := []int{first}
 	sups := []*supervisedRun{a}
@@ -71,23 +65,7 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	r := l.report(workers, time.Since(start))
 	r.handovers = "takeovers under the supervisor"
 	t.Log(r)
-	if r.failed > 0 {
-		t.Errorf("%d of %d requests failed across 3 takeovers: %v", r.failed, r.requests, r.errs)
-	}
-	for _, w := range workers {
-		if r.pids[w] == 0 {
-			t.Errorf("worker %d answered no request", w)
-		}
-	}
-	if r.inFlight == 0 {
-		t.Errorf("no request was in flight at any takeover (answered by the old worker after the newcomer's answered): the test proves nothing")
-	}
-	if n := r.ends.died(); n > 0 {
-		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
-	}
-	if r.ends.goaway == 0 {
-		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
-	}
+	r.checkNothingLost(t, true)
 	// The routing, not luck: each old worker passed the socket and its
 	// links to the newcomer's worker over their handover channel, the
 	// newcomer's read the socket with them, and datagrams of the old
@@ -127,13 +105,8 @@ func TestHTTP3UnderSupervisorBackToBackTakeovers_NoFailedRequests(t *testing.T) 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := newSupervisedTakeoverRig(t)
-	a := rig.start("a")
-	first := servingWorker(t, ctx, a.client, rig.pids)
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	a, first, l := rig.startUnderLoad(ctx)
 	defer l.stop()
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	sups := []*supervisedRun{a}
 	workers := []int{first}
 	for i := 1; i <= 4; i++ {
@@ -218,6 +191,22 @@ func newSupervisedTakeoverRig(t *testing.T) *supervisedTakeoverRig {
 		cert: certFile, key: keyFile, tlsConf: tlsConf, pids: testserver.NewPIDs(t), controlDir: t.TempDir()}
 }
 
+// startUnderLoad starts the first supervisor ("a"), waits for its serving
+// worker, and starts the non-retrying load, answered by that worker once
+// at least; the caller stops the load.
+func (rig *supervisedTakeoverRig) startUnderLoad(ctx context.Context) (a *supervisedRun, first int, l *load) {
+	t := rig.t
+	t.Helper()
+	a = rig.start("a")
+	first = servingWorker(t, ctx, a.client, rig.pids)
+	l = startLoad(rig.url, rig.tlsConf, 3, 3)
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		l.stop()
+		t.Fatal(err)
+	}
+	return a, first, l
+}
+
 // supervisedRun is one `handoff run --takeover S` the test started.
 type supervisedRun struct {
 	pid    int
@@ -239,19 +228,7 @@ func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervised
 	argv = append(append(argv, wrap...), rig.app, "-v", "-addr", rig.addr, "-cert", rig.cert, "-key", rig.key, "-drain-timeout", "3s")
 	cmd := exec.Command(rig.handoff, argv...)
 	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog(), done: make(chan struct{})}
-	// A pipe of our own, not exec's: cmd.Wait would wait for every writer
-	// to close it, the workers too.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = w
-	err = cmd.Start()
-	w.Close()
-	if err != nil {
-		r.Close()
-		t.Fatal(err)
-	}
+	r := testserver.StartPiped(t, cmd) // the workers write to it too
 	go func() {
 		defer r.Close()
 		io.Copy(s.stderr, r)

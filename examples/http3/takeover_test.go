@@ -68,23 +68,7 @@ func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
 	r := l.report(generations, time.Since(start))
 	r.handovers = "takeovers"
 	t.Log(r)
-	if r.failed > 0 {
-		t.Errorf("%d of %d requests failed across 3 takeovers: %v", r.failed, r.requests, r.errs)
-	}
-	for _, g := range generations {
-		if r.pids[g] == 0 {
-			t.Errorf("pid %d answered no request", g)
-		}
-	}
-	if r.inFlight == 0 {
-		t.Errorf("no request was in flight at any takeover (answered by the old process after the newcomer answered): the test proves nothing")
-	}
-	if n := r.ends.died(); n > 0 {
-		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
-	}
-	if r.ends.goaway == 0 {
-		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
-	}
+	r.checkNothingLost(t, true)
 	// The routing, not luck: each old process passed the socket and its
 	// links over the takeover channel, and each newcomer read the socket
 	// with them (a newcomer that got none would read it alone, and the old
@@ -302,20 +286,7 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 	r := l.report([]int{first, b.pid, child, d.pid}, time.Since(start))
 	r.handovers = "handovers (takeover, self-upgrade, takeover)"
 	t.Log(r)
-	if r.failed > 0 {
-		t.Errorf("%d of %d requests failed: %v", r.failed, r.requests, r.errs)
-	}
-	for _, g := range r.generations {
-		if r.pids[g] == 0 {
-			t.Errorf("pid %d answered no request", g)
-		}
-	}
-	if r.inFlight == 0 {
-		t.Errorf("no request was in flight at any handover: the test proves nothing")
-	}
-	if n := r.ends.died(); n > 0 {
-		t.Errorf("%d connections died instead of closing after GOAWAY: %v", n, r.ends)
-	}
+	r.checkNothingLost(t, false)
 }
 
 // A newcomer that gets ready only after the serving process gave up on it

@@ -40,25 +40,9 @@ import (
 func TestHTTP3Through10Upgrades_NoFailedRequests(t *testing.T) {
 	r := runUpgrades(t, 10, "-quic-routing=true")
 	t.Log(r)
-	if r.failed > 0 {
-		t.Errorf("%d of %d requests failed across 10 upgrades: %v", r.failed, r.requests, r.errs)
-	}
-	for _, g := range r.generations {
-		if r.pids[g] == 0 {
-			t.Errorf("generation pid %d answered no request", g)
-		}
-	}
+	r.checkNothingLost(t, true)
 	if len(r.pids) != len(r.generations) {
 		t.Errorf("answers came from %d pids, want the %d generations %v", len(r.pids), len(r.generations), r.generations)
-	}
-	if r.inFlight == 0 {
-		t.Errorf("no request was in flight at any cutover (answered by the old generation after the new one answered): the test proves nothing")
-	}
-	if n := r.ends.died(); n > 0 {
-		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
-	}
-	if r.ends.goaway == 0 {
-		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
 	}
 }
 
@@ -506,11 +490,42 @@ type report struct {
 	ends             *connEnds
 }
 
-func (r report) String() string {
-	handovers := r.handovers
-	if handovers == "" {
-		handovers = "upgrades"
+// kind is what moved the load, "upgrades" unless said.
+func (r report) kind() string {
+	if r.handovers == "" {
+		return "upgrades"
 	}
+	return r.handovers
+}
+
+// checkNothingLost fails t unless the run lost nothing: no request failed,
+// every generation answered, some request was in flight at a handover
+// (answered by the old generation after the new one answered: else the
+// test proves nothing), no connection died instead of closing after
+// GOAWAY, and, with wantGoaway, some did close after GOAWAY.
+func (r report) checkNothingLost(t *testing.T, wantGoaway bool) {
+	t.Helper()
+	if r.failed > 0 {
+		t.Errorf("%d of %d requests failed across %d %s: %v", r.failed, r.requests, len(r.generations)-1, r.kind(), r.errs)
+	}
+	for _, g := range r.generations {
+		if r.pids[g] == 0 {
+			t.Errorf("pid %d answered no request", g)
+		}
+	}
+	if r.inFlight == 0 {
+		t.Errorf("no request was in flight at any of the %s (answered by the old generation after the new one answered): the test proves nothing", r.kind())
+	}
+	if n := r.ends.died(); n > 0 {
+		t.Errorf("%d connections died during the run instead of closing after GOAWAY: %v", n, r.ends)
+	}
+	if wantGoaway && r.ends.goaway == 0 {
+		t.Errorf("no connection was closed after GOAWAY: %v", r.ends)
+	}
+}
+
+func (r report) String() string {
+	handovers := r.kind()
 	return fmt.Sprintf("%d %s in %v: %d requests, %d failed, %d refused unprocessed (H3_REQUEST_REJECTED or conn unusable: GOAWAY race), "+
 		"%d resent by the transport, %d pids answered; "+
 		"%d answered by the old generation after the new one answered (per upgrade %v); %d answered after over %v (per upgrade %v); %v; first failures: %v",
