@@ -35,12 +35,8 @@ func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx)
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	l, first := rig.startLoad(ctx)
 	defer l.stop()
-	first := rig.first.FirstPID
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
 	generations := []int{first}
 	logs := []fmt.Stringer{rig.first.Stderr}
@@ -95,12 +91,8 @@ func TestHTTP3BackToBackTakeovers_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx, "-probation", "100ms", "-drain-timeout", "5s")
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	l, first := rig.startLoad(ctx)
 	defer l.stop()
-	first := rig.first.FirstPID
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	var all []*takeoverNewcomer
 	for range 6 {
 		all = append(all, rig.takeOver(ctx))
@@ -199,12 +191,8 @@ func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx)
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	l, first := rig.startLoad(ctx)
 	defer l.stop()
-	first := rig.first.FirstPID
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	// No NOTIFY_SOCKET: its READY=1 would say MAINPID=1, a pid no cleanup
 	// may ever signal. It serves when its answers (pid 1) arrive.
 	inside := rig.start(wrap, "")
@@ -237,12 +225,8 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	rig := startTakeoverRig(t, ctx)
-	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	l, first := rig.startLoad(ctx)
 	defer l.stop()
-	first := rig.first.FirstPID
-	if err := l.tally.WaitAnswer(ctx, first); err != nil {
-		t.Fatal(err)
-	}
 	start := time.Now()
 	b := rig.takeOver(ctx)
 	if err := l.tally.WaitAnswer(ctx, b.pid); err != nil {
@@ -435,6 +419,20 @@ func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
 		t.Fatalf("newcomer pid %d: READY=1 with MAINPID=%q", n.pid, v)
 	}
 	return n
+}
+
+// startLoad starts the non-retrying load on the rig's first process and
+// waits for its first answer; it returns the load, for the caller to
+// stop, and that process's pid.
+func (rig *takeoverRig) startLoad(ctx context.Context) (*load, int) {
+	rig.t.Helper()
+	l := startLoad(rig.url, rig.tlsConf, 3, 3)
+	first := rig.first.FirstPID
+	if err := l.tally.WaitAnswer(ctx, first); err != nil {
+		l.stop()
+		rig.t.Fatal(err)
+	}
+	return l, first
 }
 
 // start starts `http3 -v -takeover S` wrapped by wrap (unshare), with
