@@ -3,10 +3,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -107,6 +109,10 @@ func TestHTTP3UnderSupervisorBackToBackTakeovers_NoFailedRequests(t *testing.T) 
 	rig := newSupervisedTakeoverRig(t)
 	a, first, l := rig.startUnderLoad(ctx)
 	defer l.stop()
+	// A stream held on the first worker keeps it draining (to its 3 s
+	// drain deadline) while the newcomers take over one after the other,
+	// so that they overlap whatever the machine's speed.
+	defer holdStream(t, ctx, rig.url, rig.tlsConf, first)()
 	sups := []*supervisedRun{a}
 	workers := []int{first}
 	for i := 1; i <= 4; i++ {
@@ -189,6 +195,34 @@ func newSupervisedTakeoverRig(t *testing.T) *supervisedTakeoverRig {
 	return &supervisedTakeoverRig{t: t, handoff: testserver.Build(t, "../../cmd/handoff"), app: testserver.Build(t, "."),
 		path: testserver.PrivateSocketPath(t, "tk.sock"), addr: addr, url: "https://" + addr,
 		cert: certFile, key: keyFile, tlsConf: tlsConf, pids: testserver.NewPIDs(t), controlDir: t.TempDir()}
+}
+
+// holdStream opens a streaming request, answered by pid, and reads it in
+// the background until it ends; the function it returns closes it.
+func holdStream(t *testing.T, ctx context.Context, url string, conf *tls.Config, pid int) func() {
+	t.Helper()
+	c := newH3Client(conf)
+	c.client.Timeout = 0 // the stream outlives any per-request timeout; ctx bounds it
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/stream?ms=30000&every=20", nil)
+	resp, err := c.client.Do(req)
+	if err != nil {
+		c.close()
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	if !sc.Scan() || sc.Text() != strconv.Itoa(pid) {
+		resp.Body.Close()
+		c.close()
+		t.Fatalf("the held stream's first line %q, want pid %d", sc.Text(), pid)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	return func() {
+		resp.Body.Close()
+		c.close()
+	}
 }
 
 // startUnderLoad starts the first supervisor ("a"), waits for its serving
