@@ -157,16 +157,24 @@ func testTakeovers(t *testing.T, wrap []string) {
 	}
 }
 
+// startTakeoverUnderLoad starts hello -takeover on a fresh path with the
+// probation given, and the mixed non-retrying load on it, settled.
+func startTakeoverUnderLoad(t *testing.T, probation string) (sock string, s *server, l *load) {
+	t.Helper()
+	sock = takeoverPath(t)
+	s = startHello(t, "-takeover", sock, "-probation", probation)
+	l = startLoad(t, s.addr)
+	l.Settle(t, 100)
+	return sock, s, l
+}
+
 // A newcomer taken over in its turn while the process it took over from is
 // still in its probation window for it (3 s there, 200 ms here) stops
 // only once that process has finished with it. Closing the channel sooner
 // looks there like a crash in probation: that process would roll back and
 // serve again beside the newest one (seen under churn, where timers slip).
 func TestTakeover_SupersededWithinItsPredecessorsProbation_NoRollback(t *testing.T) {
-	sock := takeoverPath(t)
-	s := startHello(t, "-takeover", sock, "-probation", "3s")
-	load := startLoad(t, s.addr)
-	load.Settle(t, 100)
+	sock, s, load := startTakeoverUnderLoad(t, "3s")
 	b := startHelloNewcomer(t, s, sock, nil)
 	b.servingPID(false)
 	c := startHelloNewcomer(t, s, sock, nil)
@@ -192,10 +200,7 @@ func TestTakeover_SupersededWithinItsPredecessorsProbation_NoRollback(t *testing
 // probation or draining while it takes over. No request of the mixed
 // non-retrying load fails, and every process but the last is gone.
 func TestTakeover_BackToBackUnderChurn_NoFailedRequests(t *testing.T) {
-	sock := takeoverPath(t)
-	s := startHello(t, "-takeover", sock, "-probation", "100ms")
-	load := startLoad(t, s.addr)
-	load.Settle(t, 100)
+	sock, s, load := startTakeoverUnderLoad(t, "100ms")
 	var all []*newcomer
 	for i := 0; i < 10; i++ {
 		n := startHelloNewcomer(t, s, sock, nil)

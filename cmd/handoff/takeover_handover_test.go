@@ -61,9 +61,7 @@ func TestTakeover_HeldConnectionsMoveToTheNewcomersWorker_NoFailedRequests(t *te
 	}
 	held.WaitAll(t, newPID, "after the takeover", 20*time.Second)
 	moved := time.Since(began)
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	first.assertNoneLeft(t)
 	l.waitRequests(t, 20)
 	total := held.Check(t)
@@ -86,9 +84,7 @@ func TestTakeover_StateBlobReachesTheNewcomersWorker(t *testing.T) {
 	path := testserver.PrivateSocketPath(t, "tk.sock")
 	first := startSup(t, takeoverFlags(path), bin.state, "-addr", "ADDR", "-size", itoa(size))
 	second := startSup(t, takeoverFlags(path), bin.state, "-addr", first.addr, "-size", itoa(size))
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(second.stderr.String(), want) {
 		if time.Now().After(deadline) {
@@ -115,9 +111,7 @@ func TestTakeover_NoIntroduction_OldWorkersDrain_NoFailedRequests(t *testing.T) 
 	l := startLoad(t, first.addr, 4)
 	l.waitRequests(t, 20)
 	second := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	first.assertNoneLeft(t)
 	newPID := onlyServingPID(t, second)
 	if h := environ(t, newPID)[proto.EnvHandover]; h != "" {
@@ -148,9 +142,7 @@ func TestTakeover_NewcomerInAnotherPIDNamespace_RefusesTheIntroductions_NoFailed
 	path, first, _, l := servingForTakeover(t)
 	second := launchSupWrapped(t, wrap, takeoverFlags(path), bin.hello, "-addr", first.addr)
 	second.waitState(func(st control.Status) bool { return st.State == "serving" }, 15*time.Second, "the newcomer in its own pid namespace serving")
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	first.assertNoneLeft(t)
 	if out := second.stderr.String(); !strings.Contains(out, "runs in another pid namespace") {
 		t.Errorf("the newcomer does not say why it refused the introductions:\n%s", out)

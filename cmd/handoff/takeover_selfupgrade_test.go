@@ -29,9 +29,7 @@ func TestTakeover_AfterUpgradeSelf_TheNewBinaryServesTakeovers(t *testing.T) {
 	second := startSup(t, takeoverFlags(path), bin.hello, "-addr", r.addr)
 	newPID := onlyServingPID(t, second)
 	held.WaitAll(t, newPID, "after the takeover", 20*time.Second)
-	if code := r.exitCode(t, 30*time.Second, "the re-executed supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the re-executed supervisor exited %d, want 0:\n%s", code, r.stderr.String())
-	}
+	wantTakenOver(t, r.sup, "the re-executed supervisor")
 	r.assertNoneLeft(t)
 	total := held.Check(t)
 	held.Stop()

@@ -41,9 +41,7 @@ func TestTakeover_SecondSupervisorTakesOver_NoFailedRequests(t *testing.T) {
 	began := time.Now()
 	second := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
 	serving := time.Since(began)
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	gone := time.Since(began)
 	first.assertNoneLeft(t)
 	newPID := onlyServingPID(t, second)
@@ -94,9 +92,7 @@ func TestTakeover_NewcomerNeverReady_AndABusyOne_FirstServesOn(t *testing.T) {
 	}
 
 	next := startSup(t, takeoverFlags(path), bin.hello, "-addr", first.addr)
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover that followed the faults"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	l.waitRequests(t, 20)
 	l.done(t)
 	next.stopClean(t)
@@ -111,11 +107,18 @@ func TestTakeover_UnixListenerFileStaysWithTheNewcomer(t *testing.T) {
 	flags := takeoverFlags(path, "--listen", "sock=unix://"+sock)
 	first := startSup(t, flags, bin.many, "-addr", "ADDR", "-unix", sock)
 	second := startSup(t, flags, bin.many, "-addr", first.addr, "-unix", sock)
-	if code := first.exitCode(t, 30*time.Second, "the first supervisor still runs after the takeover"); code != 0 {
-		t.Fatalf("the first supervisor exited %d, want 0", code)
-	}
+	wantTakenOver(t, first, "the first supervisor")
 	if !takeover.New(sock).Alive() { // a connect to the path
 		t.Fatalf("nothing answers at the unix socket %s after the first supervisor exited", sock)
 	}
 	second.stopClean(t)
+}
+
+// wantTakenOver waits (30 s at most) for s, a supervisor taken over from,
+// to exit 0 once its workers drained; what names it in the failure.
+func wantTakenOver(t *testing.T, s *sup, what string) {
+	t.Helper()
+	if code := s.exitCode(t, 30*time.Second, what+" still runs after the takeover"); code != 0 {
+		t.Fatalf("%s exited %d, want 0:\n%s", what, code, s.stderr.String())
+	}
 }

@@ -243,11 +243,9 @@ func (rig *supervisedTakeoverRig) startUnderLoad(ctx context.Context) (a *superv
 
 // supervisedRun is one `handoff run --takeover S` the test started.
 type supervisedRun struct {
-	pid    int
+	child
 	client *control.Client
 	stderr *lineLog // the supervisor's and its workers' (-v)
-	done   chan struct{}
-	err    error // cmd.Wait's, once done is closed
 }
 
 // start starts `handoff run --takeover S --listen h3=udp://ADDR --control
@@ -261,7 +259,7 @@ func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervised
 		"--control", ctl, "--probation", "300ms", "--drain-timeout", "10s", "--"}
 	argv = append(append(argv, wrap...), rig.app, "-v", "-addr", rig.addr, "-cert", rig.cert, "-key", rig.key, "-drain-timeout", "3s")
 	cmd := exec.Command(rig.handoff, argv...)
-	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog(), done: make(chan struct{})}
+	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog(), child: child{done: make(chan struct{})}}
 	r := testserver.StartPiped(t, cmd) // the workers write to it too
 	go func() {
 		defer r.Close()
@@ -280,20 +278,6 @@ func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervised
 		}
 	})
 	return s
-}
-
-// exit waits (bounded by ctx) for the supervisor to exit, and fails unless
-// it exited 0, as one taken over from does once its workers drained.
-func (s *supervisedRun) exit(ctx context.Context) error {
-	select {
-	case <-s.done:
-		if s.err != nil {
-			return fmt.Errorf("supervisor pid %d exited with %w", s.pid, s.err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("supervisor pid %d still runs: %w", s.pid, ctx.Err())
-	}
 }
 
 // Without an introduction (the serving supervisor's worker announced no

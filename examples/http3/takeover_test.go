@@ -109,7 +109,6 @@ func TestHTTP3BackToBackTakeovers_NoFailedRequests(t *testing.T) {
 		if err := n.exit(ctx); err != nil {
 			t.Errorf("a replaced newcomer: %v", err)
 		}
-		rig.pids.Gone(n.pid)
 	}
 	l.check(t, "6 takeovers back to back")
 }
@@ -210,7 +209,6 @@ func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
 	if err := inside.exit(ctx); err != nil {
 		t.Fatalf("the newcomer in its own pid namespace (unshare pid %d): %v", inside.pid, err)
 	}
-	rig.pids.Gone(inside.pid)
 	l.check(t, "a takeover into a pid namespace, and one out of it")
 }
 
@@ -257,7 +255,6 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 	if err := b.exit(ctx); err != nil {
 		t.Fatalf("the newcomer, upgraded: %v", err)
 	}
-	rig.pids.Gone(b.pid)
 
 	d := rig.takeOver(ctx)
 	if err := l.tally.WaitAnswer(ctx, d.pid); err != nil {
@@ -309,7 +306,6 @@ func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
 	if err := late.exit(ctx); err != nil {
 		t.Fatalf("the late newcomer: %v, want 0 after its drain", err)
 	}
-	rig.pids.Gone(late.pid)
 	log := late.stderr.String()
 	if !strings.Contains(log, "gave up on this one") {
 		t.Errorf("the late newcomer did not step back:\n%s", log)
@@ -374,10 +370,8 @@ func newTakeoverRig(t *testing.T, timing ...string) *takeoverRig {
 
 // takeoverNewcomer is a newcomer the test started.
 type takeoverNewcomer struct {
-	pid    int
+	child
 	stderr *lineLog
-	done   chan struct{}
-	err    error // cmd.Wait's, once done is closed
 
 	// events is its NOTIFY_SOCKET's (takeOver): what its own service
 	// manager would hear, the READY=1 of its self-upgrades too.
@@ -448,7 +442,7 @@ func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env [
 	t := rig.t
 	t.Helper()
 	argv := append(append(append([]string(nil), wrap...), exe, "-v"), rig.flags...)
-	n := &takeoverNewcomer{stderr: newLineLog(), done: make(chan struct{})}
+	n := &takeoverNewcomer{stderr: newLineLog(), child: child{done: make(chan struct{})}}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The last value of a variable wins over the test's own.
 	cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+notify), env...)
@@ -461,6 +455,7 @@ func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env [
 	rig.pids.Add(n.pid)
 	go func() {
 		n.err = cmd.Wait()
+		rig.pids.Gone(n.pid)
 		close(n.done)
 	}()
 	t.Cleanup(func() {
@@ -471,17 +466,25 @@ func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env [
 	return n
 }
 
-// exit waits (bounded by ctx) for the newcomer to exit, and fails unless
+// child is a process the test started and reaps: its pid, and cmd.Wait's
+// outcome in err once done is closed (its pid is forgotten by then).
+type child struct {
+	pid  int
+	done chan struct{}
+	err  error
+}
+
+// exit waits (bounded by ctx) for the process to exit, and fails unless
 // it exited 0, as a drained process does.
-func (n *takeoverNewcomer) exit(ctx context.Context) error {
+func (c *child) exit(ctx context.Context) error {
 	select {
-	case <-n.done:
-		if n.err != nil {
-			return fmt.Errorf("pid %d exited with %w", n.pid, n.err)
+	case <-c.done:
+		if c.err != nil {
+			return fmt.Errorf("pid %d exited with %w", c.pid, c.err)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("pid %d still runs: %w", n.pid, ctx.Err())
+		return fmt.Errorf("pid %d still runs: %w", c.pid, ctx.Err())
 	}
 }
 
