@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -243,7 +242,7 @@ func (rig *supervisedTakeoverRig) startUnderLoad(ctx context.Context) (a *superv
 
 // supervisedRun is one `handoff run --takeover S` the test started.
 type supervisedRun struct {
-	child
+	*child
 	client *control.Client
 	stderr *lineLog // the supervisor's and its workers' (-v)
 }
@@ -259,19 +258,8 @@ func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervised
 		"--control", ctl, "--probation", "300ms", "--drain-timeout", "10s", "--"}
 	argv = append(append(argv, wrap...), rig.app, "-v", "-addr", rig.addr, "-cert", rig.cert, "-key", rig.key, "-drain-timeout", "3s")
 	cmd := exec.Command(rig.handoff, argv...)
-	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog(), child: child{done: make(chan struct{})}}
-	r := testserver.StartPiped(t, cmd) // the workers write to it too
-	go func() {
-		defer r.Close()
-		io.Copy(s.stderr, r)
-	}()
-	s.pid = cmd.Process.Pid
-	rig.pids.Add(s.pid)
-	go func() {
-		s.err = cmd.Wait()
-		rig.pids.Gone(s.pid)
-		close(s.done)
-	}()
+	s := &supervisedRun{client: control.NewClient(ctl), stderr: newLineLog()}
+	s.child = startChild(t, cmd, s.stderr, rig.pids) // the workers write to its stderr too
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("supervisor %s (pid %d) and its workers:\n%s", name, s.pid, s.stderr.String())

@@ -164,14 +164,7 @@ func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
 	if err != nil || pid != first {
 		t.Fatalf("a new connection after the rollback: pid %d, %v; want %d", pid, err, first)
 	}
-	next := rig.takeOver(ctx)
-	if err := l.tally.WaitAnswer(ctx, next.pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := testserver.WaitExit(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	rig.pids.Gone(first)
+	rig.takeOverFrom(ctx, l, first)
 	answered := l.check(t, "a newcomer killed in probation, then a takeover")
 	if answered[doomed.pid] != 0 {
 		t.Errorf("the newcomer killed in probation answered %d requests: it read the socket", answered[doomed.pid])
@@ -226,14 +219,7 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 	l, first := rig.startLoad(ctx)
 	defer l.stop()
 	start := time.Now()
-	b := rig.takeOver(ctx)
-	if err := l.tally.WaitAnswer(ctx, b.pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := testserver.WaitExit(ctx, first); err != nil {
-		t.Fatal(err)
-	}
-	rig.pids.Gone(first)
+	b := rig.takeOverFrom(ctx, l, first)
 
 	testserver.Hangup(t, b.pid)
 	m, err := testserver.NextNotify(ctx, b.events, rig.pids, func(m sdnotify.Message) bool {
@@ -256,14 +242,7 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 		t.Fatalf("the newcomer, upgraded: %v", err)
 	}
 
-	d := rig.takeOver(ctx)
-	if err := l.tally.WaitAnswer(ctx, d.pid); err != nil {
-		t.Fatal(err)
-	}
-	if err := testserver.WaitExit(ctx, child); err != nil {
-		t.Fatalf("the child taken over from (pid %d): %v", child, err)
-	}
-	rig.pids.Gone(child)
+	d := rig.takeOverFrom(ctx, l, child)
 	r := l.report([]int{first, b.pid, child, d.pid}, time.Since(start))
 	r.handovers = "handovers (takeover, self-upgrade, takeover)"
 	t.Log(r)
@@ -370,7 +349,7 @@ func newTakeoverRig(t *testing.T, timing ...string) *takeoverRig {
 
 // takeoverNewcomer is a newcomer the test started.
 type takeoverNewcomer struct {
-	child
+	*child
 	stderr *lineLog
 
 	// events is its NOTIFY_SOCKET's (takeOver): what its own service
@@ -415,6 +394,23 @@ func (rig *takeoverRig) takeOver(ctx context.Context) *takeoverNewcomer {
 	return n
 }
 
+// takeOverFrom is takeOver under the load l from old, a process the test
+// does not reap (the rig's first, a self-upgraded child): it waits for
+// the newcomer's first answer and for old to end its drain.
+func (rig *takeoverRig) takeOverFrom(ctx context.Context, l *load, old int) *takeoverNewcomer {
+	t := rig.t
+	t.Helper()
+	n := rig.takeOver(ctx)
+	if err := l.tally.WaitAnswer(ctx, n.pid); err != nil {
+		t.Fatalf("the newcomer (pid %d) never answered: %v", n.pid, err)
+	}
+	if err := testserver.WaitExit(ctx, old); err != nil {
+		t.Fatalf("pid %d, taken over from, did not end its drain: %v", old, err)
+	}
+	rig.pids.Gone(old)
+	return n
+}
+
 // startLoad starts the non-retrying load on the rig's first process and
 // waits for its first answer; it returns the load, for the caller to
 // stop, and that process's pid.
@@ -442,22 +438,11 @@ func (rig *takeoverRig) startExe(exe string, wrap []string, notify string, env [
 	t := rig.t
 	t.Helper()
 	argv := append(append(append([]string(nil), wrap...), exe, "-v"), rig.flags...)
-	n := &takeoverNewcomer{stderr: newLineLog(), child: child{done: make(chan struct{})}}
+	n := &takeoverNewcomer{stderr: newLineLog()}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// The last value of a variable wins over the test's own.
 	cmd.Env = append(append(os.Environ(), "NOTIFY_SOCKET="+notify), env...)
-	r := testserver.StartPiped(t, cmd)
-	go func() {
-		defer r.Close()
-		io.Copy(n.stderr, r)
-	}()
-	n.pid = cmd.Process.Pid
-	rig.pids.Add(n.pid)
-	go func() {
-		n.err = cmd.Wait()
-		rig.pids.Gone(n.pid)
-		close(n.done)
-	}()
+	n.child = startChild(t, cmd, n.stderr, rig.pids)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("newcomer pid %d stderr:\n%s", n.pid, n.stderr.String())
@@ -472,6 +457,26 @@ type child struct {
 	pid  int
 	done chan struct{}
 	err  error
+}
+
+// startChild starts cmd with its stderr copied to log (on a pipe of the
+// test's own: testserver.StartPiped), adds its pid to pids for the
+// cleanup, and reaps it.
+func startChild(t *testing.T, cmd *exec.Cmd, log io.Writer, pids *testserver.PIDs) *child {
+	t.Helper()
+	r := testserver.StartPiped(t, cmd)
+	go func() {
+		defer r.Close()
+		io.Copy(log, r)
+	}()
+	c := &child{pid: cmd.Process.Pid, done: make(chan struct{})}
+	pids.Add(c.pid)
+	go func() {
+		c.err = cmd.Wait()
+		pids.Gone(c.pid)
+		close(c.done)
+	}()
+	return c
 }
 
 // exit waits (bounded by ctx) for the process to exit, and fails unless
