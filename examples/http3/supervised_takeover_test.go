@@ -34,8 +34,7 @@ import (
 // newcomer's worker answered, no connection dies, and the old worker got
 // datagrams over the link (its "routing ended" from_link count).
 func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 120*time.Second)
 	rig := newSupervisedTakeoverRig(t)
 	a, first, l := rig.startUnderLoad(ctx)
 	defer l.stop()
@@ -103,8 +102,7 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 // back-to-back upgrades. No request fails, no connection dies, the last
 // newcomer's worker answers, every other supervisor exits 0.
 func TestHTTP3UnderSupervisorBackToBackTakeovers_NoFailedRequests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 90*time.Second)
 	rig := newSupervisedTakeoverRig(t)
 	a, first, l := rig.startUnderLoad(ctx)
 	defer l.stop()
@@ -279,8 +277,7 @@ func (rig *supervisedTakeoverRig) start(name string, wrap ...string) *supervised
 // (the old one's dropped_foreign): what that costs the load is logged,
 // not asserted (docs/HTTP3.md has the measured numbers).
 func TestHTTP3UnderSupervisorTakeoverWithoutIntroduction_TakesOverUnrouted(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 60*time.Second)
 	rig := newSupervisedTakeoverRig(t)
 	missing := filepath.Join(t.TempDir(), "missing")
 	a := rig.start("a", "env", "TMPDIR="+missing)

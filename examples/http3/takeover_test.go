@@ -32,8 +32,7 @@ import (
 // newcomer answered (its datagrams routed to it), and no connection dies
 // instead of closing after GOAWAY.
 func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 120*time.Second)
 	rig := startTakeoverRig(t, ctx)
 	l, first := rig.startLoad(ctx)
 	defer l.stop()
@@ -88,8 +87,7 @@ func TestHTTP3Through3Takeovers_NoFailedRequests(t *testing.T) {
 // its own, as in back-to-back upgrades. No request fails, no connection
 // dies, the last newcomer answers, and every other process exits 0.
 func TestHTTP3BackToBackTakeovers_NoFailedRequests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 90*time.Second)
 	rig := startTakeoverRig(t, ctx, "-probation", "100ms", "-drain-timeout", "5s")
 	l, first := rig.startLoad(ctx)
 	defer l.stop()
@@ -118,8 +116,7 @@ func TestHTTP3BackToBackTakeovers_NoFailedRequests(t *testing.T) {
 // writing until its drain deadline closes the connection, never a
 // stateless reset or an idle timeout (keepBusyStream); then it exits.
 func TestHTTP3TakeoverBusyConnectionKeptUntilDrainDeadline(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 60*time.Second)
 	rig := startTakeoverRig(t, ctx)
 	old := rig.first.FirstPID
 	keepBusyStream(t, ctx, rig.url, rig.tlsConf, old, func() int { return rig.takeOver(ctx).pid })
@@ -135,8 +132,7 @@ func TestHTTP3TakeoverBusyConnectionKeptUntilDrainDeadline(t *testing.T) {
 // connections at once after the rollback, takes the takeover path back,
 // and the next newcomer takes over with the routing as usual.
 func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 60*time.Second)
 	rig := startTakeoverRig(t, ctx, "-probation", "5s", "-drain-timeout", "3s")
 	first := rig.first.FirstPID
 	l := startLoad(rig.url, rig.tlsConf, 2, 3)
@@ -180,8 +176,7 @@ func TestHTTP3TakeoverNewcomerDiesInProbation_OldKeepsServing(t *testing.T) {
 // request fails, both newcomers answer, both old processes exit 0.
 func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
 	wrap := testserver.UnshareOrSkip(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 90*time.Second)
 	rig := startTakeoverRig(t, ctx)
 	l, first := rig.startLoad(ctx)
 	defer l.stop()
@@ -213,8 +208,7 @@ func TestHTTP3TakeoverAcrossPIDNamespaces_NoFailedRequests(t *testing.T) {
 // answered by the old process, every process answers, and each old one
 // exits.
 func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 90*time.Second)
 	rig := startTakeoverRig(t, ctx)
 	l, first := rig.startLoad(ctx)
 	defer l.stop()
@@ -259,8 +253,7 @@ func TestHTTP3TakeoverThenUpgradeThenTakeover_NoFailedRequests(t *testing.T) {
 // request fails; the newcomer exits 0 having read nothing.
 func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
 	wrap := testserver.UnshareOrSkip(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testserver.Deadline(t, 60*time.Second)
 	rig := newTakeoverRig(t, "-probation", "300ms", "-drain-timeout", "3s", "-ready-timeout", "1s")
 	serving := rig.start(wrap, "") // no NOTIFY_SOCKET: it would say MAINPID=1
 	l := startLoad(rig.url, rig.tlsConf, 3, 3)
