@@ -71,6 +71,11 @@ func TestHTTP3UnderSupervisorTakeovers_NoFailedRequests(t *testing.T) {
 	// newcomer's read the socket with them, and datagrams of the old
 	// worker's connections reached it over the link.
 	for i, s := range sups[:len(sups)-1] {
+		// An exit does not wait for what was written last to be copied
+		// from the pipe: wait for the worker's last line.
+		if err := s.stderr.wait(ctx, "handoff: quic: routing ended"); err != nil {
+			t.Errorf("worker %d (supervisor %d) never said its routing ended: %v", workers[i], s.pid, err)
+		}
 		log := s.stderr.String()
 		if !strings.Contains(log, "handoff: quic: socket handed to the new generation") {
 			t.Errorf("worker %d (supervisor %d) never handed its QUIC socket to the newcomer's", workers[i], s.pid)
@@ -308,6 +313,9 @@ func TestHTTP3UnderSupervisorTakeoverWithoutIntroduction_TakesOverUnrouted(t *te
 	}
 	if s := b.stderr.String(); strings.Contains(s, "the serving supervisor introduced its workers") || strings.Contains(s, "handoff: quic: reading the socket") {
 		t.Errorf("the newcomer's worker got an introduction or links; the old worker announced no handover socket")
+	}
+	if err := a.stderr.wait(ctx, "handoff: quic: routing ended"); err != nil {
+		t.Logf("the old worker never said its routing ended: %v", err)
 	}
 	if m := droppedForeignRE.FindStringSubmatch(a.stderr.String()); m != nil {
 		t.Logf("the old worker %d dropped %s datagrams of the newcomer's connections while it read the socket beside it", old, m[1])

@@ -278,6 +278,11 @@ func TestHTTP3TakeoverNewcomerReadyTooLate_NeverReadsTheSocket(t *testing.T) {
 	if err := late.exit(ctx); err != nil {
 		t.Fatalf("the late newcomer: %v, want 0 after its drain", err)
 	}
+	// Its exit does not wait for what it wrote last to be copied from the
+	// pipe: wait for its drain's last line.
+	if err := late.stderr.wait(ctx, "handoff: quic: routing ended"); err != nil {
+		t.Errorf("the late newcomer never said its routing ended: %v", err)
+	}
 	log := late.stderr.String()
 	if !strings.Contains(log, "gave up on this one") {
 		t.Errorf("the late newcomer did not step back:\n%s", log)
