@@ -669,7 +669,11 @@ func TestHTTP3RollbackInProbation_OldKeepsServing(t *testing.T) {
 	if err != nil || pid != first {
 		t.Fatalf("a new connection after the rollback: pid %d, %v; want %d", pid, err, first)
 	}
-	next, _ := s.Upgrade(ctx, first)
+	// The rollback may have said READY=1 (MAINPID the first) once more
+	// than WaitReady read: the new generation's is the one naming another
+	// pid (and reading it is what records that pid for the cleanup).
+	testserver.Hangup(t, first)
+	next, _ := s.WaitReady(ctx, "the next generation's READY=1", func(pid int, _ string) bool { return pid != first })
 	if err := l.tally.WaitAnswer(ctx, next); err != nil {
 		t.Fatal(err)
 	}
