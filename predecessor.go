@@ -45,12 +45,13 @@ type predecessor struct {
 	quic *quicRoutes // QUIC listeners waiting for their links (quic_link.go)
 
 	// lingerAtStop, when set (a takeover's newcomer: takeover_join.go),
-	// says how long Stop keeps the channel open for the previous process
-	// to finish on its own (0: close it at once). ended is closed when
-	// receive returns.
+	// says how long close keeps the channel open for the previous process
+	// to finish on its own (0: close it at once); receive runs on until
+	// released is closed. ended is closed when receive returns.
 	lingerAtStop func() time.Duration
 	hard         <-chan struct{} // a second stop signal: linger no more
 	receiving    bool            // receive was started (guarded by mu)
+	released     chan struct{}
 	ended        chan struct{}
 }
 
@@ -81,7 +82,7 @@ func readPredecessorEnv(take func(string) string, fromParent bool, h *Handoff) (
 // (introduced by the environment, or found by a takeover: takeover_join.go).
 func newPredecessor(h *Handoff, path string, expectState bool) *predecessor {
 	return &predecessor{log: h.log, stop: h.stopping(), stats: h.stats, path: path, expectState: expectState, quic: &h.quic,
-		hard: h.hardStop(), ended: make(chan struct{})}
+		hard: h.hardStop(), released: make(chan struct{}), ended: make(chan struct{})}
 }
 
 // linger is how long Stop waits for the previous generation to end the
@@ -165,9 +166,9 @@ func (p *predecessor) close() {
 	}
 	if r != nil {
 		if d := p.linger(); d > 0 && receiving {
-			// receive runs on (see there) until the previous process
-			// finishes, or for d at the most.
-			t := time.NewTimer(d + time.Second)
+			// receive runs on until the previous process finishes, or
+			// for d at the most.
+			t := time.NewTimer(d)
 			select {
 			case <-p.ended:
 			case <-t.C:
@@ -175,6 +176,7 @@ func (p *predecessor) close() {
 			}
 			t.Stop()
 		}
+		close(p.released)
 		r.Close()
 	}
 	p.closeConns()
@@ -202,15 +204,13 @@ func (p *predecessor) receive(r *handover.Receiver) {
 	go func() {
 		select {
 		case <-p.stop:
-			// A lingering stop (close) leaves the channel to the
-			// previous process to end, within the bound.
-			if d := p.linger(); d > 0 {
-				t := time.NewTimer(d)
-				defer t.Stop()
+			// A lingering stop leaves the channel to the previous
+			// process to end, until close releases it (it bounds the
+			// wait).
+			if p.linger() > 0 {
 				select {
-				case <-t.C:
+				case <-p.released:
 				case <-ctx.Done():
-				case <-p.hard:
 				}
 			}
 			cancel()
